@@ -1,0 +1,101 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, azure_ops.rollout contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment:
+
+    # The authentication and endpoint options shared by every module and the
+    # inventory plugin (plugins/module_utils/_auth.py defines them).
+    DOCUMENTATION = r"""
+options:
+  auth_source:
+    description:
+      - Where the credential comes from.
+      - V(auto) tries, in order, the explicit options (a client secret or certificate, which may also come from the
+        environment variables listed below), workload identity (when E(AZURE_FEDERATED_TOKEN_FILE) is set), managed
+        identity, then the Azure CLI. It never prompts interactively.
+      - V(env) uses azure-identity's C(EnvironmentCredential) (E(AZURE_CLIENT_ID), E(AZURE_CLIENT_SECRET) or
+        E(AZURE_CLIENT_CERTIFICATE_PATH), E(AZURE_TENANT_ID)).
+      - V(cli) uses the token of C(az login). V(msi) uses a managed identity (user-assigned when O(client_id) is set).
+        V(workload_identity) uses a federated token file (AKS workload identity).
+      - V(credential_file) reads O(profile) from C(~/.azure/credentials) (or E(AZURE_CREDENTIAL_FILE)), the format
+        C(azure.azcollection) uses.
+      - Falls back to E(ANSIBLE_AZURE_AUTH_SOURCE).
+    type: str
+    choices: [auto, env, cli, msi, workload_identity, credential_file]
+    default: auto
+  subscription_id:
+    description:
+      - The subscription GUID. Falls back to E(AZURE_SUBSCRIPTION_ID).
+    type: str
+  client_id:
+    description:
+      - Application (client) ID of the service principal, or of the user-assigned managed identity.
+      - Falls back to E(AZURE_CLIENT_ID).
+    type: str
+  secret:
+    description:
+      - Client secret of the service principal. Never logged nor returned.
+      - Falls back to E(AZURE_CLIENT_SECRET), then E(AZURE_SECRET).
+    type: str
+  tenant:
+    description:
+      - Directory (tenant) ID. Falls back to E(AZURE_TENANT_ID), then E(AZURE_TENANT).
+    type: str
+  x509_certificate_path:
+    description:
+      - PEM file holding the private key and certificate of the service principal, for certificate authentication.
+      - Falls back to E(AZURE_CLIENT_CERTIFICATE_PATH), then E(AZURE_X509_CERTIFICATE_PATH).
+    type: path
+  profile:
+    description:
+      - Profile to read from the credential file when O(auth_source=credential_file). Defaults to C(default).
+      - Falls back to E(AZURE_PROFILE).
+    type: str
+  cloud_environment:
+    description:
+      - The Azure cloud, which sets the default resource manager endpoint and authority host.
+      - Falls back to E(AZURE_CLOUD_ENVIRONMENT).
+    type: str
+    choices: [AzureCloud, AzureChinaCloud, AzureUSGovernment]
+    default: AzureCloud
+  resource_manager_endpoint:
+    description:
+      - Resource manager endpoint, for Azure Stack Hub, private clouds or a local emulator, for example
+        C(https://management.local.azurestack.external). Overrides O(cloud_environment).
+      - The ARM token is requested for C(<endpoint>/.default) and is only ever sent to this host.
+      - Falls back to E(AZURE_RESOURCE_MANAGER_ENDPOINT).
+    type: str
+  authority_host:
+    description:
+      - Microsoft Entra authority host, for example C(https://login.microsoftonline.com). Overrides O(cloud_environment).
+      - Falls back to E(AZURE_AUTHORITY_HOST).
+    type: str
+  validate_certs:
+    description:
+      - Verify TLS certificates. Turn off only for a trusted test endpoint.
+      - The CA bundle in E(REQUESTS_CA_BUNDLE) is honoured, as C(requests) does.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - PEM bundle of the certificate authorities to trust instead of the system ones.
+    type: path
+  request_timeout:
+    description:
+      - Seconds to wait for one HTTP response before retrying it (1 to 3600). Transient failures (HTTP 429, 500, 502,
+        503, 504, dropped connections) are retried with exponential backoff and jitter, honouring C(Retry-After).
+    type: int
+    default: 60
+notes:
+  - Requires the C(requests) and C(azure-identity) Python packages on the host that runs the module (usually
+    C(localhost)). azure-identity is only imported for certificate, managed identity, workload identity and CLI
+    authentication.
+  - All modules of the collection belong to the action group C(azure_ops.rollout.azure), so
+    C(module_defaults: {group/azure_ops.rollout.azure: {...}}) sets these options once for a play.
+"""

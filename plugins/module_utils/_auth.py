@@ -1,0 +1,316 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, azure_ops.rollout contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Auth options, clouds, and tokens per scope.
+
+The shared options (and their environment fallbacks) are defined here once and
+used by every module (through ``_module.py``) and by the inventory plugin.
+azure-identity is imported lazily, only the credential class that is used;
+a client secret is exchanged directly at the token endpoint (the same OAuth 2
+client-credentials request azure-identity sends), which spares every task the
+half second that importing azure-identity costs.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import configparser
+import os
+import time
+
+from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureAuthError
+
+CLOUDS = {
+    "AzureCloud": ("https://management.azure.com", "https://login.microsoftonline.com"),
+    "AzureChinaCloud": ("https://management.chinacloudapi.cn", "https://login.chinacloudapi.cn"),
+    "AzureUSGovernment": ("https://management.usgovcloudapi.net", "https://login.microsoftonline.us"),
+}
+DEVICE_UPDATE_SCOPE = "https://api.adu.microsoft.com/.default"
+AUTH_SOURCES = ("auto", "env", "cli", "msi", "workload_identity", "credential_file")
+
+# Refresh a cached token when less than this many seconds of life remain
+# (azure-identity uses the same margin).
+REFRESH_MARGIN = 300
+
+# option -> environment variables, first set wins: azure-identity's names,
+# then the azure.azcollection names so its users can move over unchanged.
+ENV_FALLBACKS = {
+    "subscription_id": ("AZURE_SUBSCRIPTION_ID",),
+    "client_id": ("AZURE_CLIENT_ID",),
+    "secret": ("AZURE_CLIENT_SECRET", "AZURE_SECRET"),
+    "tenant": ("AZURE_TENANT_ID", "AZURE_TENANT"),
+    "x509_certificate_path": ("AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_X509_CERTIFICATE_PATH"),
+    "profile": ("AZURE_PROFILE",),
+    "cloud_environment": ("AZURE_CLOUD_ENVIRONMENT",),
+    "resource_manager_endpoint": ("AZURE_RESOURCE_MANAGER_ENDPOINT",),
+    "authority_host": ("AZURE_AUTHORITY_HOST",),
+    "auth_source": ("ANSIBLE_AZURE_AUTH_SOURCE",),
+}
+
+
+def auth_argument_spec():
+    """The shared options as an AnsibleModule argument spec (env fallbacks included)."""
+    from ansible.module_utils.basic import env_fallback
+
+    def opt(name, **kwargs):
+        kwargs.setdefault("type", "str")
+        if name in ENV_FALLBACKS:
+            kwargs["fallback"] = (env_fallback, list(ENV_FALLBACKS[name]))
+        return kwargs
+
+    return {
+        "auth_source": opt("auth_source", choices=list(AUTH_SOURCES), default="auto"),
+        "subscription_id": opt("subscription_id"),
+        "client_id": opt("client_id"),
+        "secret": opt("secret", no_log=True),
+        "tenant": opt("tenant"),
+        "x509_certificate_path": opt("x509_certificate_path", type="path"),
+        "profile": opt("profile"),
+        "cloud_environment": opt("cloud_environment", choices=list(CLOUDS), default="AzureCloud"),
+        "resource_manager_endpoint": opt("resource_manager_endpoint"),
+        "authority_host": opt("authority_host"),
+        "validate_certs": {"type": "bool", "default": True},
+        "ca_path": {"type": "path"},
+        "request_timeout": {"type": "int", "default": 60},
+    }
+
+
+def options_from_env(options, environ=None):
+    """Fill unset options from the environment (for plugins, which have no AnsibleModule)."""
+    environ = os.environ if environ is None else environ
+    filled = dict(options)
+    for name, variables in ENV_FALLBACKS.items():
+        if filled.get(name) in (None, ""):
+            for var in variables:
+                if environ.get(var):
+                    filled[name] = environ[var]
+                    break
+    filled.setdefault("auth_source", "auto")
+    filled.setdefault("cloud_environment", "AzureCloud")
+    return filled
+
+
+def _https_origin(value, option):
+    """Normalise an endpoint option to ``https://host[:port]`` or fail clearly."""
+    value = value.strip().rstrip("/")
+    if "://" not in value:
+        value = "https://" + value
+    if not value.lower().startswith("https://"):
+        raise AzureAuthError("%s must be an https:// URL, got %s" % (option, value), code="InvalidOption")
+    return value
+
+
+def endpoints(options):
+    """(resource manager endpoint, authority host, custom authority?) for the options."""
+    cloud = options.get("cloud_environment") or "AzureCloud"
+    if cloud not in CLOUDS:
+        raise AzureAuthError("cloud_environment must be one of %s, got %s" % (", ".join(CLOUDS), cloud),
+                             code="InvalidOption")
+    arm, authority = CLOUDS[cloud]
+    if options.get("resource_manager_endpoint"):
+        arm = _https_origin(options["resource_manager_endpoint"], "resource_manager_endpoint")
+    custom = False
+    if options.get("authority_host"):
+        authority = _https_origin(options["authority_host"], "authority_host")
+        custom = authority not in [a for _, a in CLOUDS.values()]
+    return arm, authority, custom
+
+
+def arm_scope(resource_manager_endpoint):
+    return resource_manager_endpoint.rstrip("/") + "/.default"
+
+
+def read_credential_file(profile, path=None):
+    """Read one profile of the azure.azcollection ``~/.azure/credentials`` file."""
+    path = path or os.environ.get("AZURE_CREDENTIAL_FILE") or os.path.expanduser("~/.azure/credentials")
+    parser = configparser.ConfigParser()
+    if not parser.read(path):
+        raise AzureAuthError("auth_source=credential_file but %s cannot be read" % path, code="CredentialFileMissing")
+    profile = profile or "default"
+    if not parser.has_section(profile):
+        raise AzureAuthError("profile %s not found in %s" % (profile, path), code="CredentialFileMissing")
+    section = dict(parser.items(profile))
+    return {
+        "subscription_id": section.get("subscription_id"),
+        "client_id": section.get("client_id"),
+        "secret": section.get("secret"),
+        "tenant": section.get("tenant"),
+        "x509_certificate_path": section.get("x509_certificate_path") or section.get("cert_path"),
+        "cloud_environment": section.get("cloud_environment"),
+    }
+
+
+class ClientSecretGrant:
+    """OAuth 2 client-credentials grant with a secret, sent on the client's session.
+
+    Same request as azure-identity's ClientSecretCredential sends to
+    ``{authority}/{tenant}/oauth2/v2.0/token``; done here so that the common
+    service-principal path never imports azure-identity.
+    """
+
+    def __init__(self, authority, tenant, client_id, secret, post):
+        self.token_url = "%s/%s/oauth2/v2.0/token" % (authority.rstrip("/"), tenant)
+        self.client_id = client_id
+        self._secret = secret
+        self._post = post
+
+    def get_token(self, scope):
+        form = {"grant_type": "client_credentials", "client_id": self.client_id,
+                "client_secret": self._secret, "scope": scope}
+        body = self._post(self.token_url, form)
+        try:
+            token = body["access_token"]
+            expires_in = int(body.get("expires_in", 3600))
+        except (KeyError, TypeError, ValueError):
+            raise AzureAuthError("the token endpoint %s answered without an access_token" % self.token_url)
+        return token, time.time() + expires_in
+
+
+class IdentityCredential:
+    """An azure-identity credential built on first use from a factory."""
+
+    def __init__(self, name, factory):
+        self.name = name
+        self._factory = factory
+        self._credential = None
+
+    def get_token(self, scope):
+        if self._credential is None:
+            self._credential = self._factory()
+        access = self._credential.get_token(scope)
+        return access.token, access.expires_on
+
+    def reset(self):
+        """Forget the credential (and azure-identity's own cache with it)."""
+        self._credential = None
+
+
+def _identity_kwargs(options, authority, custom_authority, verify):
+    kwargs = {"authority": authority, "connection_verify": verify}
+    if custom_authority:
+        # Without this MSAL first asks login.microsoftonline.com about the
+        # authority, which private clouds and the emulator cannot answer.
+        kwargs["disable_instance_discovery"] = True
+    return kwargs
+
+
+def credential_chain(options, verify, post):
+    """The list of (name, credential) to try, in order, for ``auth_source``.
+
+    Nothing is imported or contacted here; each credential acts on first use.
+    """
+    source = options.get("auth_source") or "auto"
+    if source == "credential_file":
+        merged = dict(options)
+        merged.update({k: v for k, v in read_credential_file(options.get("profile")).items() if v})
+        options, source = merged, "explicit"
+    _, authority, custom = endpoints(options)
+    kwargs = _identity_kwargs(options, authority, custom, verify)
+    client_id, tenant = options.get("client_id"), options.get("tenant")
+    chain = []
+
+    def identity(name, class_name, **extra):
+        def factory():
+            import azure.identity  # deferred: ~0.5 s, only on the paths that need it
+            return getattr(azure.identity, class_name)(**extra)
+        chain.append((name, IdentityCredential(name, factory)))
+
+    def explicit():
+        if client_id and options.get("secret") and tenant:
+            chain.append(("client secret", ClientSecretGrant(authority, tenant, client_id, options["secret"], post)))
+        elif client_id and options.get("x509_certificate_path") and tenant:
+            identity("certificate", "CertificateCredential", tenant_id=tenant, client_id=client_id,
+                     certificate_path=options["x509_certificate_path"], **kwargs)
+
+    def workload():
+        token_file = os.environ.get("AZURE_FEDERATED_TOKEN_FILE")
+        if source == "workload_identity" or token_file:
+            extra = {k: v for k, v in (("tenant_id", tenant), ("client_id", client_id), ("token_file_path", token_file)) if v}
+            identity("workload identity", "WorkloadIdentityCredential", authority=authority, connection_verify=verify, **extra)
+
+    def managed():
+        extra = {"client_id": client_id} if client_id and not options.get("secret") else {}
+        identity("managed identity", "ManagedIdentityCredential", connection_verify=verify, **extra)
+
+    def cli():
+        identity("Azure CLI", "AzureCliCredential", **({"tenant_id": tenant} if tenant else {}))
+
+    if source in ("auto", "explicit"):
+        explicit()
+    if source == "env":
+        identity("environment", "EnvironmentCredential", **kwargs)
+    if source == "auto":
+        workload()
+        managed()
+        cli()
+    elif source == "workload_identity":
+        workload()
+    elif source == "msi":
+        managed()
+    elif source == "cli":
+        cli()
+    if not chain:
+        raise AzureAuthError("auth_source=%s but client_id, secret (or x509_certificate_path) and tenant are not all set"
+                             % source, code="CredentialMissing")
+    return chain
+
+
+class TokenProvider:
+    """Tokens per scope, cached for the life of the module run.
+
+    A token is reused until ``REFRESH_MARGIN`` seconds before it expires, so a
+    long wait gets a fresh one in time; ``invalidate`` drops a token the
+    service refused (for example revoked early) so the next call fetches anew.
+    """
+
+    def __init__(self, chain, clock=time.time):
+        self._chain = chain
+        self._active = None
+        self._tokens = {}
+        self._clock = clock
+        self.acquired = 0
+
+    def token(self, scope):
+        cached = self._tokens.get(scope)
+        if cached and cached[1] - self._clock() > REFRESH_MARGIN:
+            return cached[0]
+        token, expires_on = self._acquire(scope)
+        self._tokens[scope] = (token, expires_on)
+        self.acquired += 1
+        return token
+
+    def invalidate(self, scope):
+        self._tokens.pop(scope, None)
+        if self._active is not None and hasattr(self._active[1], "reset"):
+            self._active[1].reset()
+
+    def _acquire(self, scope):
+        if self._active is not None:
+            return self._fetch(self._active, scope)
+        failures = []
+        for entry in self._chain:
+            try:
+                result = self._fetch(entry, scope)
+            except AzureAuthError as exc:
+                failures.append("%s: %s" % (entry[0], exc.message))
+                if len(self._chain) == 1:
+                    raise
+                continue
+            self._active = entry
+            return result
+        raise AzureAuthError("no credential could get a token for %s; tried %s" % (scope, "; ".join(failures)))
+
+    @staticmethod
+    def _fetch(entry, scope):
+        name, credential = entry
+        try:
+            return credential.get_token(scope)
+        except AzureAuthError:
+            raise
+        except ImportError as exc:
+            raise AzureAuthError("%s authentication needs the azure-identity Python package (%s)" % (name, exc),
+                                 code="MissingDependency")
+        except Exception as exc:  # azure-identity raises many types; keep only its message
+            message = " ".join(str(exc).split())[:400]
+            raise AzureAuthError("%s could not get a token: %s" % (name, message))

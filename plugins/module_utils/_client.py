@@ -1,0 +1,342 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, azure_ops.rollout contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one HTTP path to Azure: session, token, retries, errors, paging.
+
+Every call (module request, operation poll, next page) goes through
+``AzureClient.request``, which applies the timeouts, the retry policy, the
+host check for the bearer token and the error parsing. Nothing else in the
+collection touches ``requests``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import uuid
+
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _auth
+from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import (
+    AzureAuthError, AzureError, AzureTimeoutError, parse_error_body)
+from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import (
+    Deadline, SystemClock, backoff_delays, may_retry, parse_retry_after)
+
+try:
+    from urllib.parse import quote, urlencode, urljoin, urlsplit, urlunsplit, parse_qsl
+except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
+    raise
+
+COLLECTION_VERSION = "1.0.0"
+USER_AGENT = "azure_ops.rollout/%s" % COLLECTION_VERSION
+CONNECT_TIMEOUT = 10
+# 401 codes that mean "get a new token and try again" rather than "you may not".
+_STALE_TOKEN_CODES = ("ExpiredAuthenticationToken", "InvalidAuthenticationToken", "InvalidAuthenticationTokenTenant")
+
+
+def quote_segment(value):
+    """Quote one path segment so that it can never change the path (``../x``, ``a/b``, ``?``)."""
+    value = str(value)
+    if value in (".", ".."):
+        # RFC 3986 dot-segments are removed by normalisation even when quoted
+        # as %2E; refuse them rather than let a name walk up the path.
+        raise AzureError("a path segment may not be %r" % value, code="InvalidPathSegment")
+    return quote(value, safe="-._~@!$&'()*+,;=:")
+
+
+def resource_path(*segments):
+    """Join literal and variable segments: literals are trusted, ``("x", value)`` are quoted."""
+    parts = []
+    for segment in segments:
+        if isinstance(segment, tuple):
+            parts.append(quote_segment(segment[1]))
+        else:
+            parts.append(segment.strip("/"))
+    return "/" + "/".join(parts)
+
+
+def origin(url):
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+class Response:
+    """What callers need from a response: status, headers, parsed body, URL."""
+
+    def __init__(self, status, headers, content, url, method):
+        self.status = status
+        self.headers = headers
+        self.content = content
+        self.url = url
+        self.method = method
+
+    _parsed = None
+
+    def json(self):
+        """The parsed body (None when empty); AzureError when it is not JSON."""
+        if not self.content:
+            return None
+        if self._parsed is None:
+            try:
+                self._parsed = json.loads(self.content.decode("utf-8-sig"))
+            except ValueError:
+                raise AzureError("Azure sent a response that is not valid JSON (HTTP %s from %s)" % (self.status, _redact(self.url)),
+                                 status=self.status, code="InvalidResponseBody")
+        return self._parsed
+
+    def is_valid_json(self):
+        try:
+            self.json()
+        except AzureError:
+            return False
+        return True
+
+    def header(self, name):
+        return self.headers.get(name)
+
+
+class RetryPolicy:
+    """How hard to try: attempts and the longest single backoff."""
+
+    def __init__(self, max_attempts=8, backoff_base=1.0, backoff_cap=30.0, max_wait=600.0, rng=None):
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.max_wait = max_wait
+        self.rng = rng
+
+
+class AzureClient:
+    """An authenticated client for one resource manager endpoint (and data planes).
+
+    ``scope`` picks the token audience per request: ``"arm"`` (default) or a
+    full scope such as the Device Update one. The token for a scope is only
+    ever sent to the origin registered for that scope.
+    """
+
+    def __init__(self, options, clock=None, retry=None, session=None):
+        self.options = dict(options)
+        self.clock = clock or SystemClock()
+        self.retry = retry or RetryPolicy()
+        arm, _, _ = _auth.endpoints(self.options)
+        self.resource_manager_endpoint = arm
+        self.subscription_id = self.options.get("subscription_id")
+        self.read_timeout = int(self.options.get("request_timeout") or 60)
+        self._session = session
+        self._scopes = {"arm": (_auth.arm_scope(arm), origin(arm))}
+        self._tokens = None
+        self.request_count = 0
+
+    # -- setup -------------------------------------------------------------
+    @property
+    def verify(self):
+        if self.options.get("validate_certs") is False:
+            return False
+        return self.options.get("ca_path") or True
+
+    @property
+    def session(self):
+        if self._session is None:
+            import requests  # deferred so that argument errors fail fast
+
+            self._session = requests.Session()
+            self._session.headers["User-Agent"] = USER_AGENT
+            if self.verify is False:
+                import urllib3
+
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        return self._session
+
+    @property
+    def tokens(self):
+        if self._tokens is None:
+            verify = self.verify
+            if verify is True:
+                # Same bundle requests would pick up from REQUESTS_CA_BUNDLE.
+                verify = self.session.merge_environment_settings(self.resource_manager_endpoint, {}, None, True, None)["verify"]
+            chain = _auth.credential_chain(self.options, verify, self._post_token_form)
+            self._tokens = _auth.TokenProvider(chain)
+        return self._tokens
+
+    def register_scope(self, name, scope, endpoint):
+        """Allow ``scope``'s token to be sent to ``endpoint``'s origin (a data plane)."""
+        self._scopes[name] = (scope, origin(endpoint))
+
+    # -- requests ------------------------------------------------------------
+    def url(self, path, base=None):
+        return (base or self.resource_manager_endpoint).rstrip("/") + path
+
+    def request(self, method, url, params=None, body=None, scope="arm", expected=(200,), starts_operation=False,
+                deadline=None, headers=None, allow_status=()):
+        """Send one logical request, retrying transient failures, and return a Response.
+
+        ``expected`` statuses return normally, ``allow_status`` too (for 404
+        "does not exist" and 304 "not modified"); anything else raises
+        AzureError. ``starts_operation`` marks a POST that must never run twice.
+        """
+        if not url.lower().startswith("https://") and not url.lower().startswith("http://"):
+            url = self.url(url)
+        token_scope, trusted_origin = self._scopes[scope]
+        if origin(url) != trusted_origin:
+            raise AzureError(
+                "refusing to send the %s token to %s://%s:%s, which is not the endpoint it was issued for (%s://%s:%s)"
+                % ((scope,) + origin(url) + trusted_origin), code="UntrustedHost", url=url)
+        deadline = deadline or Deadline(None, self.clock)
+        delays = backoff_delays(self.retry.backoff_base, self.retry.backoff_cap, self.retry.rng)
+        refreshed_token = False
+        attempt = 0
+        while True:
+            attempt += 1
+            if deadline.expired():
+                raise AzureTimeoutError("the deadline passed before %s %s could be sent" % (method, _redact(url)), url=url)
+            try:
+                response = self._send(method, url, params, body, token_scope, headers, deadline)
+            except _ConnectionFailed as failure:
+                if attempt >= self.retry.max_attempts or not may_retry(starts_operation, None, failure.sent):
+                    raise AzureError("%s %s failed: %s" % (method, _redact(url), failure.reason), code="ConnectionError", url=url)
+                wait = next(delays)
+            else:
+                if response.status in expected or response.status in allow_status:
+                    # A truncated body on a read is transient (a proxy or a
+                    # dropped stream): read again rather than fail the task.
+                    if method == "GET" and response.status == 200 and not response.is_valid_json():
+                        if attempt >= self.retry.max_attempts:
+                            response.json()  # raises the clear InvalidResponseBody error
+                        wait = next(delays)
+                    else:
+                        return response
+                else:
+                    error = self.error_from(response)
+                    if response.status == 401 and error.code in _STALE_TOKEN_CODES and not refreshed_token:
+                        refreshed_token = True
+                        self.tokens.invalidate(token_scope)
+                        continue
+                    if attempt >= self.retry.max_attempts or not may_retry(starts_operation, response.status):
+                        raise error
+                    hinted = parse_retry_after(response.headers, self.clock.wall())
+                    wait = next(delays) if hinted is None else hinted
+            if wait > self.retry.max_wait or wait > deadline.remaining():
+                raise AzureTimeoutError(
+                    "gave up on %s %s: the service asked to wait %.0f s, beyond the time left (%.0f s)"
+                    % (method, _redact(url), wait, min(deadline.remaining(), self.retry.max_wait)), url=url)
+            deadline.sleep(wait)
+
+    def _send(self, method, url, params, body, token_scope, headers, deadline):
+        import requests
+
+        send_headers = {"x-ms-client-request-id": str(uuid.uuid4()), "Accept": "application/json"}
+        if headers:
+            send_headers.update(headers)
+        send_headers["Authorization"] = "Bearer " + self.tokens.token(token_scope)
+        data = None
+        if body is not None:
+            data = json.dumps(body)
+            send_headers["Content-Type"] = "application/json"
+        elif method in ("POST", "PUT", "PATCH"):
+            data = b""
+        read_timeout = max(1.0, min(self.read_timeout, deadline.remaining()))
+        self.request_count += 1
+        try:
+            raw = self.session.request(method, url, params=params, data=data, headers=send_headers, verify=self.verify,
+                                       timeout=(min(CONNECT_TIMEOUT, read_timeout), read_timeout), allow_redirects=False)
+        except requests.exceptions.SSLError as exc:
+            raise AzureError("TLS verification of %s failed (%s). Set ca_path to the CA that signed the server "
+                             "certificate, or validate_certs=false only for a trusted test endpoint."
+                             % (_redact(url), _first_line(exc)), code="CertificateVerifyFailed", url=url)
+        except (requests.exceptions.ConnectTimeout, requests.exceptions.ConnectionError,
+                requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            raise _ConnectionFailed(_first_line(exc), sent=not _never_sent(exc))
+        return Response(raw.status_code, raw.headers, raw.content, raw.url, method)
+
+    def error_from(self, response):
+        """The AzureError an error response stands for."""
+        fields = parse_error_body(response.status, "", response.headers, response.content)
+        message = fields.pop("message")
+        return AzureError(message, url=response.url, **fields)
+
+    def _post_token_form(self, url, form):
+        """POST a token request (client-credentials grant) and return the JSON body."""
+        import requests
+
+        try:
+            raw = self.session.post(url, data=form, timeout=(CONNECT_TIMEOUT, self.read_timeout), verify=self.verify,
+                                    headers={"Accept": "application/json", "x-ms-client-request-id": str(uuid.uuid4())})
+        except requests.exceptions.SSLError as exc:
+            raise AzureAuthError("TLS verification of the token endpoint %s failed (%s); set ca_path"
+                                 % (url, _first_line(exc)), code="CertificateVerifyFailed")
+        except requests.exceptions.RequestException as exc:
+            raise AzureAuthError("cannot reach the token endpoint %s: %s" % (url, _first_line(exc)))
+        if raw.status_code != 200:
+            fields = parse_error_body(raw.status_code, raw.reason, raw.headers, raw.content)
+            raise AzureAuthError("the token endpoint refused the client credentials: %s %s" % (fields["code"], fields["message"]),
+                                 status=raw.status_code, request_id=fields.get("request_id"))
+        try:
+            return raw.json()
+        except ValueError:
+            raise AzureAuthError("the token endpoint %s did not answer JSON" % url)
+
+    # -- conveniences --------------------------------------------------------
+    def get_json(self, url, params=None, scope="arm", deadline=None, allow_status=(), headers=None):
+        """GET and parse JSON; returns (body or None, Response)."""
+        response = self.request("GET", url, params=params, scope=scope, deadline=deadline, allow_status=allow_status,
+                                headers=headers)
+        if response.status != 200:
+            return None, response
+        return response.json(), response
+
+    def pages(self, url, params=None, scope="arm", limit=None, deadline=None):
+        """Yield the items of a paged list lazily, following ``nextLink``; stop after ``limit`` items."""
+        count = 0
+        api_version = (params or {}).get("api-version")
+        while url:
+            body, response = self.get_json(url, params=params, scope=scope, deadline=deadline)
+            body = body or {}
+            for item in body.get("value") or []:
+                if limit is not None and count >= limit:
+                    return
+                count += 1
+                yield item
+            if limit is not None and count >= limit:
+                return
+            url, params = next_page(response.url, body.get("nextLink"), api_version)
+
+
+def next_page(current_url, next_link, api_version=None):
+    """(url, params) of the next page, or (None, None). Relative links resolve against the current URL."""
+    if not next_link:
+        return None, None
+    url = urljoin(current_url, next_link)
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if api_version and not any(key.lower() == "api-version" for key, _ in query):
+        query.append(("api-version", api_version))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query, quote_via=quote), "")), None
+
+
+class _ConnectionFailed(Exception):
+    def __init__(self, reason, sent):
+        super(_ConnectionFailed, self).__init__(reason)
+        self.reason = reason
+        self.sent = sent
+
+
+def _never_sent(exc):
+    """True when the connection failed before the request could reach the service."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    text = repr(exc)
+    return "NewConnectionError" in text or "Connection refused" in text or "NameResolutionError" in text
+
+
+def _first_line(exc):
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else exc.__class__.__name__
+
+
+def _redact(url):
+    """The URL without its query (no SAS or skip tokens in messages)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))

@@ -1,0 +1,162 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, azure_ops.rollout contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""VM scale set rolling upgrades: read the latest, start, cancel, watch.
+
+The decisions (is one running? would this start one? is this upgrade the one
+we started?) are pure functions; the watch loop polls ``rollingUpgrades/latest``
+because it carries both the progress the operator wants to see and the
+terminal state, and reads the async operation only when it must.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import email.utils
+import re
+
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _lro, _shapes
+from ansible_collections.azure_ops.rollout.plugins.module_utils._client import resource_path
+from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
+
+API_VERSION = "2024-07-01"
+RUNNING = "RollingForward"
+
+
+def vmss_path(subscription_id, resource_group, name, *tail):
+    return resource_path("subscriptions", ("s", subscription_id), "resourceGroups", ("g", resource_group),
+                         "providers/Microsoft.Compute/virtualMachineScaleSets", ("n", name), *tail)
+
+
+def parse_time(value):
+    """An Azure ISO 8601 timestamp (7 fractional digits allowed) or an HTTP date, as aware UTC."""
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value).astimezone(datetime.timezone.utc)
+    except (TypeError, ValueError, IndexError):
+        pass
+    match = re.match(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})?$", value.strip())
+    if not match:
+        return None
+    fraction = (match.group(2) or ".0")[:7].ljust(7, "0")
+    zone = match.group(3) or "+00:00"
+    zone = "+00:00" if zone == "Z" else zone
+    return datetime.datetime.strptime(match.group(1) + fraction + zone.replace(":", ""), "%Y-%m-%dT%H:%M:%S.%f%z")
+
+
+# -- pure decisions ------------------------------------------------------------
+def is_running(shaped):
+    return bool(shaped) and shaped["running_status"]["code"] == RUNNING
+
+
+def completed_recently(shaped, server_now, window):
+    """True when the latest upgrade Completed and started within ``window`` seconds of ``server_now``."""
+    if not shaped or not window or shaped["running_status"]["code"] != "Completed" or server_now is None:
+        return False
+    started = parse_time(shaped["running_status"].get("start_time"))
+    return started is not None and (server_now - started).total_seconds() <= window
+
+
+def plan(shaped, if_running, server_now=None, skip_if_completed_within=0):
+    """What the upgrade task will do: ``start``, ``attach``, ``skip`` or ``refuse``."""
+    if is_running(shaped):
+        return {"wait": "attach", "fail": "refuse", "start": "start"}[if_running]
+    if completed_recently(shaped, server_now, skip_if_completed_within):
+        return "skip"
+    return "start"
+
+
+def is_ours(shaped, started_after):
+    """Whether the latest rolling upgrade began at or after our start (server clock)."""
+    if started_after is None or shaped is None:
+        return shaped is not None
+    started = parse_time(shaped["running_status"].get("start_time"))
+    return started is None or started >= started_after - datetime.timedelta(seconds=2)
+
+
+def failure_message(shaped, operation=None):
+    """Azure's own code and message for a rolling upgrade that did not complete."""
+    error = (shaped or {}).get("error") or (operation or {}).get("error")
+    code = (shaped or {}).get("running_status", {}).get("code")
+    counts = _shapes.progress_summary(shaped) if shaped else {}
+    tally = ""
+    if counts:
+        tally = " (succeeded %(succeeded)s, failed %(failed)s, in progress %(in_progress)s, pending %(pending)s)" % counts
+    if error and error.get("code"):
+        return "Rolling upgrade %s: %s: %s%s" % (code or "failed", error["code"], error.get("message") or "", tally)
+    if code == "Cancelled":
+        return "Rolling upgrade was cancelled%s" % tally
+    status = (operation or {}).get("status")
+    return "Rolling upgrade ended %s%s" % (code or status or "without a status", tally)
+
+
+# -- calls -----------------------------------------------------------------------
+def get_latest(client, subscription_id, resource_group, name, api_version=API_VERSION, deadline=None):
+    """(exists, shaped rolling upgrade or None, server time). 404 NotFound means none ever ran."""
+    path = vmss_path(subscription_id, resource_group, name, "rollingUpgrades/latest")
+    body, response = client.get_json(path, params={"api-version": api_version}, deadline=deadline, allow_status=(404,))
+    server_now = parse_time(response.header("Date"))
+    if response.status == 404:
+        error = client.error_from(response)
+        if error.code != "NotFound":
+            # ResourceNotFound / ResourceGroupNotFound: the scale set itself is missing.
+            raise error
+        return False, None, server_now
+    return True, _shapes.rolling_upgrade(body), server_now
+
+
+def start_upgrade(client, subscription_id, resource_group, name, api_version=API_VERSION, action="extensionRollingUpgrade",
+                  deadline=None):
+    """POST the start action once; return (Operation or None, server time of acceptance)."""
+    path = vmss_path(subscription_id, resource_group, name, action)
+    response = client.request("POST", path, params={"api-version": api_version}, expected=(200, 202),
+                              starts_operation=True, deadline=deadline)
+    return _lro.operation_from_response(response), parse_time(response.header("Date"))
+
+
+def cancel_upgrade(client, subscription_id, resource_group, name, api_version=API_VERSION, deadline=None):
+    """POST rollingUpgrades/cancel; returns the cancel Operation (or None)."""
+    path = vmss_path(subscription_id, resource_group, name, "rollingUpgrades/cancel")
+    response = client.request("POST", path, params={"api-version": api_version}, expected=(200, 202),
+                              starts_operation=True, deadline=deadline)
+    return _lro.operation_from_response(response)
+
+
+def watch_upgrade(client, subscription_id, resource_group, name, deadline, interval, api_version=API_VERSION,
+                  operation=None, started_after=None, on_poll=None):
+    """Poll until the rolling upgrade (ours, when ``started_after`` is known) is terminal or the deadline passes.
+
+    Returns (WaitResult whose value is the shaped rolling upgrade, operation status dict or None).
+    When ``rollingUpgrades/latest`` still shows an older upgrade, the async
+    operation is read instead, so an operation that failed before any
+    instance moved still ends the wait.
+    """
+    state = {"operation": None}
+
+    def fetch():
+        _, shaped, _ = get_latest(client, subscription_id, resource_group, name, api_version, deadline)
+        if operation is not None and not is_ours(shaped, started_after):
+            status, hinted = _lro.fetch_operation_status(client, operation, deadline=deadline)
+            state["operation"] = status
+            return shaped, hinted
+        return shaped, None
+
+    def done(shaped):
+        if state["operation"] is not None and _lro.is_terminal_status(state["operation"].get("status")):
+            return True
+        return shaped is not None and is_ours(shaped, started_after) and shaped["is_terminal"]
+
+    def summarize(shaped):
+        return _shapes.progress_summary(shaped) if shaped else None
+
+    outcome = _lro.wait_until(fetch, done, deadline, interval, summarize, on_poll)
+    op_status = state["operation"]
+    if outcome.done and operation is not None and op_status is None and not deadline.expired():
+        try:
+            op_status, _ = _lro.fetch_operation_status(client, operation, deadline=deadline)
+        except AzureError:
+            op_status = None  # the rolling upgrade status already tells the outcome
+    return outcome, op_status

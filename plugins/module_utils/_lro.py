@@ -1,0 +1,160 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, azure_ops.rollout contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Waiting: a generic waiter and the Azure long-running-operation poller.
+
+The waiter polls a fetch function until a pure predicate holds or a hard
+deadline passes, and keeps a short timeline of what it saw. The operation
+poller follows the ARM async rules (SUMMARY.md section 4 in the design notes):
+prefer ``Azure-AsyncOperation``, else ``Operation-Location``, else
+``Location``; wait ``Retry-After`` when sent, else the caller's interval;
+after a POST succeeds, read the final ``Location`` once.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import parse_retry_after
+
+try:
+    from urllib.parse import urljoin
+except ImportError:  # pragma: no cover
+    raise
+
+TERMINAL_STATUSES = ("succeeded", "failed", "canceled", "cancelled")
+TIMELINE_LENGTH = 20
+
+
+def is_terminal_status(status):
+    return str(status or "").lower() in TERMINAL_STATUSES
+
+
+class Timeline:
+    """Distinct observations in order, trimmed to the first and the latest ones."""
+
+    def __init__(self, limit=TIMELINE_LENGTH):
+        self.limit = limit
+        self.entries = []
+        self.polls = 0
+
+    def observe(self, elapsed, summary):
+        self.polls += 1
+        if summary is None:
+            return
+        if self.entries and {k: v for k, v in self.entries[-1].items() if k != "elapsed"} == summary:
+            return
+        entry = {"elapsed": round(elapsed, 1)}
+        entry.update(summary)
+        self.entries.append(entry)
+        if len(self.entries) > self.limit:
+            # Keep how it started and how it is going.
+            del self.entries[1]
+
+
+class WaitResult:
+    def __init__(self, done, value, elapsed, timeline, polls):
+        self.done = done
+        self.value = value
+        self.elapsed = elapsed
+        self.timeline = timeline
+        self.polls = polls
+
+    @property
+    def timed_out(self):
+        return not self.done
+
+
+def wait_until(fetch, is_done, deadline, interval, summarize=None, on_poll=None):
+    """Poll until ``is_done(value)`` or the deadline passes.
+
+    ``fetch()`` returns ``(value, hinted_wait)``; ``hinted_wait`` (the
+    service's Retry-After, or None) replaces ``interval`` for the next sleep.
+    The deadline is hard: no sleep and no request extends past it.
+    """
+    timeline = Timeline()
+    value = None
+    while True:
+        value, hinted = fetch()
+        timeline.observe(deadline.elapsed(), summarize(value) if summarize else None)
+        if on_poll:
+            on_poll(value)
+        if is_done(value):
+            return WaitResult(True, value, deadline.elapsed(), timeline.entries, timeline.polls)
+        wait = interval if hinted is None else hinted
+        if wait >= deadline.remaining():
+            # Sleeping to the deadline and polling once more would start a
+            # request with no time left; stop with the last status seen.
+            deadline.sleep(deadline.remaining())
+            return WaitResult(False, value, deadline.elapsed(), timeline.entries, timeline.polls)
+        deadline.sleep(wait)
+
+
+class Operation:
+    """Where to watch an operation: the status URL and, for POST, the final Location."""
+
+    def __init__(self, status_url, kind, final_url=None, method="POST"):
+        self.status_url = status_url
+        self.kind = kind
+        self.final_url = final_url
+        self.method = method
+
+
+def operation_from_response(response):
+    """The Operation announced by a 201/202 response, or None when it finished synchronously."""
+    headers = response.headers
+    location = headers.get("Location")
+    for name, kind in (("Azure-AsyncOperation", "azure-asyncoperation"), ("Operation-Location", "operation-location")):
+        value = headers.get(name)
+        if value:
+            final = urljoin(response.url, location) if location else None
+            return Operation(urljoin(response.url, value), kind, final, response.method)
+    if location and response.status in (201, 202):
+        return Operation(urljoin(response.url, location), "location", None, response.method)
+    return None
+
+
+def operation_from_url(url):
+    """Resume watching an operation from the URL an earlier task returned."""
+    kind = "location" if "monitor=true" in url.lower() else "azure-asyncoperation"
+    return Operation(url, kind)
+
+
+def fetch_operation_status(client, operation, scope="arm", deadline=None):
+    """One poll: (status body, hinted wait). Location polling maps 202 to InProgress."""
+    if operation.kind == "location":
+        response = client.request("GET", operation.status_url, scope=scope, deadline=deadline, expected=(200, 201, 202, 204))
+        if response.status == 202:
+            return {"status": "InProgress"}, parse_retry_after(response.headers)
+        return {"status": "Succeeded", "result": response.json() if response.is_valid_json() else None}, None
+    body, response = client.get_json(operation.status_url, scope=scope, deadline=deadline)
+    if not isinstance(body, dict) or "status" not in body:
+        body = {"status": "Unknown", "raw": body}
+    return body, parse_retry_after(response.headers)
+
+
+def poll_operation(client, operation, deadline, interval, scope="arm", on_poll=None):
+    """Follow ``operation`` to a terminal status or the deadline; return a WaitResult.
+
+    On success of a POST with a distinct final Location, that URL is read once
+    (ARM: it answers what the synchronous call would) and its body, if any,
+    is kept under ``result``.
+    """
+    def fetch():
+        return fetch_operation_status(client, operation, scope, deadline)
+
+    def summarize(body):
+        summary = {"status": body.get("status")}
+        if body.get("percentComplete") is not None:
+            summary["percent_complete"] = body["percentComplete"]
+        return summary
+
+    outcome = wait_until(fetch, lambda body: is_terminal_status(body.get("status")), deadline, interval, summarize, on_poll)
+    body = outcome.value
+    if (outcome.done and str(body.get("status")).lower() == "succeeded" and operation.method == "POST"
+            and operation.final_url and operation.final_url != operation.status_url and not deadline.expired()):
+        final = client.request("GET", operation.final_url, scope=scope, deadline=deadline, expected=(200, 201, 202, 204))
+        if final.is_valid_json() and final.json() is not None:
+            body = dict(body, result=final.json())
+        outcome.value = body
+    return outcome

@@ -1,0 +1,96 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, azure_ops.rollout contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The extension rolling upgrade procedure: plan, start once, watch, decide the outcome."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _compute, _lro, _shapes
+from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
+from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure
+from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
+
+# Time allowed for the cancel request after the wait deadline has passed.
+CANCEL_BUDGET = 120
+
+
+def _progress_text(shaped):
+    if not shaped:
+        return "no rolling upgrade status"
+    return ("%(code)s, %(percent_complete)s%% done: succeeded %(succeeded)s, failed %(failed)s, "
+            "in progress %(in_progress)s, pending %(pending)s" % _shapes.progress_summary(shaped))
+
+
+def succeeded(shaped, op_status, started_after):
+    """Whether a finished wait ended well: our upgrade Completed, or (no upgrade seen) the operation Succeeded."""
+    if shaped and _compute.is_ours(shaped, started_after) and shaped["is_terminal"]:
+        return shaped["running_status"]["code"] == "Completed"
+    return str((op_status or {}).get("status")).lower() == "succeeded"
+
+
+def run_extension_upgrade(module):
+    params = module.params
+    client = module.client
+    deadline = Deadline(params["wait_timeout"], client.clock)
+    target = (module.subscription_id, params["resource_group"], params["name"])
+    api = params["api_version"]
+    operation = _lro.operation_from_url(params["operation_url"]) if params["operation_url"] else None
+
+    _, latest, server_now = _compute.get_latest(client, *target, api_version=api, deadline=deadline)
+    action = "attach" if operation else _compute.plan(latest, params["if_running"], server_now,
+                                                      params["skip_if_completed_within"])
+    result = {
+        "changed": action == "start", "started": False, "action": action, "operation": None,
+        "operation_url": operation.status_url if operation else None, "rolling_upgrade": latest,
+        "elapsed": 0.0, "timeline": [], "polls": 0, "timed_out": False, "cancelled": False,
+    }
+    if action == "refuse":
+        raise ModuleFailure("A rolling upgrade is already running on %s (%s) and if_running=fail"
+                            % (params["name"], _progress_text(latest)), **result)
+    if module.check_mode or action == "skip":
+        return result
+
+    started_after = None
+    if action == "start":
+        operation, started_after = _compute.start_upgrade(client, *target, api_version=api, deadline=deadline)
+        result.update(started=True, operation_url=operation.status_url if operation else None)
+    if not params["wait"]:
+        result["elapsed"] = round(deadline.elapsed(), 1)
+        return result
+
+    outcome, op_status = _compute.watch_upgrade(client, *target, deadline=deadline, interval=params["poll_interval"],
+                                                api_version=api, operation=operation, started_after=started_after)
+    result.update(rolling_upgrade=outcome.value, timeline=outcome.timeline, polls=outcome.polls,
+                  operation=_shapes.compute_operation(op_status) if op_status else None,
+                  elapsed=round(outcome.elapsed, 1))
+    if outcome.timed_out:
+        return _on_timeout(module, target, api, result)
+    if not succeeded(outcome.value, op_status, started_after):
+        raise ModuleFailure(_compute.failure_message(outcome.value, result["operation"]), **result)
+    return result
+
+
+def _on_timeout(module, target, api, result):
+    params = module.params
+    result["timed_out"] = True
+    text = "Timed out after %ss waiting for the rolling upgrade of %s; last progress: %s" % (
+        params["wait_timeout"], params["name"], _progress_text(result["rolling_upgrade"]))
+    if params["on_timeout"] == "leave":
+        module.warn(text + ". It goes on (on_timeout=leave).")
+        return result
+    if params["on_timeout"] == "cancel":
+        grace = Deadline(CANCEL_BUDGET, module.client.clock)
+        try:
+            _compute.cancel_upgrade(module.client, *target, api_version=api, deadline=grace)
+            result["cancelled"] = True
+            text += ". The rolling upgrade was cancelled (on_timeout=cancel)"
+        except AzureError as error:
+            text += ". Cancelling it failed: %s" % error
+        try:
+            _, latest, _ = _compute.get_latest(module.client, *target, api_version=api, deadline=grace)
+            result["rolling_upgrade"] = latest
+        except AzureError:
+            pass  # keep the last status seen before the cancel
+    raise ModuleFailure(text, **result)

@@ -1,0 +1,240 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, azure_ops.rollout contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: vmss_extension_upgrade
+short_description: Start a VM scale set extension rolling upgrade once, and wait for it
+version_added: 1.0.0
+description:
+  - Starts a rolling upgrade that moves the extensions of every instance of a scale set to the latest version
+    (C(POST .../extensionRollingUpgrade)), then by default waits for it to end under a hard deadline.
+  - Idempotent. It reads C(rollingUpgrades/latest) first; when an upgrade is already C(RollingForward) it attaches to it
+    (see O(if_running)) instead of starting a second one. RV(changed) is true only when this task started an upgrade.
+  - An upgrade that ends C(Faulted) or C(Cancelled), or an operation that ends C(Failed), fails the task with Azure's
+    error code and message, and still returns RV(operation) and RV(rolling_upgrade).
+author:
+  - azure_ops.rollout contributors
+options:
+  resource_group:
+    description: Resource group of the scale set.
+    type: str
+    required: true
+  name:
+    description: Name of the scale set.
+    type: str
+    required: true
+    aliases: [vmss_name]
+  api_version:
+    description: Compute API version.
+    type: str
+    default: '2024-07-01'
+  wait:
+    description:
+      - Wait for the rolling upgrade to end. With V(false) the task returns right after the service accepted the
+        start, with RV(operation_url) to resume watching later.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Seconds the whole task may take, a hard deadline (1 to 86400). No request and no sleep extends past it.
+    type: int
+    default: 3600
+  poll_interval:
+    description:
+      - Seconds between status reads when the service sends no C(Retry-After) (compute never does), 1 to 3600.
+    type: int
+    default: 30
+  if_running:
+    description:
+      - What to do when a rolling upgrade is already C(RollingForward).
+      - V(wait) attaches to it and waits for it (nothing new is started, RV(changed=false)).
+      - V(fail) fails the task at once. V(start) asks the service to start another one anyway.
+    type: str
+    choices: [wait, fail, start]
+    default: wait
+  on_timeout:
+    description:
+      - What to do when O(wait_timeout) passes before the upgrade ends.
+      - V(fail) fails the task with the last progress. V(cancel) cancels the rolling upgrade
+        (C(POST .../rollingUpgrades/cancel)), reports RV(cancelled) and fails the task. V(leave) returns without
+        failing, with RV(timed_out=true), and the upgrade goes on.
+    type: str
+    choices: [fail, cancel, leave]
+    default: fail
+  skip_if_completed_within:
+    description:
+      - Do not start a new upgrade when the latest one C(Completed) and started less than this many seconds ago (by the
+        service's clock), so that re-running a maintenance play changes nothing. V(0) always starts one when none is
+        running.
+    type: int
+    default: 0
+  operation_url:
+    description:
+      - Resume watching an operation an earlier task started (its RV(operation_url)). Nothing is started then.
+    type: str
+extends_documentation_fragment:
+  - azure_ops.rollout.azure
+attributes:
+  check_mode:
+    support: full
+    description: Reads the current status only; RV(changed) says whether an upgrade would start. No POST, no waiting.
+  diff_mode:
+    support: none
+    description: There is no configuration to diff.
+  action_group:
+    support: full
+    membership: [azure_ops.rollout.azure]
+    description: Use C(group/azure_ops.rollout.azure) in C(module_defaults) to set the auth options.
+"""
+
+EXAMPLES = r"""
+- name: Upgrade the extensions of a scale set and wait up to 40 minutes
+  azure_ops.rollout.vmss_extension_upgrade:
+    subscription_id: "{{ azure_subscription_id }}"
+    resource_group: rg-web
+    name: vmss-web-01
+    wait_timeout: 2400
+    on_timeout: cancel
+  register: upgrade
+
+- name: Start without waiting
+  azure_ops.rollout.vmss_extension_upgrade:
+    resource_group: rg-web
+    name: vmss-web-02
+    wait: false
+  register: started
+
+- name: Later, watch the same operation to the end
+  azure_ops.rollout.vmss_extension_upgrade:
+    resource_group: rg-web
+    name: vmss-web-02
+    operation_url: "{{ started.operation_url }}"
+    wait_timeout: 3600
+"""
+
+RETURN = r"""
+changed:
+  description: True when this task started a rolling upgrade (in check mode, when it would have).
+  returned: always
+  type: bool
+  sample: true
+started:
+  description: Whether a rolling upgrade was started by this task (always false in check mode).
+  returned: always
+  type: bool
+  sample: true
+action:
+  description:
+    - What the task decided after reading the latest upgrade. C(start), C(attach) (one was running, or
+      O(operation_url) was given), C(skip) (completed within O(skip_if_completed_within)) or C(refuse).
+  returned: always
+  type: str
+  sample: start
+operation:
+  description: The async operation's final (or last seen) status, when it is known.
+  returned: always
+  type: dict
+  contains:
+    status:
+      description: C(InProgress), C(Succeeded), C(Failed) or C(Canceled).
+      type: str
+      returned: when known
+      sample: Succeeded
+    start_time:
+      description: When the operation started (ISO 8601).
+      type: str
+      returned: when known
+    end_time:
+      description: When it ended (ISO 8601).
+      type: str
+      returned: when known
+    name:
+      description: Operation ID.
+      type: str
+      returned: when known
+    error:
+      description: Azure's error (C(code), C(message), C(target), C(details), C(innererror)) or null.
+      type: dict
+      returned: when known
+operation_url:
+  description: URL of the async operation, to resume watching with O(operation_url). Null when none was started.
+  returned: always
+  type: str
+  sample: https://management.azure.com/subscriptions/.../providers/Microsoft.Compute/locations/eastus/operations/3a5e...?api-version=2024-07-01
+rolling_upgrade:
+  description:
+    - The latest rolling upgrade at the end of the task, in the shape M(azure_ops.rollout.vmss_rolling_upgrade_info)
+      returns (C(policy), C(running_status), C(progress), C(error), C(is_terminal), C(percent_complete), and
+      C(location)/C(type) when sent). Null when no upgrade ever ran.
+  returned: always
+  type: dict
+  sample: {running_status: {code: Completed, start_time: '2026-11-22T05:06:27.0292795+00:00', last_action: Start},
+           progress: {successful_instance_count: 10, failed_instance_count: 0, in_progress_instance_count: 0,
+           pending_instance_count: 0}, is_terminal: true, percent_complete: 100.0}
+elapsed:
+  description: Seconds the task spent, waiting included.
+  returned: always
+  type: float
+  sample: 612.4
+timeline:
+  description: Distinct progress observations while waiting (first and latest kept, at most 20).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{elapsed: 0.0, code: RollingForward, succeeded: 0, failed: 0, in_progress: 2, pending: 8, percent_complete: 0.0}]
+polls:
+  description: Status reads made while waiting.
+  returned: always
+  type: int
+  sample: 21
+timed_out:
+  description: Whether O(wait_timeout) passed before the upgrade ended.
+  returned: always
+  type: bool
+  sample: false
+cancelled:
+  description: Whether this task cancelled the upgrade (O(on_timeout=cancel)).
+  returned: always
+  type: bool
+  sample: false
+"""
+
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _compute, _validation
+from ansible_collections.azure_ops.rollout.plugins.module_utils._module import AzureModule
+from ansible_collections.azure_ops.rollout.plugins.module_utils._upgrade import run_extension_upgrade
+
+ARGUMENT_SPEC = {
+    "resource_group": {"type": "str", "required": True},
+    "name": {"type": "str", "required": True, "aliases": ["vmss_name"]},
+    "api_version": {"type": "str", "default": _compute.API_VERSION},
+    "wait": {"type": "bool", "default": True},
+    "wait_timeout": {"type": "int", "default": 3600},
+    "poll_interval": {"type": "int", "default": 30},
+    "if_running": {"type": "str", "choices": ["wait", "fail", "start"], "default": "wait"},
+    "on_timeout": {"type": "str", "choices": ["fail", "cancel", "leave"], "default": "fail"},
+    "skip_if_completed_within": {"type": "int", "default": 0},
+    "operation_url": {"type": "str"},
+}
+RULES = {
+    "resource_group": _validation.RESOURCE_GROUP,
+    "name": _validation.VMSS_NAME,
+    "api_version": _validation.API_VERSION,
+    "wait_timeout": _validation.Range(1, 86400),
+    "poll_interval": _validation.Range(1, 3600),
+    "skip_if_completed_within": _validation.Range(0, 31536000),
+    "operation_url": _validation.Rule(r"^https://", 9, 2048, "must be an https:// URL returned as operation_url"),
+}
+
+
+def main():
+    AzureModule(ARGUMENT_SPEC, rules=RULES).run(run_extension_upgrade)
+
+
+if __name__ == "__main__":
+    main()
