@@ -1,0 +1,46 @@
+"""CLI: ``python -m tests.emulator --scenario demo [--port N] [--time-scale X] [--env-file PATH]``."""
+
+import argparse
+import json
+import shlex
+import signal
+import sys
+import threading
+
+from .app import Emulator
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tests.emulator", description="Local Azure emulator over HTTPS.")
+    parser.add_argument("--scenario", default="default", help="scenario name (tests/emulator/scenarios) or path to .yaml/.json")
+    parser.add_argument("--port", type=int, default=0, help="port of the main listener (default: any free port)")
+    parser.add_argument("--time-scale", type=float, default=None, help="simulated seconds per real second (overrides the scenario)")
+    parser.add_argument("--env-file", default=None, help="write sourceable 'export VAR=value' lines here")
+    args = parser.parse_args(argv)
+
+    emu = Emulator(scenario=args.scenario, port=args.port, time_scale=args.time_scale).start()
+    env = emu.env()
+    if args.env_file:
+        with open(args.env_file, "w", encoding="utf-8") as handle:
+            for key, value in env.items():
+                handle.write("export %s=%s\n" % (key, shlex.quote(str(value))))
+    stop = threading.Event()
+
+    def _stop(signum, frame):  # pylint: disable=unused-argument
+        stop.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    ready = {"base_url": emu.base_url, "host": emu.host, "ca_path": emu.ca_path, "foreign_base_url": emu.foreign_base_url, "env": env}
+    sys.stdout.write(json.dumps(ready) + "\n")
+    sys.stdout.flush()
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        emu.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Scenario loading (YAML/JSON files in this directory, paths, or dicts) and the ``fleet`` generator."""
+
+import copy
+import json
+import os
+
+SCENARIO_DIR = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
+
+
+def _read(path):
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    if path.endswith(".json"):
+        return json.loads(text)
+    import yaml  # pylint: disable=import-outside-toplevel
+    return yaml.safe_load(text)
+
+
+def load_scenario(scenario):
+    """A fresh scenario dict from a dict, a file path, or a name in this directory (without extension)."""
+    if scenario is None:
+        scenario = "default"
+    if isinstance(scenario, dict):
+        return copy.deepcopy(scenario)
+    name = str(scenario)
+    if os.path.isfile(name):
+        data = _read(name)
+    else:
+        for ext in (".yaml", ".yml", ".json"):
+            path = os.path.join(SCENARIO_DIR, name + ext)
+            if os.path.isfile(path):
+                data = _read(path)
+                break
+        else:
+            raise ValueError("unknown scenario %r (not a file, not in %s)" % (name, SCENARIO_DIR))
+    if not isinstance(data, dict):
+        raise ValueError("scenario %r is not a mapping" % (name,))
+    return data
+
+
+def list_scenarios():
+    return sorted(os.path.splitext(f)[0] for f in os.listdir(SCENARIO_DIR) if f.endswith((".yaml", ".yml", ".json")))
+
+
+def fleet(n, fault_every=None, capacity=10, batch_seconds=60, time_scale=1.0, rings=("canary", "ring1", "ring2"),
+          subscription=DEFAULT_SUBSCRIPTION, groups=2, locations=("eastus", "westeurope"), page_size=10):
+    """A scenario dict with ``n`` scale sets ``vmss-0000``... spread over ``groups`` resource groups and rings.
+
+    Every ``fault_every``-th scale set (1-based: the fault_every-th, 2*fault_every-th, ...) faults by policy
+    (half its instances fail, maxUnhealthyUpgradedInstancePercent 20).
+    """
+    scale_sets = []
+    for index in range(n):
+        vmss = {
+            "name": "vmss-%04d" % index,
+            "resource_group": "rg-fleet-%d" % (index % groups),
+            "location": locations[index % len(locations)],
+            "capacity": capacity,
+            "batch_seconds": batch_seconds,
+            "tags": {"ring": rings[min(len(rings) - 1, index * len(rings) // max(n, 1))], "fleet": "true"},
+            "rolling_upgrade_policy": {"maxBatchInstancePercent": 20, "maxUnhealthyInstancePercent": 20,
+                                       "maxUnhealthyUpgradedInstancePercent": 20, "pauseTimeBetweenBatches": "PT0S"},
+        }
+        if fault_every and (index + 1) % fault_every == 0:
+            vmss["fail_percent"] = 50
+        scale_sets.append(vmss)
+    return {
+        "name": "fleet-%d" % n,
+        "time_scale": time_scale,
+        "page_size": page_size,
+        "subscriptions": [subscription],
+        "scale_sets": scale_sets,
+    }
