@@ -1,0 +1,238 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, azure_ops.rollout contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: aks_operation_info
+short_description: Read, list or wait for AKS managed cluster operations
+version_added: 1.0.0
+description:
+  - Reads the status of one operation of an AKS managed cluster (or of one of its agent pools), or lists the operations
+    of a cluster, and optionally waits for an operation to reach C(Succeeded), C(Failed) or C(Canceled).
+  - A C(Failed) status is data, not a task failure, unless O(wait=true) and O(fail_on_failed=true).
+author:
+  - azure_ops.rollout contributors
+options:
+  resource_group:
+    description: Resource group of the cluster (1 to 90 characters matching C(^[-\w\._\(\)]+$)).
+    type: str
+    required: true
+  name:
+    description: Name of the managed cluster (1 to 63 characters, letters, digits, C(-) and C(_), starting and ending
+      with a letter or digit).
+    type: str
+    required: true
+    aliases: [cluster_name]
+  operation_id:
+    description: ID of the operation to read. Without it, the operations of the cluster are listed.
+    type: str
+  agent_pool:
+    description: Read the operation of this agent pool (C(^[a-z][a-z0-9]{0,11}$)). Requires O(operation_id).
+    type: str
+  api_version:
+    description: Container service API version.
+    type: str
+    default: '2025-05-02-preview'
+  wait:
+    description: Wait for the operation (O(operation_id) required) to reach a terminal status.
+    type: bool
+    default: false
+  wait_timeout:
+    description: Seconds to wait, a hard deadline (1 to 86400).
+    type: int
+    default: 1800
+  poll_interval:
+    description: Seconds between status reads (1 to 3600).
+    type: int
+    default: 15
+  fail_on_failed:
+    description:
+      - When waiting, fail the task if the operation ends C(Failed) or C(Canceled). Defaults to V(true) when O(wait=true).
+    type: bool
+  max_items:
+    description: When listing, stop after this many operations.
+    type: int
+extends_documentation_fragment:
+  - azure_ops.rollout.azure
+attributes:
+  check_mode:
+    support: full
+    description: Reads only; runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing changes.
+  action_group:
+    support: full
+    membership: [azure_ops.rollout.azure]
+    description: Use C(group/azure_ops.rollout.azure) in C(module_defaults) to set the auth options.
+"""
+
+EXAMPLES = r"""
+- name: Wait for a cluster upgrade to finish, failing on failure
+  azure_ops.rollout.aks_operation_info:
+    subscription_id: 00000000-0000-0000-0000-000000000001
+    resource_group: rg-aks
+    name: aks-prod
+    operation_id: 00000000-0000-0000-0000-000000000001
+    wait: true
+    wait_timeout: 3600
+
+- name: List the operations of a cluster
+  azure_ops.rollout.aks_operation_info:
+    resource_group: rg-aks
+    name: aks-prod
+  register: ops
+
+- name: Read an agent pool operation
+  azure_ops.rollout.aks_operation_info:
+    resource_group: rg-aks
+    name: aks-prod
+    agent_pool: nodepool1
+    operation_id: 00000000-0000-0000-0000-000000000002
+"""
+
+RETURN = r"""
+exists:
+  description: Whether the operation was found (false when the service answers 404). Always true when listing.
+  returned: always
+  type: bool
+  sample: true
+operation:
+  description: The operation, when O(operation_id) is given and it exists.
+  returned: when operation_id is given and the operation exists
+  type: dict
+  contains:
+    id:
+      description: Resource ID of the operation status.
+      type: str
+      returned: always
+    name:
+      description: Operation ID.
+      type: str
+      returned: always
+    status:
+      description: C(InProgress), C(Succeeded), C(Failed), C(Canceled), or another service status.
+      type: str
+      returned: always
+      sample: InProgress
+    percent_complete:
+      description: Progress from 0 to 100, when the service reports it.
+      type: float
+      returned: always
+      sample: 40
+    start_time:
+      description: When the operation started (ISO 8601).
+      type: str
+      returned: always
+    end_time:
+      description: When it ended (ISO 8601), or null.
+      type: str
+      returned: always
+    resource_id:
+      description: The resource the operation acts on, when sent.
+      type: str
+      returned: always
+    error:
+      description: Azure's error (C(code), C(message), C(target), C(details), C(additional_info)) or null.
+      type: dict
+      returned: always
+      sample: {code: ReconcileAgentPoolIdentityError, message: Reconcile agent pool nodepool1 identity failed}
+    operations:
+      description: Nested operations, same shape.
+      type: list
+      elements: dict
+      returned: always
+operations:
+  description: The operations of the cluster, same shape as RV(operation).
+  returned: when operation_id is not given
+  type: list
+  elements: dict
+elapsed:
+  description: Seconds spent waiting.
+  returned: when wait=true
+  type: float
+timeline:
+  description: Distinct statuses and progress seen while waiting.
+  returned: when wait=true
+  type: list
+  elements: dict
+  sample: [{elapsed: 0.0, status: InProgress, percent_complete: 40}]
+timed_out:
+  description: Whether O(wait_timeout) passed before the operation ended.
+  returned: when wait=true
+  type: bool
+"""
+
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _aks, _validation
+from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure, AzureModule
+from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
+
+ARGUMENT_SPEC = {
+    "resource_group": {"type": "str", "required": True},
+    "name": {"type": "str", "required": True, "aliases": ["cluster_name"]},
+    "operation_id": {"type": "str"},
+    "agent_pool": {"type": "str"},
+    "api_version": {"type": "str", "default": _aks.API_VERSION},
+    "wait": {"type": "bool", "default": False},
+    "wait_timeout": {"type": "int", "default": 1800},
+    "poll_interval": {"type": "int", "default": 15},
+    "fail_on_failed": {"type": "bool"},
+    "max_items": {"type": "int"},
+}
+RULES = {
+    "resource_group": _validation.RESOURCE_GROUP,
+    "name": _validation.AKS_NAME,
+    "agent_pool": _validation.AGENT_POOL,
+    "operation_id": _validation.OPERATION_ID,
+    "api_version": _validation.API_VERSION,
+    "wait_timeout": _validation.Range(1, 86400),
+    "poll_interval": _validation.Range(1, 3600),
+    "max_items": _validation.Range(1, 1000000),
+}
+
+
+def read_operations(module):
+    params = module.params
+    path = _aks.operations_path(module.subscription_id, params["resource_group"], params["name"], params["agent_pool"],
+                                params["operation_id"])
+    api = params["api_version"]
+    if not params["operation_id"]:
+        return {"changed": False, "exists": True,
+                "operations": _aks.list_operations(module.client, path, api, params["max_items"])}
+    if not params["wait"]:
+        exists, shaped = _aks.get_operation(module.client, path, api)
+        return dict({"changed": False, "exists": exists}, **({"operation": shaped} if exists else {}))
+
+    outcome = _aks.wait_operation(module.client, path, Deadline(params["wait_timeout"], module.client.clock),
+                                  params["poll_interval"], api)
+    shaped = outcome.value
+    result = {"changed": False, "exists": shaped is not None, "elapsed": round(outcome.elapsed, 1),
+              "timeline": outcome.timeline, "timed_out": outcome.timed_out}
+    if shaped is None:
+        raise ModuleFailure("AKS operation %s of cluster %s was not found" % (params["operation_id"], params["name"]), **result)
+    result["operation"] = shaped
+    if outcome.timed_out:
+        raise ModuleFailure("Timed out after %ss waiting for AKS operation %s (last status %s, %s%% complete)"
+                            % (params["wait_timeout"], params["operation_id"], shaped["status"], shaped["percent_complete"]),
+                            **result)
+    fail_on_failed = params["fail_on_failed"] is not False
+    if fail_on_failed and shaped["status"].lower() != "succeeded":
+        error = shaped["error"] or {}
+        raise ModuleFailure("AKS operation %s ended %s: %s: %s" % (params["operation_id"], shaped["status"],
+                                                                   error.get("code"), error.get("message")), **result)
+    return result
+
+
+def main():
+    AzureModule(ARGUMENT_SPEC, rules=RULES,
+                required_by={"agent_pool": "operation_id"},
+                required_if=[("wait", True, ["operation_id"])]).run(read_operations)
+
+
+if __name__ == "__main__":
+    main()
