@@ -49,6 +49,13 @@ fi
 
 bash "$prep" "$py"
 
+# The shellcheck sanity test is silently skipped ("Required program not found") without
+# the binary; install it (Debian package) rather than losing the test.
+if [ "${1:-}" = sanity ] && ! command -v shellcheck >/dev/null 2>&1; then
+  "$root/hack/apt-install.sh" shellcheck shellcheck || {
+    echo "ansible-test.sh: shellcheck is required for the shellcheck sanity test" >&2; exit 1; }
+fi
+
 cd "$dest"
 export PATH="$venv/bin:$PATH"   # ansible-test looks up pythonX.Y on PATH; the venv has it
 export ANSIBLE_NOCOLOR=1 PIP_DISABLE_PIP_VERSION_CHECK=1

@@ -174,7 +174,7 @@ def run_playbook(tmp_path: Path):
         try:
             proc = subprocess.run(
                 cmd, cwd=str(cwd or run_dir), env=full_env, stdin=subprocess.DEVNULL,
-                capture_output=True, text=True, timeout=timeout,
+                capture_output=True, text=True, timeout=timeout, check=False,
             )
         except subprocess.TimeoutExpired as exc:
             out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
