@@ -7,6 +7,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+import time
+
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _compute, _lro, _shapes
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure
@@ -28,6 +31,20 @@ def succeeded(shaped, op_status, started_after):
     if shaped and _compute.is_ours(shaped, started_after) and shaped["is_terminal"]:
         return shaped["running_status"]["code"] == "Completed"
     return str((op_status or {}).get("status")).lower() == "succeeded"
+
+
+def _progress_writer(path, deadline):
+    """An on_poll callback appending one JSON line per status read to ``path`` (or None)."""
+    if not path:
+        return None
+
+    def write(shaped):
+        line = {"time": round(time.time(), 3), "elapsed": round(deadline.elapsed(), 1)}
+        line.update(_shapes.progress_summary(shaped) if shaped else {"code": None})
+        with open(path, "a") as handle:
+            handle.write(json.dumps(line, sort_keys=True) + "\n")
+
+    return write
 
 
 def run_extension_upgrade(module):
@@ -61,7 +78,8 @@ def run_extension_upgrade(module):
         return result
 
     outcome, op_status = _compute.watch_upgrade(client, *target, deadline=deadline, interval=params["poll_interval"],
-                                                api_version=api, operation=operation, started_after=started_after)
+                                                api_version=api, operation=operation, started_after=started_after,
+                                                on_poll=_progress_writer(params["progress_file"], deadline))
     result.update(rolling_upgrade=outcome.value, timeline=outcome.timeline, polls=outcome.polls,
                   operation=_shapes.compute_operation(op_status) if op_status else None,
                   elapsed=round(outcome.elapsed, 1))

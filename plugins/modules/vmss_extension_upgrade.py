@@ -78,6 +78,13 @@ options:
     description:
       - Resume watching an operation an earlier task started (its RV(operation_url)). Nothing is started then.
     type: str
+  progress_file:
+    description:
+      - While waiting, append one JSON line per status read to this file on the host that runs the module (usually the
+        controller), with C(time), C(elapsed), C(code), C(succeeded), C(failed), C(in_progress), C(pending) and
+        C(percent_complete). With C(async) this lets a play show live progress while one task (and one token) does
+        the whole wait; the role M(azure_ops.rollout.vmss_extension_rollout) uses it.
+    type: path
 extends_documentation_fragment:
   - azure_ops.rollout.azure
 attributes:
@@ -220,6 +227,7 @@ ARGUMENT_SPEC = {
     "on_timeout": {"type": "str", "choices": ["fail", "cancel", "leave"], "default": "fail"},
     "skip_if_completed_within": {"type": "int", "default": 0},
     "operation_url": {"type": "str"},
+    "progress_file": {"type": "path"},
 }
 RULES = {
     "resource_group": _validation.RESOURCE_GROUP,
