@@ -6,6 +6,7 @@
 #   make units         pytest tests/unit in both venvs (fails if no test ran)
 #   make integration   pytest tests/integration in both venvs (skipped while it has no test_*.py)
 #   make sanity        ansible-test sanity on both lines (hack/ansible-test.sh, offline get-pip)
+#                      (make sanity-stable / sanity-latest: one line; SANITY_ARGS="--test pylint")
 #   make lint          ansible-lint --profile production on roles/ and playbooks/
 #   make ee            ansible-builder create -> build/ee (execution-environment build context)
 #   make test          all of the above
@@ -59,7 +60,12 @@ integration: venvs
 	  $$v/bin/python -m pytest $(PYTEST_ARGS) $(PYTEST_XDIST) tests/integration; \
 	done
 
-sanity: sanity-stable sanity-latest
+# Both lines always run; the target fails afterwards if either failed.
+sanity: venvs
+	@rc=0; \
+	hack/ansible-test.sh $(VENV) sanity $(SANITY_ARGS) || rc=1; \
+	hack/ansible-test.sh $(VENV_LATEST) sanity $(SANITY_ARGS) || rc=1; \
+	[ $$rc -eq 0 ] || { echo "sanity: FAILED on at least one line (see above)" >&2; exit 1; }
 
 sanity-stable: venv
 	@hack/ansible-test.sh $(VENV) sanity $(SANITY_ARGS)

@@ -16,9 +16,14 @@ if [ ${#targets[@]} -eq 0 ]; then
   exit 0
 fi
 # Offline and self-contained: no version check, no Galaxy, collection found via a symlink.
-export ANSIBLE_LINT_SKIP_VERSION_CHECK=1 ANSIBLE_LINT_NODEPS=0 ANSIBLE_NOCOLOR=1 NO_COLOR=1
+# (Same symlink as tests/conftest.py makes: tests/output/collections/.../rollout -> repo root.)
+export ANSIBLE_LINT_SKIP_VERSION_CHECK=1 ANSIBLE_NOCOLOR=1 NO_COLOR=1
 export ANSIBLE_COLLECTIONS_PATH="$root/tests/output/collections"
-mkdir -p "$ANSIBLE_COLLECTIONS_PATH/ansible_collections/azure_ops"
-ln -sfn ../../../.. "$ANSIBLE_COLLECTIONS_PATH/ansible_collections/azure_ops/rollout" 2>/dev/null || true
+export PATH="$venv/bin:$PATH"
+link="$ANSIBLE_COLLECTIONS_PATH/ansible_collections/azure_ops/rollout"
+mkdir -p "$(dirname "$link")"
+if [ "$(cd "$link" 2>/dev/null && pwd -P)" != "$(pwd -P)" ]; then
+  ln -sfn ../../../../.. "$link"
+fi
 echo "== ansible-lint ($("$venv/bin/ansible-lint" --version 2>/dev/null | head -1)) on ${targets[*]}"
 exec "$venv/bin/ansible-lint" --offline --profile production --nocolor "${targets[@]}"
