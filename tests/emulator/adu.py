@@ -277,9 +277,8 @@ class Adu:
             if wanted is None or op.status(now) in wanted:
                 items.append(op.render(now, inst.instance_id, legacy))
         body = {"value": items}
-        remaining = None if top is None else top - len(items)
-        if index < len(inst) and (remaining is None or remaining > 0):
-            body["nextLink"] = self._next_link(ctx, inst.instance_id, legacy, text, remaining, index)
+        if index < len(inst) and limit > 0:
+            body["nextLink"] = self._next_link(ctx, inst.instance_id, legacy, text, top, index)
         return json_response(200, body)
 
     @staticmethod
@@ -293,19 +292,19 @@ class Adu:
         return value if isinstance(value, int) and value >= 0 else None
 
     @staticmethod
-    def _next_link(ctx, instance, legacy, text, remaining, index):
+    def _next_link(ctx, instance, legacy, text, top, index):
         if legacy:
             params = []
             if text is not None:
                 params.append(("$filter", text))
-            params += [("$top", str(remaining if remaining is not None else 100)), ("$skipToken", json.dumps({"offset": index}))]
+            params += [("$top", str(top if top is not None else 100)), ("$skipToken", json.dumps({"offset": index}))]
             path = "/deviceupdate/%s/v2/updates/operations" % instance
         else:
             params = [("api-version", GA_VERSIONS[0])]
             if text is not None:
                 params.append(("filter", text))
-            if remaining is not None:
-                params.append(("top", str(remaining)))
+            if top is not None:
+                params.append(("top", str(top)))
             params.append(("skipToken", str(index)))
             path = "/deviceUpdate/%s/updates/operations" % instance
         return "%s%s?%s" % (ctx.link_base, path, urllib.parse.urlencode(params, quote_via=urllib.parse.quote, safe="$"))
