@@ -238,6 +238,10 @@ def credential_chain(options, verify, post):
 
     if source in ("auto", "explicit"):
         explicit()
+        if chain:
+            # Explicit credentials are what the user meant: a wrong secret must
+            # fail loudly, not fall through to some ambient identity.
+            return chain
     if source == "env":
         identity("environment", "EnvironmentCredential", **kwargs)
     if source == "auto":
@@ -293,9 +297,11 @@ class TokenProvider:
             try:
                 result = self._fetch(entry, scope)
             except AzureAuthError as exc:
-                failures.append("%s: %s" % (entry[0], exc.message))
-                if len(self._chain) == 1:
+                if not exc.unavailable or len(self._chain) == 1:
                     raise
+                # Only "not configured here" moves on to the next source; a
+                # credential that is configured but refused is a real error.
+                failures.append("%s: %s" % (entry[0], exc.message))
                 continue
             self._active = entry
             return result
@@ -313,4 +319,6 @@ class TokenProvider:
                                  code="MissingDependency")
         except Exception as exc:  # azure-identity raises many types; keep only its message
             message = " ".join(str(exc).split())[:400]
-            raise AzureAuthError("%s could not get a token: %s" % (name, message))
+            error = AzureAuthError("%s could not get a token: %s" % (name, message))
+            error.unavailable = type(exc).__name__ == "CredentialUnavailableError"
+            raise error

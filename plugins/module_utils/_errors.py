@@ -84,7 +84,13 @@ class AzureTimeoutError(AzureError):
 
 
 class AzureAuthError(AzureError):
-    """No credential could produce a token."""
+    """No credential could produce a token.
+
+    ``unavailable`` is True when the credential is simply not set up on this
+    host (so ``auth_source=auto`` may try the next one).
+    """
+
+    unavailable = False
 
     def __init__(self, message, **kwargs):
         kwargs.setdefault("code", "AuthenticationFailed")
