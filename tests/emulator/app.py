@@ -48,7 +48,7 @@ class _State:
         self.writes = 1200
 
 
-class Emulator:  # pylint: disable=too-many-instance-attributes
+class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-methods
     """Local Azure emulator (ARM compute + AKS operations, identity, Device Update) over real HTTPS."""
 
     def __init__(self, scenario="default", port=0, time_scale=None, host="127.0.0.1", foreign_host="127.0.0.2"):

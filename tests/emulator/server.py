@@ -17,6 +17,7 @@ class _TLSServer(http.server.ThreadingHTTPServer):
         self.ssl_context = ssl_context
         self.app = app
         self.listener = listener
+        self.thread = None
         super().__init__(address, _Handler)
 
     def finish_request(self, request, client_address):

@@ -120,7 +120,7 @@ def test_scenario_faults(emulator, client):
 
 def test_control_endpoint(emulator):
     def call(method, name, body=None):
-        resp = requests.request(method, emulator.base_url + "/_emulator/" + name, json=body, verify=emulator.ca_path)
+        resp = requests.request(method, emulator.base_url + "/_emulator/" + name, json=body, verify=emulator.ca_path, timeout=30)
         assert resp.status_code == 200, resp.text
         return resp.json()
     assert call("GET", "health")["status"] == "ok"
@@ -132,7 +132,7 @@ def test_control_endpoint(emulator):
     before = call("POST", "clock", {"advance": 0})["sim_time"]
     after = call("POST", "clock", {"advance": 3600, "time_scale": 1})["sim_time"]
     assert after > before
-    requests.get(emulator.base_url + "/subscriptions/x?api-version=1", verify=emulator.ca_path)
+    requests.get(emulator.base_url + "/subscriptions/x?api-version=1", verify=emulator.ca_path, timeout=30)
     assert [r["path"] for r in call("GET", "requests")] == ["/subscriptions/x"]
     call("DELETE", "requests")
     assert call("GET", "requests") == []
@@ -141,14 +141,14 @@ def test_control_endpoint(emulator):
 
 def test_cli_prints_ready_line(tmp_path):
     env_file = tmp_path / "emu.env"
-    proc = subprocess.Popen([sys.executable, "-m", "tests.emulator", "--scenario", "demo", "--time-scale", "10", "--env-file", str(env_file)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        ready = json.loads(proc.stdout.readline())
-        assert set(ready) == {"base_url", "host", "ca_path", "foreign_base_url", "env"}
-        health = requests.get(ready["base_url"] + "/_emulator/health", verify=ready["ca_path"]).json()
-        assert health["scenario"] == "demo"
-        assert "export AZURE_AUTHORITY_HOST=" + ready["base_url"] in env_file.read_text()
-    finally:
-        proc.terminate()
-        assert proc.wait(timeout=10) == 0
+    cmd = [sys.executable, "-m", "tests.emulator", "--scenario", "demo", "--time-scale", "10", "--env-file", str(env_file)]
+    with subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            ready = json.loads(proc.stdout.readline())
+            assert set(ready) == {"base_url", "host", "ca_path", "foreign_base_url", "env"}
+            health = requests.get(ready["base_url"] + "/_emulator/health", verify=ready["ca_path"], timeout=30).json()
+            assert health["scenario"] == "demo"
+            assert "export AZURE_AUTHORITY_HOST=" + ready["base_url"] in env_file.read_text()
+        finally:
+            proc.terminate()
+            assert proc.wait(timeout=10) == 0

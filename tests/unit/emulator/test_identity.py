@@ -9,6 +9,10 @@ ARM_SCOPE = "https://management.azure.com/.default"
 ADU_SCOPE = "https://api.adu.microsoft.com/.default"
 
 
+def enc(obj):
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+
 def _token_post(client, tenant=None, **form):
     emu = client.emu
     data = {"grant_type": "client_credentials", "client_id": emu.client_id, "scope": ARM_SCOPE}
@@ -47,7 +51,6 @@ def test_token_response_shape_and_assertions(client):
     jwt_type = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
     resp = _token_post(client, client_assertion_type=jwt_type, client_assertion=emu.federated_token + "\n")
     assert resp.status_code == 200
-    enc = lambda obj: base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")  # noqa: E731
     jwt = "%s.%s.sig" % (enc({"alg": "RS256", "typ": "JWT", "x5t": "abc="}), enc({"iss": emu.client_id, "sub": emu.client_id}))
     assert _token_post(client, client_assertion_type=jwt_type, client_assertion=jwt).status_code == 200
     bad = "%s.%s.sig" % (enc({"alg": "RS256"}), enc({"iss": emu.client_id}))
