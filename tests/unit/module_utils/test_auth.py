@@ -1,0 +1,154 @@
+# -*- coding: utf-8 -*-
+"""Every auth_source gets a real token from the emulator through azure-identity (or the direct grant)."""
+
+import datetime
+import os
+import stat
+
+import pytest
+
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _auth
+from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient
+from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
+
+from .conftest import SUB, latest_path, options_for
+
+API = {"api-version": "2024-07-01"}
+AMBIENT = ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE", "IDENTITY_ENDPOINT",
+           "IDENTITY_HEADER", "MSI_ENDPOINT", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_AUTHORITY_HOST")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch, emulator):
+    for name in AMBIENT:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", emulator.ca_path)
+
+
+def _read(emulator, **options):
+    client = AzureClient(options_for(emulator, **options))
+    body, _ = client.get_json(latest_path("vmss-rolling"), params=API)
+    return client, body
+
+
+def test_client_secret_never_imports_azure_identity(emulator):
+    client, body = _read(emulator)
+    assert body["properties"]["runningStatus"]["code"] == "RollingForward"
+    assert type(client.tokens._chain[0][1]).__name__ == "ClientSecretGrant"  # pylint: disable=protected-access
+
+
+def test_wrong_secret_fails_clearly_without_echoing_it(emulator):
+    with pytest.raises(AzureError) as info:
+        _read(emulator, secret="not-the-secret-xyz")
+    assert info.value.code == "AuthenticationFailed"
+    assert "invalid_client" in str(info.value)
+    assert "not-the-secret-xyz" not in str(info.value)
+
+
+def _certificate(path):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, u"azure-ops-rollout-test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()) + cert.public_bytes(serialization.Encoding.PEM))
+    return str(path)
+
+
+def test_certificate_credential(emulator, tmp_path):
+    _, body = _read(emulator, secret=None, x509_certificate_path=_certificate(tmp_path / "sp.pem"))
+    assert body["properties"]
+    assert any(r["kind"] == "token" and r["status"] == 200 for r in emulator.requests)
+
+
+def test_workload_identity(emulator, tmp_path, monkeypatch):
+    token_file = tmp_path / "federated"
+    token_file.write_text(emulator.federated_token)
+    monkeypatch.setenv("AZURE_FEDERATED_TOKEN_FILE", str(token_file))
+    _, body = _read(emulator, auth_source="workload_identity", secret=None)
+    assert body["properties"]
+
+
+def test_managed_identity_app_service_protocol(emulator, monkeypatch):
+    monkeypatch.setenv("IDENTITY_ENDPOINT", emulator.identity_endpoint)
+    monkeypatch.setenv("IDENTITY_HEADER", emulator.identity_header)
+    _, body = _read(emulator, auth_source="msi", secret=None, client_id=None, tenant=None)
+    assert body["properties"]
+    assert any("/msi/token" in r["path"] for r in emulator.requests)
+
+
+def test_azure_cli(emulator, tmp_path, monkeypatch):
+    """A stand-in `az` that fetches a real token from the emulator, as `az account get-access-token` would."""
+    script = tmp_path / "az"
+    script.write_text(
+        "#!%s\nimport json, sys, time, requests\n"
+        "resource = sys.argv[sys.argv.index('--resource') + 1]\n"
+        "r = requests.post(%r, data={'grant_type': 'client_credentials', 'client_id': %r, 'client_secret': %r,"
+        " 'scope': resource.rstrip('/') + '/.default'}, verify=%r).json()\n"
+        "print(json.dumps({'accessToken': r['access_token'], 'expires_on': int(time.time()) + 3600,"
+        " 'tokenType': 'Bearer'}))\n" % (os.path.realpath(__import__("sys").executable),
+                                         "%s/%s/oauth2/v2.0/token" % (emulator.base_url, emulator.tenant_id),
+                                         emulator.client_id, emulator.client_secret, emulator.ca_path))
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", "%s:%s" % (tmp_path, os.environ["PATH"]))
+    _, body = _read(emulator, auth_source="cli", secret=None, client_id=None, tenant=None)
+    assert body["properties"]
+
+
+def test_credential_file_profile(emulator, tmp_path, monkeypatch):
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[default]\nsubscription_id=bad\n[emu]\nsubscription_id=%s\nclient_id=%s\nsecret=%s\ntenant=%s\n"
+                           % (SUB, emulator.client_id, emulator.client_secret, emulator.tenant_id))
+    monkeypatch.setenv("AZURE_CREDENTIAL_FILE", str(credentials))
+    _, body = _read(emulator, auth_source="credential_file", profile="emu", client_id=None, secret=None, tenant=None)
+    assert body["properties"]
+
+
+def test_env_credential(emulator, monkeypatch):
+    monkeypatch.setenv("AZURE_CLIENT_ID", emulator.client_id)
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", emulator.client_secret)
+    monkeypatch.setenv("AZURE_TENANT_ID", emulator.tenant_id)
+    _, body = _read(emulator, auth_source="env", client_id=None, secret=None, tenant=None)
+    assert body["properties"]
+
+
+def test_env_fallbacks_accept_both_naming_schemes():
+    filled = _auth.options_from_env({"client_id": None}, {"AZURE_SECRET": "s1", "AZURE_TENANT": "t1",
+                                                          "AZURE_CLIENT_ID": "c1", "AZURE_SUBSCRIPTION_ID": SUB})
+    assert (filled["secret"], filled["tenant"], filled["client_id"], filled["subscription_id"]) == ("s1", "t1", "c1", SUB)
+    preferred = _auth.options_from_env({}, {"AZURE_SECRET": "old", "AZURE_CLIENT_SECRET": "new"})
+    assert preferred["secret"] == "new"
+
+
+@pytest.mark.parametrize("cloud, arm", [("AzureCloud", "https://management.azure.com"),
+                                        ("AzureChinaCloud", "https://management.chinacloudapi.cn"),
+                                        ("AzureUSGovernment", "https://management.usgovcloudapi.net")])
+def test_clouds(cloud, arm):
+    assert _auth.endpoints({"cloud_environment": cloud})[0] == arm
+    assert _auth.arm_scope(arm) == arm + "/.default"
+
+
+def test_custom_endpoints_must_be_https():
+    with pytest.raises(AzureError):
+        _auth.endpoints({"resource_manager_endpoint": "http://127.0.0.1:1"})
+    assert _auth.endpoints({"resource_manager_endpoint": "127.0.0.1:8443/"})[0] == "https://127.0.0.1:8443"
+
+
+def test_credential_file_problems_name_the_file_and_profile(tmp_path, monkeypatch):
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[default]\nclient_id=x\n")
+    monkeypatch.setenv("AZURE_CREDENTIAL_FILE", str(credentials))
+    with pytest.raises(AzureError) as info:
+        _auth.credential_chain({"auth_source": "credential_file", "profile": "nope"}, True, None)
+    assert "profile nope not found in %s" % credentials in str(info.value)
+    monkeypatch.setenv("AZURE_CREDENTIAL_FILE", str(tmp_path / "missing"))
+    with pytest.raises(AzureError) as info:
+        _auth.credential_chain({"auth_source": "credential_file"}, True, None)
+    assert "cannot be read" in str(info.value)
