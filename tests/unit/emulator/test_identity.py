@@ -102,3 +102,17 @@ def test_short_token_lifetime_expires(emulator, client):
     resp = client.get("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/"
                       "virtualMachineScaleSets/a?api-version=2024-07-01")
     assert resp.status_code == 401 and resp.json()["error"]["code"] == "ExpiredAuthenticationToken"
+
+
+def test_azure_identity_managed_and_workload(emulator, monkeypatch, tmp_path):
+    from azure.identity import ManagedIdentityCredential, WorkloadIdentityCredential  # pylint: disable=import-outside-toplevel
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", emulator.ca_path)
+    monkeypatch.setenv("IDENTITY_ENDPOINT", emulator.identity_endpoint)
+    monkeypatch.setenv("IDENTITY_HEADER", emulator.identity_header)
+    assert ManagedIdentityCredential().get_token(ARM_SCOPE).token.startswith("emu.")
+    token_file = tmp_path / "token"
+    token_file.write_text(emulator.federated_token + "\n")
+    cred = WorkloadIdentityCredential(tenant_id=emulator.tenant_id, client_id=emulator.client_id, token_file_path=str(token_file),
+                                      authority=emulator.base_url)
+    assert cred.get_token(ADU_SCOPE).token.startswith("emu.")
+    assert emulator.issued_tokens_count("msi") == 1 and emulator.issued_tokens_count("workload") == 1
