@@ -111,3 +111,17 @@ def test_aks_operations(emulator, client):
     resp = client.get(base + "nope?api-version=2025-05-02-preview")
     assert resp.status_code == 404 and resp.json()["error"]["code"] == "NotFound"
     assert client.get(base + "nope").json()["error"]["code"] == "MissingApiVersionParameter"
+
+
+def test_large_generated_scenarios(emulator, client):
+    from tests.emulator import fleet  # pylint: disable=import-outside-toplevel
+    data = fleet(500, fault_every=10)
+    data["adu_instances"] = [{"instance_id": "big", "generate": {"count": 10000}}]
+    emulator.load(data)
+    body = client.get("/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.Compute/virtualMachineScaleSets"
+                      "?api-version=2024-07-01&$skiptoken=490").json()
+    assert len(body["value"]) == 10 and "nextLink" not in body
+    flt = urllib.parse.quote("status eq 'NotStarted'")
+    page = _adu(client, "/deviceUpdate/big/updates/operations?api-version=2022-10-01&filter=" + flt).json()
+    assert len(page["value"]) == 100 and all(op["status"] == "NotStarted" for op in page["value"])
+    assert emulator.state()["adu_instances"][0]["operation_count"] == 10000
