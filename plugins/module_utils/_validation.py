@@ -25,8 +25,10 @@ class Rule:
         text = str(value)
         if len(text) < self.min_len or (self.max_len and len(text) > self.max_len):
             if self.max_len:
-                return "must be %d to %d characters long (got %d)" % (self.min_len, self.max_len, len(text))
-            return "must not be empty"
+                problem = "must be %d to %d characters long (got %d)" % (self.min_len, self.max_len, len(text))
+            else:
+                problem = "must not be empty"
+            return problem + ("; it " + self.description if self.description else "")
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
             return "must not contain control characters"
         if self.regex and not self.regex.search(text):
