@@ -23,6 +23,8 @@ class Rule:
     def problem(self, value):
         """None when ``value`` is acceptable, else the broken rule in words."""
         text = str(value)
+        if not text and self.min_len:
+            return "must not be empty"
         if len(text) < self.min_len or (self.max_len and len(text) > self.max_len):
             if self.max_len:
                 problem = "must be %d to %d characters long (got %d)" % (self.min_len, self.max_len, len(text))

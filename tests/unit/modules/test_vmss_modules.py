@@ -158,7 +158,7 @@ def test_second_run_on_an_up_to_date_scale_set_changes_nothing(run_module, emula
 
 
 @pytest.mark.parametrize("args, words", [
-    ({"name": ""}, "name must be 1 to 64 characters"),
+    ({"name": ""}, "name must not be empty"),
     ({"name": "x" * 65}, "name must be 1 to 64 characters"),
     ({"name": "bad name!"}, "name must be a scale set name"),
     ({"resource_group": "rg/../x"}, r"resource_group must match"),

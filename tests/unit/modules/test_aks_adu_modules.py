@@ -1,0 +1,185 @@
+# -*- coding: utf-8 -*-
+"""aks_operation_info and adu_operations_info against the emulator."""
+
+import pytest
+
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _adu
+
+from .conftest import api_requests
+
+AKS = {"resource_group": "rg-test", "name": "aks-test"}
+OK_OP, FAILED_OP, LONG_OP = ("00000000-0000-0000-0000-0000000000a%d" % i for i in (1, 2, 3))
+
+
+def test_aks_get_in_progress_operation(run_module):
+    failed, result = run_module("aks_operation_info", operation_id=LONG_OP, **AKS)
+    assert not failed and result["exists"]
+    operation = result["operation"]
+    assert operation["status"] == "InProgress" and 0 <= operation["percent_complete"] < 100
+    assert operation["name"] == LONG_OP and operation["id"].endswith("/operations/" + LONG_OP)
+    assert [child["status"] for child in operation["operations"]]
+
+
+def test_aks_list(run_module):
+    failed, result = run_module("aks_operation_info", **AKS)
+    assert not failed and {op["name"] for op in result["operations"]} >= {OK_OP, LONG_OP}
+
+
+def test_aks_unknown_operation(run_module):
+    failed, result = run_module("aks_operation_info", operation_id="00000000-0000-0000-0000-00000000ffff", **AKS)
+    assert not failed and result["exists"] is False
+
+
+def test_aks_wait_to_success(run_module, emulator):
+    emulator.set_time_scale(30)
+    failed, result = run_module("aks_operation_info", operation_id=OK_OP, wait=True, poll_interval=1, **AKS)
+    assert not failed, result.get("msg")
+    assert result["operation"]["status"] == "Succeeded" and result["timeline"][-1]["status"] == "Succeeded"
+    assert result["timeline"][0]["status"] == "InProgress"
+
+
+def test_aks_agent_pool_failure_is_data_unless_waiting(run_module, emulator):
+    emulator.set_time_scale(30)
+    failed, result = run_module("aks_operation_info", operation_id=FAILED_OP, agent_pool="nodepool1", wait=True,
+                                poll_interval=1, **AKS)
+    assert failed and "ReconcileAgentPoolIdentityError" in result["msg"]
+    assert "/agentPools/nodepool1/operations/" in api_requests(emulator)[-1]["path"]
+    failed, result = run_module("aks_operation_info", operation_id=FAILED_OP, agent_pool="nodepool1", wait=True,
+                                fail_on_failed=False, poll_interval=1, **AKS)
+    assert not failed and result["operation"]["status"] == "Failed"
+    failed, result = run_module("aks_operation_info", operation_id=FAILED_OP, agent_pool="nodepool1", **AKS)
+    assert not failed and result["operation"]["error"]["code"] == "ReconcileAgentPoolIdentityError"
+
+
+def test_aks_wait_timeout(run_module):
+    failed, result = run_module("aks_operation_info", operation_id=LONG_OP, wait=True, wait_timeout=2, poll_interval=1, **AKS)
+    assert failed and result["timed_out"] and "Timed out after 2s" in result["msg"]
+
+
+@pytest.mark.parametrize("args, words", [
+    ({"subscription_id": "1234"}, "subscription_id must be 36 to 36 characters"),
+    ({"resource_group": "a" * 91}, "resource_group must be 1 to 90 characters"),
+    ({"resource_group": "rg with space"}, "resource_group must match"),
+    ({"name": "-bad"}, "name must match"),
+    ({"name": "a" * 64}, "name must be 1 to 63 characters"),
+    ({"agent_pool": "Pool1", "operation_id": OK_OP}, "agent_pool must match ^[a-z][a-z0-9]{0,11}$"),
+    ({"agent_pool": "nodepool1"}, "missing parameter(s) required by 'agent_pool': operation_id"),
+    ({"operation_id": "a/b"}, "operation_id must not contain '/'"),
+    ({"operation_id": ""}, "operation_id must not be empty"),
+    ({"wait": True}, "wait is True but all of the following are missing: operation_id"),
+    ({"max_items": 0}, "max_items must be at least 1"),
+])
+def test_aks_bad_input_fails_before_any_request(run_module, emulator, args, words):
+    merged = dict(AKS, **args)
+    failed, result = run_module("aks_operation_info", **merged)
+    assert failed and words in result["msg"], result["msg"]
+    assert emulator.requests == []
+
+
+# -- Device Update ---------------------------------------------------------------------------------
+@pytest.fixture
+def adu(emulator):
+    return {"endpoint": emulator.host, "instance_id": "blue"}
+
+
+def test_adu_list_all_pages(run_module, adu, emulator):
+    failed, result = run_module("adu_operations_info", **adu)
+    assert not failed and len(result["operations"]) == 250
+    op = result["operations"][0]
+    assert set(op) == {"operation_id", "status", "update_id", "resource_location", "trace_id", "created_date_time",
+                       "last_action_date_time", "etag", "error"}
+    assert len(api_requests(emulator, "GET")) == 3
+    assert all(r["audience"] == "https://api.adu.microsoft.com" for r in api_requests(emulator))
+
+
+def test_adu_filter_top_and_max_items(run_module, adu, emulator):
+    failed, result = run_module("adu_operations_info", status=["Running", "NotStarted"], top=5, max_items=12, **adu)
+    assert not failed and len(result["operations"]) == 12
+    assert {op["status"] for op in result["operations"]} <= {"Running", "NotStarted"}
+    first = api_requests(emulator, "GET")[0]["query"]
+    assert first["filter"] == ["status eq 'Running' or status eq 'NotStarted'"] and first["top"] == ["5"]
+    assert len(api_requests(emulator, "GET")) == 3  # 5 + 5 + 2: paging stopped at max_items
+
+
+def test_adu_legacy_api_shape(run_module, adu, emulator):
+    failed, result = run_module("adu_operations_info", api_version="2020-09-01", status=["Running"], **adu)
+    assert not failed and result["operations"] and {op["status"] for op in result["operations"]} == {"Running"}
+    assert result["operations"][0]["update_id"]["provider"]
+    first = api_requests(emulator, "GET")[0]
+    assert "/deviceupdate/blue/v2/updates/operations" in first["path"] and first["query"]["$filter"] == ["status eq 'Running'"]
+
+
+def test_adu_get_one_and_unknown(run_module, adu):
+    failed, result = run_module("adu_operations_info", operation_id="11111111-0000-0000-0000-000000000004", **adu)
+    assert not failed and result["operation"]["status"] == "Failed"
+    assert result["operation"]["error"]["innererror"]["code"] == "CannotDownload"
+    failed, result = run_module("adu_operations_info", operation_id="11111111-0000-0000-0000-000000000003", **adu)
+    assert not failed and result["operation"]["update_id"] == {"provider": "Contoso", "name": "Sensor", "version": "1.0.2"}
+    failed, result = run_module("adu_operations_info", operation_id="nope", **adu)
+    assert not failed and result["exists"] is False and "operation" not in result
+
+
+def test_adu_wait_to_success(run_module, adu, emulator):
+    emulator.set_time_scale(30)
+    failed, result = run_module("adu_operations_info", operation_id="11111111-0000-0000-0000-000000000001", wait=True,
+                                poll_interval=1, **adu)
+    assert not failed, result.get("msg")
+    assert result["operation"]["status"] == "Succeeded" and result["timeline"][-1]["status"] == "Succeeded"
+
+
+def test_adu_wait_honours_retry_after_and_sends_if_none_match(run_module, adu, emulator):
+    failed, listed = run_module("adu_operations_info", status=["Running"], max_items=1, **adu)
+    running = listed["operations"][0]["operation_id"]
+    emulator.clear_requests()
+    failed, result = run_module("adu_operations_info", operation_id=running, wait=True, wait_timeout=12, poll_interval=1, **adu)
+    assert failed and result["timed_out"] and result["operation"]["status"] == "Running"
+    gets = api_requests(emulator, "GET")
+    # Retry-After is 5 s in the scenario (poll_interval 1 is ignored): reads at 0, 5 and 10 s; the unchanged
+    # operation is answered 304 to If-None-Match.
+    assert [r["status"] for r in gets] == [200, 304, 304]
+    gaps = [later["time"] - earlier["time"] for earlier, later in zip(gets, gets[1:])]
+    assert all(4.5 <= gap <= 6.5 for gap in gaps), gaps
+
+
+def test_adu_wait_on_failure_fails(run_module, adu, emulator):
+    emulator.set_time_scale(30)
+    failed, result = run_module("adu_operations_info", operation_id="11111111-0000-0000-0000-000000000002", wait=True,
+                                poll_interval=1, **adu)
+    assert failed and "failed" in result["msg"] and result["operation"]["status"] == "Failed"
+
+
+def test_adu_throttling_is_retried(run_module, adu, emulator):
+    emulator.add_fault({"match": {"kind": "adu"}, "action": {"status": 429, "retry_after": 1}, "times": 2})
+    failed, result = run_module("adu_operations_info", max_items=10, **adu)
+    assert not failed and len(result["operations"]) == 10
+    assert [r["status"] for r in api_requests(emulator)][:3] == [429, 429, 200]
+
+
+@pytest.mark.parametrize("endpoint, words", [
+    ("https://contoso.api.adu.microsoft.com", "endpoint must be the account host name only"),
+    ("contoso.api.adu.microsoft.com/path", "no scheme, path or query"),
+    ("contoso.api.adu.microsoft.com?x=1", "no scheme, path or query"),
+    ("", "endpoint must not be empty"),
+])
+def test_adu_endpoint_is_a_host_only(run_module, emulator, endpoint, words):
+    failed, result = run_module("adu_operations_info", endpoint=endpoint, instance_id="blue")
+    assert failed and words in result["msg"], result["msg"]
+    assert emulator.requests == []
+
+
+@pytest.mark.parametrize("args, words", [
+    ({"status": ["Succeeded"]}, "value of status must be one or more of"),
+    ({"top": 0}, "top must be at least 1"),
+    ({"instance_id": "blue/../red"}, "instance_id must be letters"),
+    ({"api_version": "2023-01-01"}, "value of api_version must be one of"),
+    ({"operation_id": "x", "status": ["Running"]}, "mutually exclusive"),
+])
+def test_adu_bad_input(run_module, adu, emulator, args, words):
+    failed, result = run_module("adu_operations_info", **dict(adu, **args))
+    assert failed and words in result["msg"], result["msg"]
+    assert emulator.requests == []
+
+
+def test_status_filter_string():
+    assert _adu.status_filter(["NotStarted", "Running"]) == "status eq 'NotStarted' or status eq 'Running'"
+    assert _adu.status_filter(None) is None
