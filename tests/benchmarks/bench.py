@@ -1,0 +1,568 @@
+# -*- coding: utf-8 -*-
+"""Benchmarks of azure_ops.rollout against the local emulator (a script that prints tables; not a test).
+
+    .venv/bin/python tests/benchmarks/bench.py [--sections overhead,lro,fleet,adu] [--rounds N] [--quick]
+
+``make bench`` (hack/bench.sh) builds what this needs (the project venv, and build/bench/azure-venv with
+azure.azcollection + the Azure SDK for the comparisons) and runs it. Results: tables on stdout,
+tests/output/bench/results.md (docs-ready markdown) and tests/output/bench/*.json (raw numbers).
+
+Every comparison runs side by side in one process, alternating the variants round by round; medians
+and ratios are reported because absolute seconds on shared machines mean little.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C  # noqa: E402  pylint: disable=wrong-import-position
+
+C.ensure_collection_link()
+
+from tests.emulator import Emulator  # noqa: E402  pylint: disable=wrong-import-position
+from tests.emulator.scenarios import fleet  # noqa: E402  pylint: disable=wrong-import-position
+
+SUB = "00000000-0000-0000-0000-000000000001"
+LATEST = ("/subscriptions/%s/resourceGroups/rg-test/providers/Microsoft.Compute/virtualMachineScaleSets/vmss-done"
+          "/rollingUpgrades/latest" % SUB)
+API = "2024-07-01"
+HERE = Path(__file__).resolve().parent
+REPORT = []  # markdown chunks
+
+
+def say(text=""):
+    print(text, flush=True)
+
+
+def section(title, table_md, notes=()):
+    say()
+    say("## " + title)
+    say(table_md)
+    for note in notes:
+        say("* " + note)
+    REPORT.append("### %s\n\n%s\n\n%s" % (title, table_md, "\n".join("* " + n for n in notes)))
+
+
+def count(emu, kind=None, method=None, listener="main"):
+    return sum(1 for r in emu.requests if (kind is None or r["kind"] == kind) and (method is None or r["method"] == method)
+               and (listener is None or r["listener"] == listener))
+
+
+# --------------------------------------------------------------------------- 1. task overhead
+def _play(tasks, name="bench"):
+    return [{"name": name, "hosts": "localhost", "gather_facts": False, "tasks": tasks}]
+
+
+def overhead_playbooks(emu, run_dir, n):
+    url = emu.base_url + LATEST + "?api-version=" + API
+    ours = {"azure_ops.rollout.vmss_rolling_upgrade_info": {"resource_group": "rg-test", "name": "vmss-done"}}
+    uri = {"ansible.builtin.uri": {"url": url, "headers": {"Authorization": "Bearer {{ bench_token }}"},
+                                   "ca_path": emu.ca_path, "return_content": True}}
+    azrm = {"azure.azcollection.azure_rm_resource_info": {"url": url, "api_version": API,
+                                                          "adfs_authority_url": emu.base_url,
+                                                          "disable_instance_discovery": True}}
+    books = {}
+    for variant, task in (("rollout", ours), ("uri", uri), ("azure_rm", azrm)):
+        tasks = [dict(task, name="get %d" % i) for i in range(n)]
+        path = run_dir / ("%s-%d.yml" % (variant, n))
+        path.write_text(json.dumps(_play(tasks)))
+        books[variant] = path
+    return books
+
+
+def arm_token(emu):
+    import requests
+    resp = requests.post("%s/%s/oauth2/v2.0/token" % (emu.base_url, emu.tenant_id), verify=emu.ca_path, timeout=10, data={
+        "grant_type": "client_credentials", "client_id": emu.client_id, "client_secret": emu.client_secret,
+        "scope": "https://management.azure.com/.default"})
+    resp.raise_for_status()
+    return resp.json()["access_token"]
+
+
+def ansiballz_sizes(emu, python, env, run_dir, books, variants):
+    """Size of the AnsiballZ payload of each variant's module (ANSIBLE_KEEP_REMOTE_FILES)."""
+    sizes = {}
+    for variant in variants:
+        keep = run_dir / ("keep-" + variant)
+        env2 = dict(env, ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_REMOTE_TMP=str(keep))
+        C.run([str(Path(python).parent / "ansible-playbook"), "-i", str(run_dir / "inv.ini"),
+               "-e", "@" + str(run_dir / "token.json"), str(books[variant])], env=env2)
+        found = sorted(keep.rglob("AnsiballZ_*.py"))
+        sizes[variant] = round(found[0].stat().st_size / 1024.0, 1) if found else None
+    return sizes
+
+
+PROFILE_DRIVER = r'''
+import json, sys, time
+T = [("start", time.perf_counter())]
+def mark(name): T.append((name, time.perf_counter()))
+sys.path.insert(0, sys.argv[1])
+import ansible.module_utils.basic
+mark("import ansible.module_utils.basic")
+from ansible.module_utils.testing import patch_module_args
+mark("import patch_module_args (test harness only)")
+from ansible_collections.azure_ops.rollout.plugins.modules import vmss_rolling_upgrade_info as m
+from ansible_collections.azure_ops.rollout.plugins.module_utils._module import AzureModule
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _compute
+mark("import module + module_utils")
+with patch_module_args({"resource_group": "rg-test", "name": "vmss-done"}):
+    mod = AzureModule(m.ARGUMENT_SPEC, rules=m.RULES)
+mark("AnsibleModule: argument spec + validation")
+client = mod.client
+mark("AzureClient() (no I/O)")
+import requests, urllib3
+mark("import requests")
+client.session
+mark("requests.Session()")
+client.tokens.token("https://%s/.default" % "x") if False else client.tokens.token(client._scopes["arm"][0])
+mark("token request (TLS handshake + POST)")
+_compute.get_latest(client, mod.subscription_id, "rg-test", "vmss-done")
+mark("GET rollingUpgrades/latest (same connection)")
+import azure.identity
+mark("(not on the path) import azure.identity")
+print(json.dumps([(T[i][0], T[i][1] - T[i-1][1]) for i in range(1, len(T))]))
+'''
+
+
+def profile_module(emu, python, env, rounds):
+    """Where the time of one module run goes, measured step by step in fresh interpreters."""
+    driver = C.OUT / "profile_driver.py"
+    driver.write_text(PROFILE_DRIVER)
+    steps = {}
+    starts = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        C.run([python, "-c", "pass"], env=env)
+        starts.append(time.perf_counter() - t)
+        res = C.run([python, str(driver), str(C.COLLECTIONS)], env=env)
+        if res["rc"]:
+            say("profile driver failed: " + res["stderr"][-2000:])
+            return None
+        for name, secs in json.loads(res["stdout"].strip().splitlines()[-1]):
+            steps.setdefault(name, []).append(secs)
+    rows = [("python interpreter start (`python -c pass`)", C.median(starts) * 1000)]
+    rows += [(name, C.median(vals) * 1000) for name, vals in steps.items()]
+    return rows
+
+
+def bench_overhead(emu, rounds, results):
+    run_dir = C.OUT / "overhead"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    az_py, az_reason = C.azure_available()
+    python = az_py if az_reason is None else str(REPO_PY)
+    variants = ["rollout", "uri"] + (["azure_rm"] if az_reason is None else [])
+    (run_dir / "inv.ini").write_text("localhost ansible_connection=local ansible_python_interpreter=%s\n" % python)
+    (run_dir / "token.json").write_text(json.dumps({"bench_token": arm_token(emu)}))
+    env = C.ansible_env(emu, python, [C.AZURE_COLLECTIONS] if az_reason is None else [], run_dir)
+    playbook_bin = str(Path(python).parent / "ansible-playbook")
+    books = {n: overhead_playbooks(emu, run_dir, n) for n in (1, 10)}
+    times = {(v, n): [] for v in variants for n in (1, 10)}
+    reqs = {}
+    for rnd in range(rounds):
+        order = variants[rnd % len(variants):] + variants[:rnd % len(variants)]
+        for n in (1, 10):
+            for variant in order:
+                emu.load("default")  # fresh state; also forgets issued tokens, so get a new ready token
+                (run_dir / "token.json").write_text(json.dumps({"bench_token": arm_token(emu)}))
+                emu.clear_requests()
+                res = C.run([playbook_bin, "-i", str(run_dir / "inv.ini"), "-e", "@" + str(run_dir / "token.json"),
+                             str(books[n][variant])], env=env)
+                if res["rc"] != 0:
+                    say("overhead: %s x%d failed rc=%s\n%s\n%s" % (variant, n, res["rc"], res["stdout"][-3000:], res["stderr"][-2000:]))
+                    raise SystemExit(1)
+                times[(variant, n)].append(res["wall"])
+                reqs[(variant, n)] = (count(emu, "arm"), count(emu, "token"), count(emu, "other"))
+                say("  overhead round %d: %-8s x%-2d %.2fs" % (rnd + 1, variant, n, res["wall"]))
+    med = {k: C.median(v) for k, v in times.items()}
+    slope = {v: (med[(v, 10)] - med[(v, 1)]) / 9.0 for v in variants}
+    rows = []
+    for v in variants:
+        rows.append([v, med[(v, 1)], med[(v, 1)] / med[("uri", 1)], slope[v], slope[v] / slope["uri"],
+                     "%d / %d / %d" % reqs[(v, 1)], "%d / %d / %d" % reqs[(v, 10)]])
+    emu.load("default")
+    (run_dir / "token.json").write_text(json.dumps({"bench_token": arm_token(emu)}))
+    sizes = ansiballz_sizes(emu, python, env, run_dir, books[1], variants)
+    for row, v in zip(rows, variants):
+        row.append(sizes.get(v))
+    table = C.md_table(["variant", "1-task playbook (s, median)", "× uri", "per task (s, slope 1→10)", "× uri",
+                        "requests 1 task (ARM/token/other)", "requests 10 tasks", "AnsiballZ KiB"], rows)
+    notes = ["%d rounds, variants alternated; python: %s" % (rounds, python),
+             "uri = `ansible.builtin.uri` with a ready bearer token: the floor for one HTTPS call from Ansible."]
+    verdict = {}
+    verdict["one-task within 1.3x floor"] = med[("rollout", 1)] / med[("uri", 1)] <= 1.3
+    verdict["per-task within 1.3x floor"] = slope["rollout"] / slope["uri"] <= 1.3
+    if "azure_rm" in variants:
+        verdict[">=4x faster per task than azure_rm_resource_info"] = slope["azure_rm"] / slope["rollout"] >= 4
+        notes.append("azure_rm_resource_info / rollout per task: %.1f×; one-task playbook: %.1f×"
+                     % (slope["azure_rm"] / slope["rollout"], med[("azure_rm", 1)] / med[("rollout", 1)]))
+    else:
+        notes.append("azure_rm_resource_info not measured: " + az_reason)
+    notes += ["target %s: %s" % (k, "MET" if ok else "NOT MET") for k, ok in verdict.items()]
+    section("1. Task overhead (vmss_rolling_upgrade_info vs uri floor vs azure_rm_resource_info)", table, notes)
+    prof = profile_module(emu, python, env, max(3, rounds))
+    if prof:
+        section("1b. Where one module run's time goes (in-process steps, ms, median)",
+                C.md_table(["step", "ms"], prof),
+                ["The AnsiballZ wrapper, the fork/exec and the controller's task machinery come on top; "
+                 "they are the same for `uri` (see the slope)."])
+    results["overhead"] = {"times": {"%s-%d" % k: v for k, v in times.items()}, "median": {"%s-%d" % k: v for k, v in med.items()},
+                           "slope": slope, "requests": {"%s-%d" % k: v for k, v in reqs.items()}, "ansiballz_kib": sizes,
+                           "profile_ms": prof, "verdict": verdict}
+
+
+# --------------------------------------------------------------------------- 2. LRO efficiency
+LRO_SCENARIO = {
+    "name": "bench-lro", "time_scale": 30.0, "subscriptions": [SUB],
+    "scale_sets": [{"name": "vmss-lro", "resource_group": "rg-lro", "capacity": 10, "batch_seconds": 60,
+                    "rolling_upgrade_policy": {"maxBatchInstancePercent": 20, "pauseTimeBetweenBatches": "PT0S"}}],
+}
+LRO_SIM_SECONDS = 5 * 60  # 5 batches of 60 sim s
+
+OURS_LRO = r'''
+import io, json, sys, contextlib
+sys.path.insert(0, sys.argv[1])
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.azure_ops.rollout.plugins.modules import vmss_extension_upgrade as m
+buf = io.StringIO()
+with patch_module_args({"resource_group": "rg-lro", "name": "vmss-lro", "poll_interval": int(sys.argv[2]),
+                        "wait_timeout": 300}), contextlib.redirect_stdout(buf):
+    try:
+        m.main()
+    except SystemExit:
+        pass
+out = json.loads(buf.getvalue())
+print(json.dumps({"failed": out.get("failed", False), "msg": out.get("msg"),
+                  "code": (out.get("rolling_upgrade") or {}).get("running_status", {}).get("code")}))
+'''
+
+SDK_LRO = r'''
+import json, os, sys
+from azure.identity import ClientSecretCredential
+from azure.mgmt.compute import ComputeManagementClient
+cred = ClientSecretCredential(os.environ["AZURE_TENANT_ID"], os.environ["AZURE_CLIENT_ID"], os.environ["AZURE_CLIENT_SECRET"],
+                              authority=os.environ["AZURE_AUTHORITY_HOST"], disable_instance_discovery=True)
+client = ComputeManagementClient(cred, os.environ["AZURE_SUBSCRIPTION_ID"], base_url=os.environ["AZURE_RESOURCE_MANAGER_ENDPOINT"],
+                                 credential_scopes=["https://management.azure.com/.default"])
+poller = client.virtual_machine_scale_set_rolling_upgrades.begin_start_extension_upgrade(
+    "rg-lro", "vmss-lro", polling_interval=int(sys.argv[1]))
+poller.result()
+latest = client.virtual_machine_scale_set_rolling_upgrades.get_latest("rg-lro", "vmss-lro")
+print(json.dumps({"failed": False, "status": poller.status(), "code": latest.running_status.code}))
+'''
+
+
+def _lro_metrics(emu, scale):
+    log = [r for r in emu.requests if r["listener"] == "main"]
+    post = next((r for r in log if r["method"] == "POST" and r["path"].endswith("extensionRollingUpgrade")), None)
+    if post is None:
+        return None
+    done_at = post["time"] + LRO_SIM_SECONDS / scale
+    after = [r for r in log if r["time"] >= done_at and r["kind"] == "arm"]
+    polls = [r for r in log if r["kind"] == "arm" and r["time"] > post["time"]]
+    gaps = []
+    for i, r in enumerate(log):
+        if r.get("status") == 429 and i + 1 < len(log):
+            gaps.append(log[i + 1]["time"] - r["time"])
+    return {"arm": sum(1 for r in log if r["kind"] == "arm"), "token": sum(1 for r in log if r["kind"] == "token"),
+            "polls": len(polls), "follow": (after[0]["time"] - post["time"]) if after else None,
+            "latency": (after[0]["time"] - done_at) if after else None, "retry_gaps": gaps}
+
+
+def bench_lro(emu, rounds, results):
+    az_py, az_reason = C.azure_available()
+    python = az_py if az_reason is None else str(REPO_PY)
+    env = C.ansible_env(emu, python)
+    env["PYTHONPATH"] = str(C.COLLECTIONS)
+    (C.OUT / "lro_ours.py").write_text(OURS_LRO)
+    (C.OUT / "lro_sdk.py").write_text(SDK_LRO)
+    interval = 1
+    variants = {"rollout": [python, str(C.OUT / "lro_ours.py"), str(C.COLLECTIONS), str(interval)]}
+    if az_reason is None:
+        variants["azure-mgmt-compute poller"] = [python, str(C.OUT / "lro_sdk.py"), str(interval)]
+    data = {v: {"wall": [], "arm": [], "token": [], "latency": [], "follow": [], "gaps": []} for v in variants}
+    retry_after = 3
+    for rnd in range(rounds):
+        names = list(variants)
+        if rnd % 2:
+            names.reverse()
+        for faulted in (False, True):
+            for v in names:
+                emu.load(LRO_SCENARIO)
+                if faulted:
+                    emu.add_fault({"name": "bench-429", "match": {"method": "GET", "kind": "arm",
+                                                                  "path_regex": "(rollingUpgrades/latest|/operations/)"},
+                                   "action": {"status": 429, "retry_after": retry_after}, "after": 2, "times": 1})
+                res = C.run(variants[v], env=env, timeout=300)
+                line = (res["stdout"].strip().splitlines() or ["{}"])[-1]
+                outcome = json.loads(line) if line.startswith("{") else {"failed": True, "msg": res["stderr"][-1500:]}
+                if res["rc"] or outcome.get("failed") or outcome.get("code") != "Completed":
+                    say("lro: %s failed: %s %s" % (v, outcome, res["stderr"][-1500:]))
+                    raise SystemExit(1)
+                m = _lro_metrics(emu, LRO_SCENARIO["time_scale"])
+                if faulted:
+                    data[v]["gaps"] += m["retry_gaps"]
+                else:
+                    data[v]["wall"].append(res["wall"])
+                    for key in ("arm", "token", "latency", "follow"):
+                        data[v][key].append(m[key])
+                say("  lro round %d%s: %-26s %.2fs arm=%d token=%d latency=%s gaps=%s" % (
+                    rnd + 1, " (429)" if faulted else "", v, res["wall"], m["arm"], m["token"], C.fmt(m["latency"]),
+                    [round(g, 2) for g in m["retry_gaps"]]))
+    rows = []
+    for v, d in data.items():
+        rows.append([v, C.median(d["arm"]), C.median(d["token"]), C.median(d["follow"]), C.median(d["latency"]),
+                     max(d["latency"]) if d["latency"] else None, C.median(d["wall"]),
+                     ", ".join("%.2f" % g for g in d["gaps"])])
+    table = C.md_table(["client", "ARM requests (median)", "token requests", "POST → completion seen (s)",
+                        "detection latency (s, median)", "latency max", "process wall (s)",
+                        "gap after 429 Retry-After: %d (s)" % retry_after], rows)
+    ours = data["rollout"]
+    verdict = {"completion seen within one poll interval": max(ours["latency"]) <= interval + 0.25,
+               "Retry-After honoured exactly (±0.25 s)": bool(ours["gaps"]) and all(abs(g - retry_after) <= 0.25 for g in ours["gaps"])}
+    notes = ["Upgrade: 10 instances, 5 batches × 60 sim s at time scale %g (%.0f s real); poll interval %d s for both "
+             "(compute sends no Retry-After while running)." % (LRO_SCENARIO["time_scale"], LRO_SIM_SECONDS / LRO_SCENARIO["time_scale"], interval),
+             "rollout polls `rollingUpgrades/latest` (progress for the operator) and reads the operation once at the end; "
+             "its count includes the initial `latest` read that makes it idempotent (plan before start)."]
+    if len(data) > 1:
+        sdk = data["azure-mgmt-compute poller"]
+        verdict["no more requests than the SDK"] = C.median(ours["arm"]) <= C.median(sdk["arm"])
+    else:
+        notes.append("SDK poller not measured: " + az_reason)
+    notes += ["target %s: %s" % (k, "MET" if ok else "NOT MET") for k, ok in verdict.items()]
+    section("2. LRO efficiency (one extension rolling upgrade, %d rounds)" % rounds, table, notes)
+    results["lro"] = {"data": data, "verdict": verdict}
+
+
+# --------------------------------------------------------------------------- 3. fleet scale
+def fleet_inventory(path, n, python):
+    scenario = fleet(n)
+    groups = {"canary": {}, "ring1": {}, "ring2": {}}
+    for vmss in scenario["scale_sets"]:
+        groups[vmss["tags"]["ring"]][vmss["name"]] = {"resource_group": vmss["resource_group"]}
+    inv = {"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": python},
+                   "children": {g: {"hosts": hosts} for g, hosts in groups.items()}}}
+    path.write_text(json.dumps(inv))
+
+
+def run_rollout(emu, python, n, run_dir, forks=50, extra_vars=None, timeout=1800, memory=True):
+    """Run playbooks/vmss_extension_rollout.yml over the fleet loaded in ``emu``; returns C.run()'s dict."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    inv = run_dir / "inventory.json"
+    fleet_inventory(inv, n, python)
+    ev = {"vmss_extension_rollout_poll_interval": 2, "vmss_extension_rollout_progress_interval": 4,
+          "vmss_extension_rollout_wait_timeout": 600, "vmss_extension_rollout_skip_if_completed_within": 0,
+          "vmss_extension_rollout_throttle": 0, "vmss_extension_rollout_run_dir": str(run_dir / "progress"),
+          "rollout_report_dir": str(run_dir / "reports")}
+    ev.update(extra_vars or {})
+    (run_dir / "vars.json").write_text(json.dumps(ev))
+    env = C.ansible_env(emu, python, run_dir=run_dir)
+    cmd = [str(Path(python).parent / "ansible-playbook"), "-i", str(inv), "-f", str(forks), "-e", "@" + str(run_dir / "vars.json"),
+           str(C.REPO / "playbooks" / "vmss_extension_rollout.yml")]
+    return C.run(cmd, env=env, timeout=timeout, memory=memory)
+
+
+def max_rate(emu, window=1.0):
+    times = sorted(r["time"] for r in emu.requests if r["kind"] == "arm")
+    best, j = 0, 0
+    for i, t in enumerate(times):
+        while times[j] < t - window:
+            j += 1
+        best = max(best, i - j + 1)
+    return best
+
+
+def bench_fleet(emu, sizes, results, throttled_size=100):
+    playbook = C.REPO / "playbooks" / "vmss_extension_rollout.yml"
+    if not playbook.exists():
+        section("3. Fleet scale", "(not run: playbooks/vmss_extension_rollout.yml is not in this checkout yet)")
+        return
+    python = str(REPO_PY)
+    rows = []
+    raw = {}
+    cases = [(n, False) for n in sizes] + ([(throttled_size, True)] if throttled_size else [])
+    for n, throttled in cases:
+        scenario = fleet(n, time_scale=60.0)
+        emu.load(scenario)
+        if throttled:
+            emu.add_fault({"name": "bench-throttle", "match": {"kind": "arm", "method": "GET"},
+                           "action": {"status": 429, "retry_after": 2}, "probability": 0.3})
+        run_dir = C.OUT / ("fleet-%d%s" % (n, "-429" if throttled else ""))
+        shutil.rmtree(run_dir, ignore_errors=True)
+        res = run_rollout(emu, python, n, run_dir)
+        log = emu.requests
+        state = emu.state()["scale_sets"]
+        completed = sum(1 for s in state if (s["latest"] or {}).get("runningStatus", {}).get("code") == "Completed")
+        posts = sum(1 for r in log if r["method"] == "POST" and r["path"].endswith("extensionRollingUpgrade") and r["status"] == 202)
+        arm = sum(1 for r in log if r["kind"] == "arm")
+        tokens = sum(1 for r in log if r["kind"] == "token")
+        throttled_count = sum(1 for r in log if r.get("status") == 429)
+        label = "%d%s" % (n, " (30%% of GETs 429, Retry-After 2)" if throttled else "")
+        rows.append([label, res["rc"], res["wall"], arm, arm / n, tokens, tokens / n, posts, completed, throttled_count,
+                     max_rate(emu), res["peak_mb"], res["peak_procs"]])
+        raw[label] = {"rc": res["rc"], "wall": res["wall"], "arm": arm, "tokens": tokens, "posts": posts, "completed": completed,
+                      "throttled": throttled_count, "peak_mb": res["peak_mb"], "peak_procs": res["peak_procs"]}
+        say("  fleet %s: rc=%s %.1fs arm=%d tokens=%d posts=%d completed=%d peak=%sMB" % (
+            label, res["rc"], res["wall"], arm, tokens, posts, completed, res["peak_mb"]))
+        if res["rc"]:
+            (run_dir / "stdout.txt").write_text(res["stdout"])
+            (run_dir / "stderr.txt").write_text(res["stderr"])
+            say("  (output in %s)" % run_dir)
+    table = C.md_table(["scale sets", "rc", "wall (s)", "ARM requests", "per scale set", "token requests", "per scale set",
+                        "upgrades started", "Completed", "429s served", "max ARM req/s", "peak controller RSS (MiB)",
+                        "peak processes"], rows)
+    plain = [raw["%d" % n] for n in sizes if "%d" % n in raw]
+    notes = ["forks 50, role defaults except poll_interval 2 s, progress_interval 4 s, throttle 0; "
+             "fleet(n) scenario: 10 instances per scale set, 5 × 60 sim s batches at time scale 60 (5 s real).",
+             "Peak RSS is the sum over ansible-playbook, its workers and the module processes (sampled every 0.1 s)."]
+    if len(plain) >= 2:
+        a, b = plain[0], plain[-1]
+        na, nb = sizes[0], sizes[len(plain) - 1]
+        notes.append("growth %d→%d scale sets (×%.0f): wall ×%.1f, ARM requests ×%.1f, token requests ×%.1f, peak RSS ×%.1f"
+                     % (na, nb, nb / na, b["wall"] / a["wall"], b["arm"] / max(a["arm"], 1), b["tokens"] / max(a["tokens"], 1),
+                        (b["peak_mb"] or 0) / max(a["peak_mb"] or 1, 1)))
+    section("3. Fleet scale (playbooks/vmss_extension_rollout.yml)", table, notes)
+    results["fleet"] = raw
+
+
+# --------------------------------------------------------------------------- 4. Device Update paging
+ADU_DRIVER = r'''
+import io, json, sys, time, tracemalloc, contextlib
+sys.path.insert(0, sys.argv[1])
+mode, n = sys.argv[2], int(sys.argv[3])
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.azure_ops.rollout.plugins.modules import adu_operations_info as m
+from ansible_collections.azure_ops.rollout.plugins.module_utils._module import AzureModule
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _adu
+args = {"endpoint": sys.argv[4], "instance_id": "bench"}
+if n:
+    args["max_items"] = n
+tracemalloc.start()
+t0 = time.perf_counter()
+if mode == "module":
+    buf = io.StringIO()
+    with patch_module_args(args), contextlib.redirect_stdout(buf):
+        try:
+            m.main()
+        except SystemExit:
+            pass
+    items = len(json.loads(buf.getvalue()).get("operations", []))
+else:  # stream: consume the generator without keeping the items
+    with patch_module_args(args):
+        mod = AzureModule(m.ARGUMENT_SPEC, rules=m.RULES, needs_subscription=False)
+    _adu.connect(mod.client, args["endpoint"])
+    api = _adu.OperationsApi(args["endpoint"], "bench")
+    items = sum(1 for _ in _adu.list_operations(mod.client, api, None, None, n or None))
+wall = time.perf_counter() - t0
+peak = tracemalloc.get_traced_memory()[1]
+print(json.dumps({"items": items, "wall": wall, "peak_kib": peak / 1024.0}))
+'''
+
+
+def bench_adu(emu, results, sizes=(1000, 5000, 10000)):
+    total = max(sizes)
+    emu.load({"name": "bench-adu", "subscriptions": [SUB],
+              "adu_instances": [{"instance_id": "bench", "page_size": 100,
+                                 "rate_limits": {"list_per_minute": 1000000, "get_per_minute": 1000000},
+                                 "generate": {"count": total}}]})
+    python = str(REPO_PY)
+    driver = C.OUT / "adu_driver.py"
+    driver.write_text(ADU_DRIVER)
+    env = C.ansible_env(emu, python)
+    rows, raw = [], {}
+    for mode in ("stream", "module"):
+        for n in list(sizes) + [100]:
+            emu.clear_requests()
+            res = C.run([python, str(driver), str(C.COLLECTIONS), mode, str(n), emu.host], env=env)
+            if res["rc"]:
+                say("adu driver failed: " + res["stderr"][-2000:])
+                raise SystemExit(1)
+            out = json.loads(res["stdout"].strip().splitlines()[-1])
+            pages = count(emu, "adu")
+            rows.append([mode, n, out["items"], pages, out["wall"], out["wall"] / out["items"] * 1000 * 1000,
+                         out["peak_kib"], out["peak_kib"] / out["items"]])
+            raw["%s-%d" % (mode, n)] = dict(out, pages=pages)
+            say("  adu %s max_items=%d: %d items %d pages %.2fs peak %.0f KiB" % (mode, n, out["items"], pages, out["wall"], out["peak_kib"]))
+    # the whole thing through ansible-playbook once
+    run_dir = C.OUT / "adu-playbook"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    book = run_dir / "adu.yml"
+    book.write_text(json.dumps(_play([{"name": "list", "azure_ops.rollout.adu_operations_info": {
+        "endpoint": emu.host, "instance_id": "bench", "max_items": total}, "register": "ops"},
+        {"name": "count", "ansible.builtin.assert": {"that": ["ops.operations | length == %d" % total], "quiet": True}}])))
+    (run_dir / "inv.ini").write_text("localhost ansible_connection=local ansible_python_interpreter=%s\n" % python)
+    emu.clear_requests()
+    res = C.run([str(Path(python).parent / "ansible-playbook"), "-i", str(run_dir / "inv.ini"), str(book)],
+                env=C.ansible_env(emu, python, run_dir=run_dir), memory=True)
+    pb = {"rc": res["rc"], "wall": res["wall"], "peak_mb": res["peak_mb"], "pages": count(emu, "adu")}
+    raw["playbook-%d" % total] = pb
+    table = C.md_table(["mode", "max_items", "items", "pages (requests)", "time (s)", "µs per item", "peak Python heap (KiB)",
+                        "KiB per item"], rows)
+    s = {n: raw["stream-%d" % n] for n in sizes}
+    mo = {n: raw["module-%d" % n] for n in sizes}
+    lo, hi = min(sizes), max(sizes)
+    verdict = {
+        "stream memory bounded (10k peak < 2× 1k peak)": s[hi]["peak_kib"] < 2 * s[lo]["peak_kib"],
+        "time linear (per-item time at 10k within 1.5× of 1k)": (s[hi]["wall"] / hi) <= 1.5 * (s[lo]["wall"] / lo),
+        "module memory linear (per-item at 10k within 1.5× of 1k)": (mo[hi]["peak_kib"] / hi) <= 1.5 * (mo[lo]["peak_kib"] / lo),
+        "max_items=100 reads one page": raw["stream-100"]["pages"] == 1 and raw["module-100"]["pages"] == 1,
+    }
+    notes = ["stream = consuming `_adu.list_operations` (a generator) without keeping items; module = `adu_operations_info` "
+             "main(), which must return the list. Page size 100 (service default).",
+             "Through ansible-playbook: %d operations in %.1f s, rc %s, %d pages, peak controller RSS %s MiB."
+             % (total, pb["wall"], pb["rc"], pb["pages"], pb["peak_mb"])]
+    notes += ["target %s: %s" % (k, "MET" if ok else "NOT MET") for k, ok in verdict.items()]
+    section("4. Device Update paging (%d operations)" % total, table, notes)
+    results["adu"] = {"raw": raw, "verdict": verdict}
+
+
+# --------------------------------------------------------------------------- main
+REPO_PY = C.REPO / ".venv" / "bin" / "python"
+
+
+def main(argv=None):
+    global REPO_PY  # pylint: disable=global-statement
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sections", default="overhead,lro,adu,fleet")
+    parser.add_argument("--rounds", type=int, default=4, help="rounds of the overhead comparison (default 4)")
+    parser.add_argument("--lro-rounds", type=int, default=2)
+    parser.add_argument("--fleet", default="10,100,500", help="fleet sizes (default 10,100,500)")
+    parser.add_argument("--no-throttled-fleet", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, fleets 10 only")
+    args = parser.parse_args(argv)
+    if not REPO_PY.exists():
+        REPO_PY = Path(sys.executable)
+    if args.quick:
+        args.rounds, args.lro_rounds, args.fleet = 1, 1, "10"
+    C.OUT.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    results = {"machine": C.machine_summary(), "started": started}
+    say("# azure_ops.rollout benchmarks\n\nmachine: %s" % results["machine"])
+    wanted = args.sections.split(",")
+    with Emulator(scenario="default") as emu:
+        if "overhead" in wanted:
+            bench_overhead(emu, args.rounds, results)
+        if "lro" in wanted:
+            bench_lro(emu, args.lro_rounds, results)
+        if "adu" in wanted:
+            bench_adu(emu, results)
+        if "fleet" in wanted:
+            bench_fleet(emu, [int(x) for x in args.fleet.split(",") if x],
+                        results, throttled_size=None if (args.no_throttled_fleet or args.quick) else 100)
+    results["duration"] = time.time() - started
+    C.save_json("results.json", results)
+    md = ("# Benchmark results\n\nMachine: %s. Run: `make bench` (%.0f s), %s.\n\n"
+          % (results["machine"], results["duration"], time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)))) + "\n\n".join(REPORT)
+    (C.OUT / "results.md").write_text(md + "\n")
+    say("\nwritten: %s (%.0f s)" % (C.OUT / "results.md", results["duration"]))
+
+
+if __name__ == "__main__":
+    main()
