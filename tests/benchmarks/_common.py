@@ -168,6 +168,9 @@ def ansible_env(emu, python, extra_collections=(), run_dir=None):
     # azure.azcollection's names for the same credentials.
     env["AZURE_SECRET"] = emu.client_secret
     env["AZURE_TENANT"] = emu.tenant_id
+    # azure.azcollection takes env credentials whole (module options are then ignored): authority there too.
+    env["AZURE_ADFS_AUTHORITY_URL"] = emu.base_url
+    env["AZURE_DISABLE_INSTANCE_DISCOVERY"] = "true"
     return env
 
 
