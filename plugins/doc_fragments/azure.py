@@ -96,6 +96,6 @@ notes:
   - Requires the C(requests) and C(azure-identity) Python packages on the host that runs the module (usually
     C(localhost)). azure-identity is only imported for certificate, managed identity, workload identity and CLI
     authentication.
-  - All modules of the collection belong to the action group C(azure_ops.rollout.azure), so
-    C(module_defaults: {group/azure_ops.rollout.azure: {...}}) sets these options once for a play.
+  - "All modules of the collection belong to the action group C(azure_ops.rollout.azure), so
+    C(module_defaults: {group/azure_ops.rollout.azure: {...}}) sets these options once for a play."
 """

@@ -113,7 +113,7 @@ def endpoints(options):
     custom = False
     if options.get("authority_host"):
         authority = _https_origin(options["authority_host"], "authority_host")
-        custom = authority not in [a for _, a in CLOUDS.values()]
+        custom = authority not in [pair[1] for pair in CLOUDS.values()]
     return arm, authority, custom
 
 
@@ -205,7 +205,7 @@ def credential_chain(options, verify, post):
         merged = dict(options)
         merged.update({k: v for k, v in read_credential_file(options.get("profile")).items() if v})
         options, source = merged, "explicit"
-    _, authority, custom = endpoints(options)
+    authority, custom = endpoints(options)[1:]
     kwargs = _identity_kwargs(options, authority, custom, verify)
     client_id, tenant = options.get("client_id"), options.get("tenant")
     chain = []

@@ -119,7 +119,7 @@ class AzureClient:
         self.options = dict(options)
         self.clock = clock or SystemClock()
         self.retry = retry or RetryPolicy()
-        arm, _, _ = _auth.endpoints(self.options)
+        arm = _auth.endpoints(self.options)[0]
         self.resource_manager_endpoint = arm
         self.subscription_id = self.options.get("subscription_id")
         self.read_timeout = int(self.options.get("request_timeout") or 60)
@@ -309,7 +309,7 @@ def next_page(current_url, next_link, api_version=None):
     url = urljoin(current_url, next_link)
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    if api_version and not any(key.lower() == "api-version" for key, _ in query):
+    if api_version and not any(pair[0].lower() == "api-version" for pair in query):
         query.append(("api-version", api_version))
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query, quote_via=quote), "")), None
 

@@ -137,7 +137,7 @@ def watch_upgrade(client, subscription_id, resource_group, name, deadline, inter
     state = {"operation": None}
 
     def fetch():
-        _, shaped, _ = get_latest(client, subscription_id, resource_group, name, api_version, deadline)
+        shaped = get_latest(client, subscription_id, resource_group, name, api_version, deadline)[1]
         if operation is not None and not is_ours(shaped, started_after):
             status, hinted = _lro.fetch_operation_status(client, operation, deadline=deadline)
             state["operation"] = status
@@ -156,7 +156,7 @@ def watch_upgrade(client, subscription_id, resource_group, name, deadline, inter
     op_status = state["operation"]
     if outcome.done and operation is not None and op_status is None and not deadline.expired():
         try:
-            op_status, _ = _lro.fetch_operation_status(client, operation, deadline=deadline)
+            op_status = _lro.fetch_operation_status(client, operation, deadline=deadline)[0]
         except AzureError:
             op_status = None  # the rolling upgrade status already tells the outcome
     return outcome, op_status

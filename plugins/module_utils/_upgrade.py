@@ -55,7 +55,7 @@ def run_extension_upgrade(module):
     api = params["api_version"]
     operation = _lro.operation_from_url(params["operation_url"]) if params["operation_url"] else None
 
-    _, latest, server_now = _compute.get_latest(client, *target, api_version=api, deadline=deadline)
+    latest, server_now = _compute.get_latest(client, *target, api_version=api, deadline=deadline)[1:]
     action = "attach" if operation else _compute.plan(latest, params["if_running"], server_now,
                                                       params["skip_if_completed_within"])
     result = {
@@ -107,8 +107,7 @@ def _on_timeout(module, target, api, result):
         except AzureError as error:
             text += ". Cancelling it failed: %s" % error
         try:
-            _, latest, _ = _compute.get_latest(module.client, *target, api_version=api, deadline=grace)
-            result["rolling_upgrade"] = latest
+            result["rolling_upgrade"] = _compute.get_latest(module.client, *target, api_version=api, deadline=grace)[1]
         except AzureError:
             pass  # keep the last status seen before the cancel
     raise ModuleFailure(text, **result)

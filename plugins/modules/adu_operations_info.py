@@ -17,7 +17,7 @@ description:
   - Uses the Device Update data plane and its own token audience (C(https://api.adu.microsoft.com/.default)).
     Throttled calls (HTTP 429; the list API allows 50 calls a minute per instance) are retried after C(Retry-After).
 author:
-  - azure_ops.rollout contributors
+  - azure_ops.rollout maintainers (@azure-ops)
 options:
   endpoint:
     description:
@@ -206,7 +206,7 @@ def read_operations(module):
         operations = list(_adu.list_operations(module.client, api, params["status"], params["top"], params["max_items"]))
         return {"changed": False, "exists": True, "operations": operations}
     if not params["wait"]:
-        status, shaped, _ = _adu.get_operation(module.client, api, params["operation_id"])
+        status, shaped = _adu.get_operation(module.client, api, params["operation_id"])[:2]
         return dict({"changed": False, "exists": status != 404}, **({"operation": shaped} if shaped else {}))
 
     outcome = _adu.wait_operation(module.client, api, params["operation_id"],

@@ -16,7 +16,7 @@ description:
     of a cluster, and optionally waits for an operation to reach C(Succeeded), C(Failed) or C(Canceled).
   - A C(Failed) status is data, not a task failure, unless O(wait=true) and O(fail_on_failed=true).
 author:
-  - azure_ops.rollout contributors
+  - azure_ops.rollout maintainers (@azure-ops)
 options:
   resource_group:
     description: Resource group of the cluster (1 to 90 characters matching C(^[-\w\._\(\)]+$)).

@@ -19,7 +19,7 @@ description:
   - An upgrade that ends C(Faulted) or C(Cancelled), or an operation that ends C(Failed), fails the task with Azure's
     error code and message, and still returns RV(operation) and RV(rolling_upgrade).
 author:
-  - azure_ops.rollout contributors
+  - azure_ops.rollout maintainers (@azure-ops)
 options:
   resource_group:
     description: Resource group of the scale set.

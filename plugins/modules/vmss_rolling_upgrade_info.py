@@ -16,7 +16,7 @@ description:
     policy, running status, instance progress and error, plus derived C(is_terminal) and C(percent_complete).
   - A scale set on which no rolling upgrade ever ran is not an error; RV(exists) is then V(false).
 author:
-  - azure_ops.rollout contributors
+  - azure_ops.rollout maintainers (@azure-ops)
 options:
   resource_group:
     description: Resource group of the scale set.
@@ -181,8 +181,8 @@ RULES = {"resource_group": _validation.RESOURCE_GROUP, "name": _validation.VMSS_
 
 def read_latest(module):
     params = module.params
-    exists, shaped, _ = _compute.get_latest(module.client, module.subscription_id, params["resource_group"], params["name"],
-                                            params["api_version"])
+    exists, shaped = _compute.get_latest(module.client, module.subscription_id, params["resource_group"], params["name"],
+                                         params["api_version"])[:2]
     result = {"changed": False, "exists": exists}
     if exists:
         result["rolling_upgrade"] = shaped

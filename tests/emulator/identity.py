@@ -212,7 +212,7 @@ class Identity:
         return json_response(401, {"error": {"code": code, "message": msg}}, [("WWW-Authenticate", auth_uri)])
 
     def is_valid(self, ctx):
-        _, info = self.lookup(ctx)
+        info = self.lookup(ctx)[1]
         if info is not None:
             ctx.audience = info["aud"]
         return info is not None and info["exp"] > time.time()

@@ -63,7 +63,7 @@ def test_adu_import_lifecycle(emulator, client):
     location = resp.headers["Operation-Location"]
     assert location.startswith("/deviceUpdate/blue/updates/operations/") and location.endswith("?api-version=2022-10-01")
     statuses = []
-    for _ in range(3):
+    for attempt in range(3):
         statuses.append(_adu(client, location).json()["status"])
         emulator.advance(20)
     assert statuses == ["NotStarted", "Running", "Succeeded"]
@@ -85,7 +85,7 @@ def test_adu_legacy(client):
 
 def test_adu_rate_limit(emulator, client):
     url = "/deviceUpdate/green/updates/operations?api-version=2022-10-01&top=1"
-    codes = [_adu(client, url).status_code for _ in range(51)]
+    codes = [_adu(client, url).status_code for attempt in range(51)]
     assert codes[:50] == [200] * 50
     last = _adu(client, url)
     assert last.status_code == 429 and int(last.headers["Retry-After"]) >= 1 and last.json()["error"]["code"]

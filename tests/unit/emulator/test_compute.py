@@ -105,7 +105,7 @@ def test_progress_consistent_with_pause(emulator, client):
     url = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/p"
     client.post(url + "/extensionRollingUpgrade?api-version=2024-07-01")
     seen = []
-    for _ in range(12):
+    for attempt in range(12):
         body = client.get(url + "/rollingUpgrades/latest?api-version=2024-07-01").json()
         seen.append(_progress_ok(body, 7)["inProgressInstanceCount"])
         emulator.advance(4)

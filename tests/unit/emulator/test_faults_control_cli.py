@@ -105,7 +105,7 @@ def test_probability_is_seeded(emulator, client):
         client._tokens.clear()  # pylint: disable=protected-access
         client.token()
         emulator.add_fault({"match": {"kind": "arm"}, "action": {"status": 500}, "probability": 0.5})
-        return [client.get(client.vmss("vmss-healthy")).status_code for _ in range(12)]
+        return [client.get(client.vmss("vmss-healthy")).status_code for attempt in range(12)]
     first = run()
     assert 200 in first and 500 in first and run() == first
 

@@ -27,7 +27,7 @@ def clean_env(monkeypatch, emulator):
 
 def _read(emulator, **options):
     client = AzureClient(options_for(emulator, **options))
-    body, _ = client.get_json(latest_path("vmss-rolling"), params=API)
+    body = client.get_json(latest_path("vmss-rolling"), params=API)[0]
     return client, body
 
 
@@ -63,7 +63,7 @@ def _certificate(path):
 
 
 def test_certificate_credential(emulator, tmp_path):
-    _, body = _read(emulator, secret=None, x509_certificate_path=_certificate(tmp_path / "sp.pem"))
+    body = _read(emulator, secret=None, x509_certificate_path=_certificate(tmp_path / "sp.pem"))[1]
     assert body["properties"]
     assert any(r["kind"] == "token" and r["status"] == 200 for r in emulator.requests)
 
@@ -72,14 +72,14 @@ def test_workload_identity(emulator, tmp_path, monkeypatch):
     token_file = tmp_path / "federated"
     token_file.write_text(emulator.federated_token)
     monkeypatch.setenv("AZURE_FEDERATED_TOKEN_FILE", str(token_file))
-    _, body = _read(emulator, auth_source="workload_identity", secret=None)
+    body = _read(emulator, auth_source="workload_identity", secret=None)[1]
     assert body["properties"]
 
 
 def test_managed_identity_app_service_protocol(emulator, monkeypatch):
     monkeypatch.setenv("IDENTITY_ENDPOINT", emulator.identity_endpoint)
     monkeypatch.setenv("IDENTITY_HEADER", emulator.identity_header)
-    _, body = _read(emulator, auth_source="msi", secret=None, client_id=None, tenant=None)
+    body = _read(emulator, auth_source="msi", secret=None, client_id=None, tenant=None)[1]
     assert body["properties"]
     assert any("/msi/token" in r["path"] for r in emulator.requests)
 
@@ -98,7 +98,7 @@ def test_azure_cli(emulator, tmp_path, monkeypatch):
                                          emulator.client_id, emulator.client_secret, emulator.ca_path))
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", "%s:%s" % (tmp_path, os.environ["PATH"]))
-    _, body = _read(emulator, auth_source="cli", secret=None, client_id=None, tenant=None)
+    body = _read(emulator, auth_source="cli", secret=None, client_id=None, tenant=None)[1]
     assert body["properties"]
 
 
@@ -107,7 +107,7 @@ def test_credential_file_profile(emulator, tmp_path, monkeypatch):
     credentials.write_text("[default]\nsubscription_id=bad\n[emu]\nsubscription_id=%s\nclient_id=%s\nsecret=%s\ntenant=%s\n"
                            % (SUB, emulator.client_id, emulator.client_secret, emulator.tenant_id))
     monkeypatch.setenv("AZURE_CREDENTIAL_FILE", str(credentials))
-    _, body = _read(emulator, auth_source="credential_file", profile="emu", client_id=None, secret=None, tenant=None)
+    body = _read(emulator, auth_source="credential_file", profile="emu", client_id=None, secret=None, tenant=None)[1]
     assert body["properties"]
 
 
@@ -115,7 +115,7 @@ def test_env_credential(emulator, monkeypatch):
     monkeypatch.setenv("AZURE_CLIENT_ID", emulator.client_id)
     monkeypatch.setenv("AZURE_CLIENT_SECRET", emulator.client_secret)
     monkeypatch.setenv("AZURE_TENANT_ID", emulator.tenant_id)
-    _, body = _read(emulator, auth_source="env", client_id=None, secret=None, tenant=None)
+    body = _read(emulator, auth_source="env", client_id=None, secret=None, tenant=None)[1]
     assert body["properties"]
 
 

@@ -17,7 +17,7 @@ API = {"api-version": "2024-07-01"}
 
 def test_get_sends_user_agent_request_id_and_one_token(emulator, make_client):
     client = make_client()
-    for _ in range(3):
+    for attempt in range(3):
         body, response = client.get_json(latest_path("vmss-rolling"), params=API)
         assert response.status == 200
         assert body["properties"]["runningStatus"]["code"] == "RollingForward"
@@ -38,7 +38,7 @@ def test_throttled_get_waits_exactly_retry_after(emulator, make_client, clock, h
     action = {"status": 429}
     action.update(hint)
     emulator.add_fault({"match": {"kind": "arm", "method": "GET"}, "action": action, "times": 2})
-    body, _ = make_client().get_json(latest_path("vmss-rolling"), params=API)
+    body = make_client().get_json(latest_path("vmss-rolling"), params=API)[0]
     assert body["properties"]["runningStatus"]["code"] == "RollingForward"
     assert clock.sleeps == [expected, expected]
     assert [r["status"] for r in api_requests(emulator)] == [429, 429, 200]
@@ -90,14 +90,14 @@ def test_deadline_bounds_a_slow_response(emulator, make_client):
 
 def test_malformed_json_on_a_read_is_read_again(emulator, make_client):
     emulator.add_fault({"match": {"kind": "arm", "method": "GET"}, "action": {"malformed_json": True}, "times": 1})
-    body, _ = make_client().get_json(latest_path("vmss-rolling"), params=API)
+    body = make_client().get_json(latest_path("vmss-rolling"), params=API)[0]
     assert body["properties"]["runningStatus"]["code"] == "RollingForward"
     assert len(api_requests(emulator, "GET")) == 2
 
 
 def test_dropped_connection_on_a_read_is_retried(emulator, make_client):
     emulator.add_fault({"match": {"kind": "arm", "method": "GET"}, "action": {"drop": True}, "times": 2})
-    body, _ = make_client().get_json(latest_path("vmss-rolling"), params=API)
+    body = make_client().get_json(latest_path("vmss-rolling"), params=API)[0]
     assert body["properties"]["progress"]
 
 
@@ -130,7 +130,7 @@ def test_start_dropped_after_acceptance_is_not_sent_again(emulator, make_client)
         _start(make_client())
     assert info.value.code == "ConnectionError"
     assert len(api_requests(emulator, "POST")) == 1
-    body, _ = make_client().get_json(latest_path(), params=API)
+    body = make_client().get_json(latest_path(), params=API)[0]
     assert body["properties"]["runningStatus"]["code"] == "RollingForward"  # it did start, exactly once
 
 
@@ -171,13 +171,13 @@ def test_validate_certs_defaults_on_and_can_be_turned_off(emulator, make_client,
         client.get_json(latest_path("vmss-rolling"), params=API)
     assert info.value.code == "CertificateVerifyFailed"
     insecure = make_client(ca_path=None, validate_certs=False)
-    body, _ = insecure.get_json(latest_path("vmss-rolling"), params=API)
+    body = insecure.get_json(latest_path("vmss-rolling"), params=API)[0]
     assert body["properties"]
 
 
 def test_requests_ca_bundle_is_honoured(emulator, make_client, monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", emulator.ca_path)
-    body, _ = make_client(ca_path=None).get_json(latest_path("vmss-rolling"), params=API)
+    body = make_client(ca_path=None).get_json(latest_path("vmss-rolling"), params=API)[0]
     assert body["properties"]
 
 

@@ -59,9 +59,9 @@ def test_terminal_statuses_are_case_insensitive(status, terminal):
 
 
 def test_next_page_handles_relative_and_absolute_links_and_keeps_api_version():
-    url, _ = next_page("https://h:1/a/b/ops?api-version=1&top=5", "/a/b/ops?skipToken=xyz", "2022-10-01")
+    url = next_page("https://h:1/a/b/ops?api-version=1&top=5", "/a/b/ops?skipToken=xyz", "2022-10-01")[0]
     assert url == "https://h:1/a/b/ops?skipToken=xyz&api-version=2022-10-01"
-    url, _ = next_page("https://h:1/a", "https://h:1/c?$skipToken=%7B%22k%22%3A1%7D&api-version=9", "2022-10-01")
+    url = next_page("https://h:1/a", "https://h:1/c?$skipToken=%7B%22k%22%3A1%7D&api-version=9", "2022-10-01")[0]
     assert url == "https://h:1/c?%24skipToken=%7B%22k%22%3A1%7D&api-version=9"
     assert next_page("https://h:1/a", None) == (None, None)
 
@@ -70,7 +70,7 @@ def test_next_page_handles_relative_and_absolute_links_and_keeps_api_version():
 def test_poll_start_operation_to_success_with_final_location(emulator, make_client, clock):
     emulator.set_time_scale(1000)
     client = make_client(clock_=Deadline(None).clock)
-    operation, _ = _compute.start_upgrade(client, SUB, "rg-test", "vmss-healthy")
+    operation = _compute.start_upgrade(client, SUB, "rg-test", "vmss-healthy")[0]
     assert operation.kind == "azure-asyncoperation" and "monitor=true" in operation.final_url
     outcome = _lro.poll_operation(client, operation, Deadline(30), interval=0.2)
     assert outcome.done and outcome.value["status"] == "Succeeded"
@@ -82,7 +82,7 @@ def test_poll_start_operation_to_success_with_final_location(emulator, make_clie
 
 def test_poll_honours_the_caller_interval_without_retry_after(emulator, make_client, clock):
     client = make_client()
-    operation, _ = _compute.start_upgrade(client, SUB, "rg-test", "vmss-healthy")
+    operation = _compute.start_upgrade(client, SUB, "rg-test", "vmss-healthy")[0]
     outcome = _lro.poll_operation(client, operation, Deadline(45, clock), interval=10)
     assert outcome.timed_out and outcome.value["status"] == "InProgress"
     assert clock.sleeps[:4] == [10, 10, 10, 10]
@@ -93,7 +93,9 @@ def test_poll_honours_retry_after_of_the_data_plane(emulator, make_client, clock
     client = make_client()
     _adu.connect(client, emulator.host)
     response = client.request("POST", "https://%s/deviceUpdate/blue/updates:import" % emulator.host,
-                              params={"api-version": "2022-10-01"}, body=[{"importManifest": {"url": "https://contoso.blob/manifest.json", "sizeInBytes": 1, "hashes": {"sha256": "x"}}}], scope="adu",
+                              params={"api-version": "2022-10-01"}, scope="adu",
+                              body=[{"importManifest": {"url": "https://contoso.blob/manifest.json", "sizeInBytes": 1,
+                                                        "hashes": {"sha256": "x"}}}],
                               expected=(202,), starts_operation=True)
     operation = _lro.operation_from_response(response)
     assert operation.kind == "operation-location" and operation.status_url.startswith("https://" + emulator.host)
@@ -105,7 +107,7 @@ def test_poll_honours_retry_after_of_the_data_plane(emulator, make_client, clock
 def test_operation_on_a_foreign_host_is_refused_and_gets_no_token(emulator, make_client):
     emulator.add_fault({"match": {"method": "POST", "kind": "arm"}, "action": {"foreign_location": True}, "times": 1})
     client = make_client()
-    operation, _ = _compute.start_upgrade(client, SUB, "rg-test", "vmss-healthy")
+    operation = _compute.start_upgrade(client, SUB, "rg-test", "vmss-healthy")[0]
     assert operation.status_url.startswith(emulator.foreign_base_url)
     with pytest.raises(AzureError) as info:
         _lro.poll_operation(client, operation, Deadline(10), interval=1)
@@ -171,9 +173,9 @@ def test_a_token_revoked_mid_wait_is_replaced_once(emulator, make_client, clock)
     client.get_json("/subscriptions/%s/resourceGroups/rg-test/providers/Microsoft.Compute/virtualMachineScaleSets/vmss-rolling"
                     % SUB, params={"api-version": "2024-07-01"})
     emulator.add_fault({"match": {"kind": "arm"}, "action": {"expire_tokens": True}, "times": 1})
-    body, _ = client.get_json(
+    body = client.get_json(
         "/subscriptions/%s/resourceGroups/rg-test/providers/Microsoft.Compute/virtualMachineScaleSets/vmss-rolling"
-        % SUB, params={"api-version": "2024-07-01"})
+        % SUB, params={"api-version": "2024-07-01"})[0]
     assert body["name"] == "vmss-rolling"
     assert emulator.issued_tokens_count() == 2
     statuses = [r["status"] for r in api_requests(emulator)]
