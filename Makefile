@@ -47,18 +47,18 @@ venvs: venv venv-latest
 units: venvs
 	@if [ -z "$$(find tests/unit -name 'test_*.py' 2>/dev/null | head -1)" ]; then \
 	  echo "units: FAIL: no test_*.py under tests/unit" >&2; exit 1; fi
-	@for v in $(VENVS); do \
+	@rc=0; for v in $(VENVS); do \
 	  echo "== units ($$v: $$($$v/bin/python -c 'import ansible,sys; print("ansible-core", ansible.__version__, "Python", sys.version.split()[0])'))"; \
-	  $$v/bin/python -m pytest $(PYTEST_ARGS) $(PYTEST_XDIST) tests/unit; \
-	done
+	  $$v/bin/python -m pytest $(PYTEST_ARGS) $(PYTEST_XDIST) tests/unit || rc=1; \
+	done; [ $$rc -eq 0 ] || { echo "units: FAILED on at least one line (see above)" >&2; exit 1; }
 
 integration: venvs
 	@if [ -z "$$(find tests/integration -name 'test_*.py' 2>/dev/null | head -1)" ]; then \
 	  echo "integration: no test_*.py under tests/integration yet, nothing to run"; exit 0; fi; \
-	for v in $(VENVS); do \
+	rc=0; for v in $(VENVS); do \
 	  echo "== integration ($$v: $$($$v/bin/python -c 'import ansible,sys; print("ansible-core", ansible.__version__, "Python", sys.version.split()[0])'))"; \
-	  $$v/bin/python -m pytest $(PYTEST_ARGS) $(PYTEST_XDIST) tests/integration; \
-	done
+	  $$v/bin/python -m pytest $(PYTEST_ARGS) $(PYTEST_XDIST) tests/integration || rc=1; \
+	done; [ $$rc -eq 0 ] || { echo "integration: FAILED on at least one line (see above)" >&2; exit 1; }
 
 # Both lines always run; the target fails afterwards if either failed.
 sanity: venvs
