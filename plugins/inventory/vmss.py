@@ -1,0 +1,232 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, azure_ops.rollout contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: vmss
+short_description: Azure VM scale sets as inventory hosts
+version_added: 1.0.0
+description:
+  - Lists the virtual machine scale sets of one or more subscriptions through Azure Resource Manager (paged and
+    retried, with the same client and authentication options as the modules of the collection) and makes each scale set
+    an inventory host, for example for the M(azure_ops.rollout.vmss_extension_rollout) role.
+  - Host variables are C(subscription_id), C(resource_group), C(vmss_name), C(location), C(tags), C(capacity),
+    C(sku), C(upgrade_policy) (C(mode) and C(rolling_upgrade_policy), snake_case) and C(provisioning_state).
+  - Groups come from O(keyed_groups), O(groups) and O(compose) (for example a group per C(ring) tag and per location).
+  - The configuration file name must end with C(azure_vmss.yml) or C(azure_vmss.yaml).
+author:
+  - azure_ops.rollout contributors
+extends_documentation_fragment:
+  - azure_ops.rollout.azure
+  - constructed
+  - inventory_cache
+options:
+  plugin:
+    description: Marks this file as a configuration of this plugin.
+    type: str
+    required: true
+    choices: [azure_ops.rollout.vmss]
+  subscriptions:
+    description:
+      - Subscriptions to list. Defaults to O(subscription_id) (or E(AZURE_SUBSCRIPTION_ID)).
+    type: list
+    elements: str
+  resource_groups:
+    description: Only scale sets of these resource groups (case-insensitive). Listed per resource group when set.
+    type: list
+    elements: str
+  include_tags:
+    description:
+      - Only scale sets that have all these tags. A value V(null) (or C(*)) matches any value of the tag.
+    type: dict
+  exclude_tags:
+    description:
+      - Leave out scale sets that have any of these tags. A value V(null) (or C(*)) matches any value of the tag.
+    type: dict
+  hostnames:
+    description:
+      - V(name) names each host after its scale set. V(rg_name) uses C({resource_group}-{name}), for fleets where two
+        resource groups hold scale sets of the same name.
+    type: str
+    choices: [name, rg_name]
+    default: name
+  api_version:
+    description: Compute API version used to list the scale sets.
+    type: str
+    default: '2024-07-01'
+"""
+
+EXAMPLES = r"""
+# demo.azure_vmss.yml: hosts per scale set, a group per ring tag and per location
+plugin: azure_ops.rollout.vmss
+subscriptions:
+  - 00000000-0000-0000-0000-000000000001
+resource_groups: [rg-web, rg-api]
+exclude_tags:
+  rollout: skip
+keyed_groups:
+  - key: tags.ring | default('unringed')
+    prefix: ''
+    separator: ''
+  - key: location
+    prefix: location
+groups:
+  vmss: true
+compose:
+  ansible_connection: "'local'"
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: ~/.cache/azure_vmss_inventory
+cache_timeout: 600
+"""
+
+import re
+
+from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.module_utils.common.text.converters import to_native
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _auth, _shapes
+from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
+
+AUTH_OPTIONS = ("auth_source", "subscription_id", "client_id", "secret", "tenant", "x509_certificate_path", "profile",
+                "cloud_environment", "resource_manager_endpoint", "authority_host", "validate_certs", "ca_path",
+                "request_timeout")
+_ID = re.compile(r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/", re.I)
+
+
+def tags_match(tags, wanted, any_of=False):
+    """Whether ``tags`` carry the ``wanted`` tags (all of them, or any when ``any_of``). None/'*' values match anything."""
+    if not wanted:
+        return not any_of
+    tags = tags or {}
+
+    def one(key, value):
+        if key not in tags:
+            return False
+        return value is None or str(value) == "*" or str(tags[key]) == str(value)
+
+    results = [one(key, value) for key, value in wanted.items()]
+    return any(results) if any_of else all(results)
+
+
+def host_vars(item):
+    """The host variables of one scale set body."""
+    props = item.get("properties") or {}
+    match = _ID.search(item.get("id") or "")
+    policy = props.get("upgradePolicy") or {}
+    upgrade_policy = {"mode": policy.get("mode")}
+    if policy.get("rollingUpgradePolicy") is not None:
+        upgrade_policy["rolling_upgrade_policy"] = _shapes.snake_keys(policy["rollingUpgradePolicy"])
+    if policy.get("automaticOSUpgradePolicy") is not None:
+        upgrade_policy["automatic_os_upgrade_policy"] = _shapes.snake_keys(policy["automaticOSUpgradePolicy"])
+    sku = item.get("sku") or {}
+    return {
+        "subscription_id": match.group("sub") if match else None,
+        "resource_group": match.group("rg") if match else None,
+        "vmss_name": item.get("name"),
+        "vmss_id": item.get("id"),
+        "location": item.get("location"),
+        "tags": dict(item.get("tags") or {}),
+        "sku": sku.get("name"),
+        "capacity": sku.get("capacity"),
+        "upgrade_policy": upgrade_policy,
+        "provisioning_state": props.get("provisioningState"),
+    }
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+
+    NAME = "azure_ops.rollout.vmss"
+
+    def verify_file(self, path):
+        if super(InventoryModule, self).verify_file(path):
+            return path.endswith(("azure_vmss.yml", "azure_vmss.yaml"))
+        return False
+
+    def parse(self, inventory, loader, path, cache=True):
+        super(InventoryModule, self).parse(inventory, loader, path, cache)
+        self._read_config_data(path)
+
+        cache_key = self.get_cache_key(path)
+        use_cache = self.get_option("cache") and cache
+        update_cache = self.get_option("cache") and not cache
+        items = None
+        if use_cache:
+            try:
+                items = self._cache[cache_key]
+            except KeyError:
+                update_cache = True
+        if items is None:
+            items = self._list()
+        if update_cache:
+            self._cache[cache_key] = items
+        self._populate(items)
+
+    def _auth_options(self):
+        options = {}
+        for name in AUTH_OPTIONS:
+            try:
+                value = self.get_option(name)
+            except KeyError:
+                continue
+            if value is not None:
+                options[name] = value
+        options = _auth.options_from_env(options)
+        if options.get("validate_certs") is None:
+            options["validate_certs"] = True
+        if not options.get("ca_path"):
+            options.pop("ca_path", None)
+        return options
+
+    def _list(self):
+        """Every scale set of the configured subscriptions (and resource groups), as slim JSON-able dicts."""
+        from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient, resource_path
+
+        options = self._auth_options()
+        subscriptions = self.get_option("subscriptions") or ([options["subscription_id"]] if options.get("subscription_id") else [])
+        if not subscriptions:
+            raise AnsibleParserError("azure_ops.rollout.vmss: set subscriptions, subscription_id or AZURE_SUBSCRIPTION_ID")
+        groups = self.get_option("resource_groups") or []
+        params = {"api-version": self.get_option("api_version")}
+        items = []
+        try:
+            client = AzureClient(options)
+            for sub in subscriptions:
+                if groups:
+                    paths = [resource_path("subscriptions", ("s", sub), "resourceGroups", ("g", rg),
+                                           "providers/Microsoft.Compute/virtualMachineScaleSets") for rg in groups]
+                else:
+                    paths = [resource_path("subscriptions", ("s", sub), "providers/Microsoft.Compute/virtualMachineScaleSets")]
+                for path in paths:
+                    for item in client.pages(path, params=dict(params)):
+                        items.append({key: item.get(key) for key in ("id", "name", "location", "tags", "sku", "properties")})
+        except AzureError as error:
+            raise AnsibleError("azure_ops.rollout.vmss: listing scale sets failed: %s" % to_native(error))
+        return items
+
+    def _populate(self, items):
+        strict = self.get_option("strict")
+        include = self.get_option("include_tags") or {}
+        exclude = self.get_option("exclude_tags") or {}
+        groups = [g.lower() for g in self.get_option("resource_groups") or []]
+        naming = self.get_option("hostnames")
+        for item in items:
+            hv = host_vars(item)
+            if groups and (hv["resource_group"] or "").lower() not in groups:
+                continue
+            if include and not tags_match(hv["tags"], include):
+                continue
+            if exclude and tags_match(hv["tags"], exclude, any_of=True):
+                continue
+            name = hv["vmss_name"] if naming == "name" else "%s-%s" % (hv["resource_group"], hv["vmss_name"])
+            host = self.inventory.add_host(name)
+            for key, value in hv.items():
+                self.inventory.set_variable(host, key, value)
+            self._set_composite_vars(self.get_option("compose"), hv, host, strict=strict)
+            self._add_host_to_composed_groups(self.get_option("groups"), hv, host, strict=strict)
+            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), hv, host, strict=strict)
