@@ -34,7 +34,7 @@ PYTEST_ARGS   ?= -q -p no:cacheprovider
 # Extra arguments for ansible-test sanity, e.g. make sanity SANITY_ARGS="--test pylint"
 SANITY_ARGS   ?=
 
-.PHONY: venv venv-latest venvs units integration sanity sanity-stable sanity-latest lint ee test clean
+.PHONY: venv venv-latest venvs units integration sanity sanity-stable sanity-latest lint ee test clean bench soak reliability
 
 venv:
 	@hack/venv.sh $(VENV) $(PY_STABLE) '$(CORE_STABLE)'
@@ -79,7 +79,34 @@ lint: venvs
 ee: venv
 	@hack/ee.sh $(VENV)
 
-test: units integration sanity lint ee
+# Reliability (tests/reliability): security and bad-input tests on both lines; the fault soak (short form:
+# 100 scale sets, ~2-3 min) on the stable line only, it exercises the playbook, not the Python line.
+reliability: venvs
+	@for v in $(VENVS); do \
+	  echo "== reliability: security + bad input ($$v)"; \
+	  $$v/bin/python -m pytest $(PYTEST_ARGS) $(PYTEST_XDIST) -m "not soak" tests/reliability; \
+	done
+	@echo "== reliability: soak, short form ($(VENV))"
+	@$(VENV)/bin/python -m pytest $(PYTEST_ARGS) -m soak tests/reliability
+
+# Long soak, by hand: SOAK_SCALE_SETS / SOAK_FAULT_SCALE / SOAK_RUN_BOUND size it.
+soak: venv
+	@SOAK_SCALE_SETS=$${SOAK_SCALE_SETS:-300} SOAK_FAULT_SCALE=$${SOAK_FAULT_SCALE:-2} SOAK_RUN_BOUND=$${SOAK_RUN_BOUND:-2400} \
+	  $(VENV)/bin/python -m pytest $(PYTEST_ARGS) -s -m soak tests/reliability
+
+# Benchmarks (not part of `make test`): builds build/bench/azure-venv once, prints tables,
+# writes tests/output/bench/results.md. BENCH_ARGS="--quick" for a smoke run.
+BENCH_ARGS ?=
+bench: venv
+	@hack/bench.sh $(BENCH_ARGS)
+
+test: units integration sanity lint ee reliability
 
 clean:
 	rm -rf build tests/output .pytest_cache
+
+# End-to-end demo against the emulator (hack/demo.sh): exits 0 when the expected outcome happened
+# (the faulting ring1 scale set stops the rollout, ring2 never starts, report written to build/demo/).
+.PHONY: demo
+demo: venv
+	@hack/demo.sh

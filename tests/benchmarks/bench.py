@@ -398,7 +398,7 @@ def bench_fleet(emu, sizes, results, throttled_size=100):
         res = run_rollout(emu, python, n, run_dir)
         log = emu.requests
         state = emu.state()["scale_sets"]
-        completed = sum(1 for s in state if (s["latest"] or {}).get("runningStatus", {}).get("code") == "Completed")
+        completed = sum(1 for s in state if ((s["latest"] or {}).get("properties") or {}).get("runningStatus", {}).get("code") == "Completed")
         posts = sum(1 for r in log if r["method"] == "POST" and r["path"].endswith("extensionRollingUpgrade") and r["status"] == 202)
         arm = sum(1 for r in log if r["kind"] == "arm")
         tokens = sum(1 for r in log if r["kind"] == "token")
