@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Usage: hack/demo.sh   (or: make demo)
+#
+# End-to-end demo against the local Azure emulator's `demo` scenario: 12 scale sets in three rings
+# (inventory plugin azure_ops.rollout.vmss, groups from the `ring` tag), rolled canary -> ring1 -> ring2.
+# api-r1-weu-02 (ring1) faults, so the policy (max_fail_percentage 0) stops the rollout: ring2 never starts.
+# ansible-playbook therefore exits 2; this script exits 0 when exactly that expected outcome happened
+# (ring1 stopped on api-r1-weu-02, no POST to any ring2 scale set), 1 otherwise.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+start=$SECONDS
+venv="${DEMO_VENV:-.venv}"
+[ -x "$venv/bin/ansible-playbook" ] || make --no-print-directory venv
+py="$venv/bin/python"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/rollout-demo.XXXXXX")"
+emu_pid=""
+cleanup() {
+  if [ -n "$emu_pid" ]; then kill "$emu_pid" 2>/dev/null || true; wait "$emu_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+# Collection on the collections path (same symlink as tests/conftest.py and hack/lint.sh).
+collections="$root/tests/output/collections"
+mkdir -p "$collections/ansible_collections/azure_ops"
+ln -sfn ../../../../.. "$collections/ansible_collections/azure_ops/rollout"
+export ANSIBLE_COLLECTIONS_PATH="$collections" ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
+export ANSIBLE_RETRY_FILES_ENABLED=false ANSIBLE_LOCALHOST_WARNING=false
+
+echo "== starting the emulator (scenario demo)"
+"$py" -m tests.emulator --scenario demo --env-file "$work/env" >"$work/ready.json" 2>"$work/emulator.log" &
+emu_pid=$!
+for _ in $(seq 1 100); do
+  [ -s "$work/ready.json" ] && break
+  kill -0 "$emu_pid" 2>/dev/null || { cat "$work/emulator.log" >&2; echo "demo: the emulator did not start" >&2; exit 1; }
+  sleep 0.2
+done
+[ -s "$work/ready.json" ] || { echo "demo: the emulator did not get ready" >&2; exit 1; }
+# shellcheck disable=SC1091
+source "$work/env"
+echo "   $("$py" -c 'import json,sys; print(json.load(sys.stdin)["base_url"])' <"$work/ready.json")"
+
+report_dir="${DEMO_REPORT_DIR:-$root/build/demo}"
+mkdir -p "$report_dir"
+echo "== ansible-playbook -i playbooks/inventory/demo playbooks/vmss_extension_rollout.yml"
+rc=0
+"$venv/bin/ansible-playbook" -i playbooks/inventory/demo playbooks/vmss_extension_rollout.yml \
+  -e rollout_report_dir="$report_dir" "$@" || rc=$?
+
+echo "== ansible-playbook exited $rc after $((SECONDS - start)) s"
+# Verify the expected outcome from the report and the emulator's request log.
+"$py" - "$report_dir/vmss_extension_rollout.json" "$AZURE_RESOURCE_MANAGER_ENDPOINT" "$rc" <<'PY'
+import json, ssl, sys, urllib.request
+report_path, base, rc = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rows = {r["name"]: r for r in json.load(open(report_path))["rows"]}
+ctx = ssl.create_default_context(cafile=__import__("os").environ["REQUESTS_CA_BUNDLE"])
+log = json.load(urllib.request.urlopen(base + "/_emulator/requests", context=ctx))
+posts = [e["path"] for e in log if e["method"] == "POST" and e["path"].endswith("/extensionRollingUpgrade")]
+ring2 = [n for n, r in rows.items() if r["ring"] == "ring2"]
+checks = {
+    "ansible-playbook failed (rc 2)": rc == 2,
+    "api-r1-weu-02 Faulted": rows.get("api-r1-weu-02", {}).get("status") == "Faulted",
+    "canary Completed": all(r["status"] == "Completed" for r in rows.values() if r["ring"] == "canary"),
+    "ring2 never started": all(rows[n]["status"] == "NotStarted" for n in ring2)
+                           and not any("/" + n + "/" in p for n in ring2 for p in posts),
+}
+for name, ok in checks.items():
+    print("   %-32s %s" % (name, "yes" if ok else "NO"))
+print("   %d extension upgrades started (POST), report: %s" % (len(posts), report_path.replace(".json", ".html")))
+sys.exit(0 if all(checks.values()) else 1)
+PY
+ok=$?
+if [ "$ok" -eq 0 ]; then
+  echo "== demo OK: the expected outcome (ring1 stopped the rollout, ring2 untouched) in $((SECONDS - start)) s"
+else
+  echo "== demo: UNEXPECTED outcome" >&2
+fi
+exit "$ok"
