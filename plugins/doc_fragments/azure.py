@@ -99,3 +99,41 @@ notes:
   - "All modules of the collection belong to the action group C(azure_ops.rollout.azure), so
     C(module_defaults: {group/azure_ops.rollout.azure: {...}}) sets these options once for a play."
 """
+
+    # Attribute every module of the collection shares: membership of the action group.
+    ACTION_GROUP = r"""
+attributes:
+  action_group:
+    support: full
+    membership: [azure_ops.rollout.azure]
+    description: Use C(group/azure_ops.rollout.azure) in C(module_defaults) to set the auth options once.
+"""
+
+    # Attributes of the modules that only read.
+    READ_ONLY = r"""
+attributes:
+  check_mode:
+    support: full
+    description: Reads only; runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing changes, so there is nothing to diff.
+"""
+
+    # The scale set a VMSS module acts on.
+    VMSS = r"""
+options:
+  resource_group:
+    description: Resource group of the scale set (1 to 90 characters matching C(^[-\w\._\(\)]+$)).
+    type: str
+    required: true
+  name:
+    description: Name of the scale set (1 to 64 letters, digits, C(-), C(_) and C(.)).
+    type: str
+    required: true
+    aliases: [vmss_name]
+  api_version:
+    description: Compute API version.
+    type: str
+    default: '2024-07-01'
+"""

@@ -59,17 +59,8 @@ options:
     type: int
 extends_documentation_fragment:
   - azure_ops.rollout.azure
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes.
-  action_group:
-    support: full
-    membership: [azure_ops.rollout.azure]
-    description: Use C(group/azure_ops.rollout.azure) in C(module_defaults) to set the auth options.
+  - azure_ops.rollout.azure.action_group
+  - azure_ops.rollout.azure.read_only
 """
 
 EXAMPLES = r"""

@@ -21,19 +21,6 @@ description:
 author:
   - azure_ops.rollout maintainers (@azure-ops)
 options:
-  resource_group:
-    description: Resource group of the scale set.
-    type: str
-    required: true
-  name:
-    description: Name of the scale set.
-    type: str
-    required: true
-    aliases: [vmss_name]
-  api_version:
-    description: Compute API version.
-    type: str
-    default: '2024-07-01'
   wait:
     description:
       - Wait for the rolling upgrade to end. With V(false) the task returns right after the service accepted the
@@ -87,6 +74,8 @@ options:
     type: path
 extends_documentation_fragment:
   - azure_ops.rollout.azure
+  - azure_ops.rollout.azure.action_group
+  - azure_ops.rollout.azure.vmss
 attributes:
   check_mode:
     support: full
@@ -94,10 +83,6 @@ attributes:
   diff_mode:
     support: none
     description: There is no configuration to diff.
-  action_group:
-    support: full
-    membership: [azure_ops.rollout.azure]
-    description: Use C(group/azure_ops.rollout.azure) in C(module_defaults) to set the auth options.
 """
 
 EXAMPLES = r"""

@@ -17,33 +17,11 @@ description:
   - A scale set on which no rolling upgrade ever ran is not an error; RV(exists) is then V(false).
 author:
   - azure_ops.rollout maintainers (@azure-ops)
-options:
-  resource_group:
-    description: Resource group of the scale set.
-    type: str
-    required: true
-  name:
-    description: Name of the scale set.
-    type: str
-    required: true
-    aliases: [vmss_name]
-  api_version:
-    description: Compute API version.
-    type: str
-    default: '2024-07-01'
 extends_documentation_fragment:
   - azure_ops.rollout.azure
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is nothing to diff.
-  action_group:
-    support: full
-    membership: [azure_ops.rollout.azure]
-    description: Use C(group/azure_ops.rollout.azure) in C(module_defaults) to set the auth options.
+  - azure_ops.rollout.azure.action_group
+  - azure_ops.rollout.azure.read_only
+  - azure_ops.rollout.azure.vmss
 """
 
 EXAMPLES = r"""
