@@ -124,7 +124,8 @@ def test_validate_certs_defaults_on(emu_env, monkeypatch):
     result = run_module_inprocess(vmss_rolling_upgrade_info, {"resource_group": "rg-test", "name": "vmss-done"})
     assert result.get("failed")
     assert "TLS verification" in result["msg"] and "ca_path" in result["msg"], result["msg"]
-    assert result["invocation"]["module_args"]["validate_certs"] is True
+    from ansible_collections.azure_ops.rollout.plugins.module_utils import _auth
+    assert _auth.auth_argument_spec()["validate_certs"]["default"] is True
     assert [r for r in emu_env.requests if r["kind"] == "arm"] == []
 
 
