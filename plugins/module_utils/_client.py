@@ -126,6 +126,7 @@ class AzureClient:
         self._session = session
         self._scopes = {"arm": (_auth.arm_scope(arm), origin(arm))}
         self._tokens = None
+        self._deadline = None
         self.request_count = 0
 
     # -- setup -------------------------------------------------------------
@@ -168,21 +169,27 @@ class AzureClient:
         return (base or self.resource_manager_endpoint).rstrip("/") + path
 
     def request(self, method, url, params=None, body=None, scope="arm", expected=(200,), starts_operation=False,
-                deadline=None, headers=None, allow_status=()):
+                deadline=None, headers=None, allow_status=(), form=None):
         """Send one logical request, retrying transient failures, and return a Response.
 
         ``expected`` statuses return normally, ``allow_status`` too (for 404
         "does not exist" and 304 "not modified"); anything else raises
         AzureError. ``starts_operation`` marks a POST that must never run twice.
+        ``scope=None`` sends no token (the token endpoint itself); ``form`` is
+        a form-encoded body.
         """
         if not url.lower().startswith("https://") and not url.lower().startswith("http://"):
             url = self.url(url)
-        token_scope, trusted_origin = self._scopes[scope]
-        if origin(url) != trusted_origin:
-            raise AzureError(
-                "refusing to send the %s token to %s://%s:%s, which is not the endpoint it was issued for (%s://%s:%s)"
-                % ((scope,) + origin(url) + trusted_origin), code="UntrustedHost", url=url)
+        token_scope = None
+        if scope is not None:
+            token_scope, trusted_origin = self._scopes[scope]
+            if origin(url) != trusted_origin:
+                raise AzureError(
+                    "refusing to send the %s token to %s://%s:%s, which is not the endpoint it was issued for (%s://%s:%s)"
+                    % ((scope,) + origin(url) + trusted_origin), code="UntrustedHost", url=url)
         deadline = deadline or Deadline(None, self.clock)
+        # A token fetched on the way (client secret grant) shares this deadline.
+        self._deadline = deadline
         delays = backoff_delays(self.retry.backoff_base, self.retry.backoff_cap, self.retry.rng)
         refreshed_token = False
         attempt = 0
@@ -191,7 +198,8 @@ class AzureClient:
             if deadline.expired():
                 raise AzureTimeoutError("the deadline passed before %s %s could be sent" % (method, _redact(url)), url=url)
             try:
-                response = self._send(method, url, params, body, token_scope, headers, deadline)
+                response = self._send(method, url, params, body if form is None else form, token_scope, headers, deadline,
+                                      form is not None)
             except _ConnectionFailed as failure:
                 if attempt >= self.retry.max_attempts or not may_retry(starts_operation, None, failure.sent):
                     raise AzureError("%s %s failed: %s" % (method, _redact(url), failure.reason), code="ConnectionError", url=url)
@@ -208,7 +216,7 @@ class AzureClient:
                         return response
                 else:
                     error = self.error_from(response)
-                    if response.status == 401 and error.code in _STALE_TOKEN_CODES and not refreshed_token:
+                    if token_scope and response.status == 401 and error.code in _STALE_TOKEN_CODES and not refreshed_token:
                         refreshed_token = True
                         self.tokens.invalidate(token_scope)
                         continue
@@ -222,15 +230,18 @@ class AzureClient:
                     % (method, _redact(url), wait, min(deadline.remaining(), self.retry.max_wait)), url=url)
             deadline.sleep(wait)
 
-    def _send(self, method, url, params, body, token_scope, headers, deadline):
+    def _send(self, method, url, params, body, token_scope, headers, deadline, is_form=False):
         import requests
 
         send_headers = {"x-ms-client-request-id": str(uuid.uuid4()), "Accept": "application/json"}
         if headers:
             send_headers.update(headers)
-        send_headers["Authorization"] = "Bearer " + self.tokens.token(token_scope)
+        if token_scope:
+            send_headers["Authorization"] = "Bearer " + self.tokens.token(token_scope)
         data = None
-        if body is not None:
+        if is_form:
+            data = body  # requests form-encodes a dict
+        elif body is not None:
             data = json.dumps(body)
             send_headers["Content-Type"] = "application/json"
         elif method in ("POST", "PUT", "PATCH"):
@@ -256,25 +267,20 @@ class AzureClient:
         return AzureError(message, url=response.url, **fields)
 
     def _post_token_form(self, url, form):
-        """POST a token request (client-credentials grant) and return the JSON body."""
-        import requests
-
+        """POST a token request (client-credentials grant), with the usual retries; return the JSON body."""
         try:
-            raw = self.session.post(url, data=form, timeout=(CONNECT_TIMEOUT, self.read_timeout), verify=self.verify,
-                                    headers={"Accept": "application/json", "x-ms-client-request-id": str(uuid.uuid4())})
-        except requests.exceptions.SSLError as exc:
-            raise AzureAuthError("TLS verification of the token endpoint %s failed (%s); set ca_path"
-                                 % (url, _first_line(exc)), code="CertificateVerifyFailed")
-        except requests.exceptions.RequestException as exc:
-            raise AzureAuthError("cannot reach the token endpoint %s: %s" % (url, _first_line(exc)))
-        if raw.status_code != 200:
-            fields = parse_error_body(raw.status_code, raw.reason, raw.headers, raw.content)
-            raise AzureAuthError("the token endpoint refused the client credentials: %s %s" % (fields["code"], fields["message"]),
-                                 status=raw.status_code, request_id=fields.get("request_id"))
-        try:
-            return raw.json()
-        except ValueError:
-            raise AzureAuthError("the token endpoint %s did not answer JSON" % url)
+            response = self.request("POST", url, form=form, scope=None, deadline=self._deadline)
+            body = response.json()
+        except AzureAuthError:
+            raise
+        except AzureError as error:
+            code = error.code if error.code in ("CertificateVerifyFailed", "Timeout") else "AuthenticationFailed"
+            raise AzureAuthError("the token endpoint %s refused the client credentials: %s %s"
+                                 % (_redact(url), error.code, error.message),
+                                 status=error.status, request_id=error.request_id, code=code)
+        if not isinstance(body, dict):
+            raise AzureAuthError("the token endpoint %s did not answer a JSON object" % _redact(url))
+        return body
 
     # -- conveniences --------------------------------------------------------
     def get_json(self, url, params=None, scope="arm", deadline=None, allow_status=(), headers=None):

@@ -45,6 +45,13 @@ def test_wrong_secret_fails_clearly_without_echoing_it(emulator):
     assert "not-the-secret-xyz" not in str(info.value)
 
 
+def test_a_throttled_token_endpoint_is_retried(emulator):
+    emulator.add_fault({"match": {"kind": "token"}, "action": {"status": 503, "retry_after": 1}, "times": 1})
+    body = _read(emulator)[1]
+    assert body["properties"]
+    assert [r["status"] for r in emulator.requests if r["kind"] == "token"] == [503, 200]
+
+
 def _certificate(path):
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
