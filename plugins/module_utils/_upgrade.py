@@ -41,8 +41,11 @@ def _progress_writer(path, deadline):
     def write(shaped):
         line = {"time": round(time.time(), 3), "elapsed": round(deadline.elapsed(), 1)}
         line.update(_shapes.progress_summary(shaped) if shaped else {"code": None})
-        with open(path, "a") as handle:
-            handle.write(json.dumps(line, sort_keys=True) + "\n")
+        try:
+            with open(path, "a") as handle:
+                handle.write(json.dumps(line, sort_keys=True) + "\n")
+        except OSError:
+            pass  # progress display is best effort; it must never break the wait
 
     return write
 
