@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+"""Helpers for the playbook/role integration tests (real ansible-playbook against the emulator)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PLAYBOOKS = REPO_ROOT / "playbooks"
+SUB = "00000000-0000-0000-0000-000000000001"
+POLICY = {"maxBatchInstancePercent": 20, "maxUnhealthyInstancePercent": 20,
+          "maxUnhealthyUpgradedInstancePercent": 20, "pauseTimeBetweenBatches": "PT0S"}
+# Fast rounds for the emulator: a progress line every second, module polls every second.
+FAST_VARS = {
+    "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+    "vmss_extension_rollout_poll_interval": 1,
+    "vmss_extension_rollout_progress_interval": 1,
+    "vmss_extension_rollout_wait_timeout": 300,
+    "vmss_extension_rollout_run_dir": None,  # filled per test
+}
+
+
+def vmss(name, ring, capacity=5, batch_seconds=60, rg="rg-it", **extra):
+    spec = {"name": name, "resource_group": rg, "location": extra.pop("location", "eastus"), "capacity": capacity,
+            "batch_seconds": batch_seconds, "tags": {"ring": ring, "app": "it"}, "rolling_upgrade_policy": dict(POLICY)}
+    spec.update(extra)
+    return spec
+
+
+def scenario(scale_sets, time_scale=150.0, **extra):
+    data = {"name": "it", "time_scale": time_scale, "seed": 3, "page_size": 2, "subscriptions": [SUB],
+            "resource_groups": [{"name": "rg-it", "location": "eastus"}, {"name": "rg-it2", "location": "westeurope"}],
+            "scale_sets": scale_sets}
+    data.update(extra)
+    return data
+
+
+def write_inventory(tmp_path: Path, scale_sets, extra_vars=None, name="inventory") -> Path:
+    """A static YAML inventory: one host per scale set, grouped by its ring tag, children of `vmss`."""
+    inv_dir = tmp_path / name
+    inv_dir.mkdir()
+    rings = {}
+    for spec in scale_sets:
+        rings.setdefault(spec["tags"]["ring"], {})[spec["name"]] = {"resource_group": spec["resource_group"]}
+    all_vars = dict(FAST_VARS)
+    all_vars["vmss_extension_rollout_run_dir"] = str(tmp_path / "progress")
+    all_vars.update(extra_vars or {})
+    inv = {"all": {"vars": all_vars, "children": {"vmss": {"children": {r: {"hosts": h} for r, h in rings.items()}}}}}
+    (inv_dir / "hosts.yml").write_text(yaml.safe_dump(inv))
+    return inv_dir
+
+
+def posts(emu, suffix=None):
+    """Paths of the ARM/ADU POST requests (not token requests) in the emulator log, optionally ending with ``suffix``."""
+    return [e["path"] for e in emu.requests
+            if e["method"] == "POST" and e["kind"] != "token" and (suffix is None or e["path"].lower().endswith(suffix.lower()))]
+
+
+def read_json(path: Path):
+    return json.loads(Path(path).read_text())
+
+
+def rows_by_name(report):
+    return {row["name"]: row for row in report["rows"]}
+
+
+def chromium_dom(html: Path, tmp_path: Path) -> str:
+    """The DOM of a local HTML file after headless Chromium rendered it."""
+    browser = shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(browser):
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    profile = tmp_path / "chromium-profile"
+    profile.mkdir(exist_ok=True)
+    proc = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir=%s" % profile,
+         "--dump-dom", "file://%s" % html],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+@pytest.fixture
+def ansible_env():
+    """Environment bits every run needs beyond run_playbook's defaults."""
+    return {"ANSIBLE_PYTHON_INTERPRETER": sys.executable}
