@@ -56,13 +56,14 @@ class Range:
 UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 SUBSCRIPTION_ID = Rule(UUID, 36, 36, "must be a subscription GUID such as 00000000-0000-0000-0000-000000000000")
-RESOURCE_GROUP = Rule(r"^[-\w\._\(\)]+$", 1, 90, r"must match ^[-\w\._\(\)]+$ (letters, digits, '-', '_', '.', '(', ')')")
+RESOURCE_GROUP = Rule(r"^[-\w\._\(\)]*[-\w\(\)]$", 1, 90,
+                      r"must match ^[-\w\._\(\)]+$ (letters, digits, '-', '_', '.', '(', ')') and not end with '.'")
 VMSS_NAME = Rule(r"^[a-zA-Z0-9]([-\w\.]{0,62}[\w])?$", 1, 64,
                  "must be a scale set name: letters, digits, '-', '_', '.', starting with a letter or digit and not ending with '-' or '.'")
 AKS_NAME = Rule(r"^[a-zA-Z0-9]$|^[a-zA-Z0-9][-_a-zA-Z0-9]{0,61}[a-zA-Z0-9]$", 1, 63,
                 r"must match ^[a-zA-Z0-9]$|^[a-zA-Z0-9][-_a-zA-Z0-9]{0,61}[a-zA-Z0-9]$")
 AGENT_POOL = Rule(r"^[a-z][a-z0-9]{0,11}$", 1, 12, r"must match ^[a-z][a-z0-9]{0,11}$ (lowercase, starting with a letter)")
-OPERATION_ID = Rule(r"^[^/\\?#]+$", 1, 256, "must not contain '/', '\\', '?' or '#'")
+OPERATION_ID = Rule(r"^(?!\.{1,2}$)[^/\\?#]+$", 1, 256, "must not contain '/', '\\', '?' or '#' nor be '.' or '..'")
 API_VERSION = Rule(r"^\d{4}-\d{2}-\d{2}(-preview)?$", 10, 18, "must look like 2024-07-01 or 2025-05-02-preview")
 ADU_INSTANCE = Rule(r"^[a-zA-Z0-9][-a-zA-Z0-9]*$", 1, 64, "must be letters, digits and '-', starting with a letter or digit")
 ADU_ENDPOINT = Rule(r"^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*(:[0-9]{1,5})?$", 1, 253,

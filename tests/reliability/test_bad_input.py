@@ -101,8 +101,6 @@ PER_MODULE_BAD["adu_operations_info"]["operation_id"] = OPID_BAD
 # Known gaps (reported to the lead; remove once plugins/module_utils/_validation.py is fixed): "." and ".." pass the
 # RESOURCE_GROUP and OPERATION_ID patterns, so the failure comes later from _client.quote_segment ("a path segment
 # may not be '..'") without naming the option. Still before any request, which the test checks first.
-KNOWN_GAPS = {(m, "resource_group", "..") for m in ("vmss_rolling_upgrade_info", "vmss_extension_upgrade", "aks_operation_info")}
-KNOWN_GAPS |= {(m, "operation_id", "..") for m in ("aks_operation_info", "adu_operations_info")}
 
 RULE_WORDS = re.compile(r"must|one of|unable to convert|not a valid|cannot|required|invalid|is not|only", re.I)
 
@@ -156,8 +154,6 @@ def test_bad_option_fails_before_any_request(emu_env, mod_name, option, value):
     assert result.get("failed"), "%s=%s was accepted: %s" % (option, shown, str(result)[:500])
     msg = result.get("msg", "")
     assert emu_env.requests == [], "%s=%s sent requests: %s" % (option, shown, [(r["method"], r["path"]) for r in emu_env.requests])
-    if isinstance(value, str) and (mod_name, option, value) in KNOWN_GAPS and option not in msg:
-        pytest.xfail("known gap: %s=%r is rejected only by quote_segment: %s" % (option, value, msg))
     assert option in msg, "message does not name %s: %s" % (option, msg)
     assert RULE_WORDS.search(msg), "message does not state the rule: %s" % msg
     assert len(msg) < 2000, "message is not short"
