@@ -29,7 +29,7 @@ if [ "${BENCH_SKIP_AZURE:-0}" != 1 ]; then
     mkdir -p "$build/wheel"
     rm -f "$build"/wheel/ansible-*.whl
     quiet .venv/bin/python -m pip download -q --no-deps "$ANSIBLE_WHEEL_SPEC" -d "$build/wheel"
-    wheel="$(ls "$build"/wheel/ansible-*.whl | head -1)"
+    wheel="$(find "$build/wheel" -name 'ansible-*.whl' | head -1)"
     rm -rf "$build/collections"
     mkdir -p "$build/collections"
     .venv/bin/python - "$wheel" "$build/collections" <<'PY'

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -182,14 +183,14 @@ def fmt(value, digits=2):
     if value is None:
         return "n/a"
     if isinstance(value, float):
-        if value != value:  # NaN
+        if math.isnan(value):
             return "n/a"
         return ("%%.%df" % digits) % value
     return str(value)
 
 
 def md_table(headers, rows):
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row in rows:
         lines.append("| " + " | ".join(fmt(c) for c in row) + " |")
     return "\n".join(lines)

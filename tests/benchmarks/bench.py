@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import time
@@ -136,7 +135,7 @@ def profile_module(emu, python, env, rounds):
     driver.write_text(PROFILE_DRIVER)
     steps = {}
     starts = []
-    for _ in range(rounds):
+    for attempt in range(rounds):  # pylint: disable=unused-variable
         t = time.perf_counter()
         C.run([python, "-c", "pass"], env=env)
         starts.append(time.perf_counter() - t)
@@ -529,7 +528,7 @@ REPO_PY = C.REPO / ".venv" / "bin" / "python"
 
 def main(argv=None):
     global REPO_PY  # pylint: disable=global-statement
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--sections", default="overhead,lro,adu,fleet")
     parser.add_argument("--rounds", type=int, default=4, help="rounds of the overhead comparison (default 4)")
     parser.add_argument("--lro-rounds", type=int, default=2)

@@ -12,8 +12,8 @@ import re
 
 import pytest
 
-from ansible_collections.azure_ops.rollout.plugins.modules import (adu_operations_info, aks_operation_info,
-                                                                    vmss_extension_upgrade, vmss_rolling_upgrade_info)
+from ansible_collections.azure_ops.rollout.plugins.modules import (
+    adu_operations_info, aks_operation_info, vmss_extension_upgrade, vmss_rolling_upgrade_info)
 
 from ._harness import emulator_env, run_module_inprocess
 

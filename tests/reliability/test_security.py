@@ -4,14 +4,13 @@ with a clear message for a wrong CA, and no secret or token in -vvv output."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 import trustme
 
-from ansible_collections.azure_ops.rollout.plugins.modules import (adu_operations_info, aks_operation_info,
-                                                                    vmss_extension_upgrade, vmss_rolling_upgrade_info)
+from ansible_collections.azure_ops.rollout.plugins.modules import (
+    adu_operations_info, aks_operation_info, vmss_extension_upgrade, vmss_rolling_upgrade_info)
 
 from ._harness import SUB, emulator_env, issued_tokens, run_module_inprocess
 

@@ -36,7 +36,9 @@ RUN_BOUND = float(os.environ.get("SOAK_RUN_BOUND", "900"))   # whole playbook
 
 
 def faults(scale):
-    p = lambda x: min(0.5, x * scale)  # noqa: E731
+    def p(x):
+        return min(0.5, x * scale)
+
     arm_get = {"kind": "arm", "method": "GET"}
     return [
         {"name": "burst-429", "match": arm_get, "action": {"status": 429, "retry_after": 1}, "probability": p(0.08)},
