@@ -21,7 +21,8 @@ def test_clean_rollout_then_rerun_changes_nothing(emulator, run_playbook, tmp_pa
             vmss("it-r1-b", "ring1", rg="rg-it2", location="westeurope"),
             vmss("it-r2", "ring2")]
     emulator.load(scenario(sets))
-    inv = write_inventory(tmp_path, sets)
+    # Time runs 150x in the emulator, so the "same night" window is widened to a simulated day.
+    inv = write_inventory(tmp_path, sets, extra_vars={"vmss_extension_rollout_skip_if_completed_within": 86400})
 
     result = _run(run_playbook, emulator, inv, tmp_path).assert_ok()
     # Live progress: one line per scale set per round, with counts and elapsed time.
@@ -106,7 +107,8 @@ def test_timeout_cancels_and_fails(emulator, run_playbook, tmp_path):
 
 def test_check_mode_changes_nothing(emulator, run_playbook, tmp_path):
     sets = [vmss("it-canary", "canary"), vmss("it-r1", "ring1"),
-            vmss("it-r1-rolling", "ring1", existing_upgrade={"status": "RollingForward", "started_seconds_ago": 10})]
+            vmss("it-r1-rolling", "ring1", batch_seconds=36000,
+                 existing_upgrade={"status": "RollingForward", "started_seconds_ago": 10})]
     emulator.load(scenario(sets))
     inv = write_inventory(tmp_path, sets)
     result = _run(run_playbook, emulator, inv, tmp_path, check=True).assert_ok()
