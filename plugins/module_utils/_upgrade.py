@@ -50,6 +50,29 @@ def _progress_writer(path, deadline):
     return write
 
 
+def _start_once(module, target, api, deadline, planned_at):
+    """POST the start; if its answer is lost, ask the service whether it started rather than guess.
+
+    The POST itself is never sent twice after an ambiguous failure (see
+    ``_timing.may_retry``). When the connection dropped or the service
+    answered 500/502/504, the upgrade may or may not have started: a fresh
+    ``rollingUpgrades/latest`` that began after our plan read says it did, and
+    the task then watches that upgrade instead of failing with a result lost.
+    """
+    client = module.client
+    try:
+        return _compute.start_upgrade(client, *target, api_version=api, deadline=deadline)
+    except AzureError as error:
+        if error.code != "ConnectionError" and error.status not in (500, 502, 504):
+            raise
+        latest = _compute.get_latest(client, *target, api_version=api, deadline=deadline)[1]
+        if latest is None or planned_at is None or not _compute.is_ours(latest, planned_at):
+            raise
+        module.warn("The answer to the start request was lost (%s), but the service did start the rolling upgrade "
+                    "at %s; watching it." % (error, latest["running_status"]["start_time"]))
+        return None, planned_at
+
+
 def run_extension_upgrade(module):
     params = module.params
     client = module.client
@@ -74,7 +97,7 @@ def run_extension_upgrade(module):
 
     started_after = None
     if action == "start":
-        operation, started_after = _compute.start_upgrade(client, *target, api_version=api, deadline=deadline)
+        operation, started_after = _start_once(module, target, api, deadline, server_now)
         result.update(started=True, operation_url=operation.status_url if operation else None)
     if not params["wait"]:
         result["elapsed"] = round(deadline.elapsed(), 1)

@@ -1,6 +1,8 @@
 # -*- coding: utf-8 -*-
 """vmss_rolling_upgrade_info and vmss_extension_upgrade: shaping, idempotence, check mode, outcomes."""
 
+import json
+
 import pytest
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _compute, _shapes
@@ -100,6 +102,24 @@ def test_upgrade_fault_fails_with_azure_code_and_keeps_the_result(run_module, em
     assert "MaxUnhealthy" in result["msg"] and "failed 2" in result["msg"]
     assert result["rolling_upgrade"]["running_status"]["code"] == "Faulted"
     assert result["operation"]["status"] == "Failed" and result["operation"]["error"]["code"].startswith("MaxUnhealthy")
+
+
+@pytest.mark.parametrize("action", [{"drop": True, "apply": True}, {"status": 500}])
+def test_lost_answer_to_the_start_is_resolved_by_asking_the_service(run_module, emulator, action):
+    emulator.set_time_scale(60)
+    emulator.add_fault({"match": {"method": "POST", "kind": "arm"}, "action": action, "times": 1})
+    failed, result = run_module("vmss_extension_upgrade", name="vmss-healthy", wait_timeout=60, **FAST)
+    posts = api_requests(emulator, "POST")
+    assert len(posts) == 1  # never sent twice
+    if action.get("apply"):
+        # The service did start it: the task watches that upgrade to the end and says so.
+        assert not failed, result["msg"]
+        assert result["started"] and result["changed"] and result["operation_url"] is None
+        assert result["rolling_upgrade"]["running_status"]["code"] == "Completed"
+        assert "answer to the start request was lost" in json.dumps(result), sorted(result)
+    else:
+        # It did not: the error is reported as Azure sent it.
+        assert failed and "500 InternalServerError" in result["msg"]
 
 
 def test_upgrade_attaches_to_a_running_one(run_module, emulator):
