@@ -1,0 +1,109 @@
+# -*- coding: utf-8 -*-
+"""fleet_status.yml, adu_operations_report.yml and aks_operation_wait.yml against the emulator."""
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from .conftest import PLAYBOOKS, chromium_dom, posts, read_json, rows_by_name, scenario, vmss, write_inventory
+
+
+def _status_fleet():
+    return [
+        vmss("st-done", "canary", existing_upgrade={"status": "Completed", "finished_seconds_ago": 3600}),
+        vmss("st-faulted", "ring1", capacity=10, failing_instances=[0, 1],
+             existing_upgrade={"status": "Faulted", "finished_seconds_ago": 600}),
+        vmss("st-rolling", "ring1", batch_seconds=600,
+             existing_upgrade={"status": "RollingForward", "started_seconds_ago": 1500}),
+        vmss("st-never", "ring2"),
+    ]
+
+
+def test_fleet_status_report_and_gate(emulator, run_playbook, tmp_path):
+    sets = _status_fleet()
+    emulator.load(scenario(sets, time_scale=1.0))
+    inv = write_inventory(tmp_path, sets)
+    result = run_playbook(PLAYBOOKS / "fleet_status.yml", inventory=inv, emulator=emulator, check=True,
+                          extra_vars={"fleet_report_dir": str(tmp_path / "reports")})
+    # The gate fails the run because st-faulted is Faulted; --check changed nothing on the service.
+    result.assert_failed()
+    assert "1 scale set(s) Faulted or unreadable: st-faulted" in result.stdout
+    assert posts(emulator) == []
+    report = read_json(tmp_path / "reports" / "fleet_status.json")
+    rows = rows_by_name(report)
+    assert rows["st-done"]["status"] == "Completed" and rows["st-done"]["percent"] == 100.0
+    assert rows["st-faulted"]["status"] == "Faulted"
+    assert rows["st-faulted"]["error_code"] == "MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade"
+    assert rows["st-rolling"]["status"] == "RollingForward" and 0 < rows["st-rolling"]["percent"] < 100
+    assert rows["st-never"]["status"] == "NeverUpgraded"
+    assert {r["ring"] for r in report["rows"]} == {"canary", "ring1", "ring2"}
+    assert re.search(r"st-faulted\s+ring1\s+Faulted", result.stdout)      # the printed table
+
+    dom = chromium_dom(tmp_path / "reports" / "fleet_status.html", tmp_path)
+    for name, state, css in (("st-done", "Completed", "completed"), ("st-faulted", "Faulted", "faulted"),
+                             ("st-rolling", "RollingForward", "running"), ("st-never", "NeverUpgraded", "idle")):
+        assert re.search(r'<tr class="%s" data-name="%s" data-state="%s"' % (css, name, state), dom), name
+    percent = rows["st-rolling"]["percent"]
+    assert 'data-name="st-rolling" data-state="RollingForward" data-percent="%s"' % percent in dom
+    assert re.search(r'<span class="ok" style="width: [1-9][0-9.]*%">', dom)      # a progress bar with width
+    assert "http://" not in dom.split("<body>")[0] and "https://" not in dom.split("<body>")[0]   # no external assets
+
+
+def test_fleet_status_gate_passes_without_faulted(emulator, run_playbook, tmp_path):
+    sets = [s for s in _status_fleet() if s["name"] != "st-faulted"]
+    emulator.load(scenario(sets, time_scale=1.0))
+    inv = write_inventory(tmp_path, sets)
+    result = run_playbook(PLAYBOOKS / "fleet_status.yml", inventory=inv, emulator=emulator,
+                          extra_vars={"fleet_report_dir": str(tmp_path / "reports")}).assert_ok()
+    assert "No scale set is Faulted" in result.stdout
+    assert len(read_json(tmp_path / "reports" / "fleet_status.json")["rows"]) == 3
+
+
+def test_adu_operations_report(emulator, run_playbook, tmp_path):
+    inv = tmp_path / "adu.yml"
+    inv.write_text(yaml.safe_dump({"all": {
+        "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+        "children": {"adu_instances": {"hosts": {
+            "adu-blue": {"adu_endpoint": emulator.host, "adu_instance_id": "blue"},
+            "adu-green": {"adu_endpoint": emulator.host, "adu_instance_id": "green"}}}}}}))
+    result = run_playbook(PLAYBOOKS / "adu_operations_report.yml", inventory=inv, emulator=emulator,
+                          extra_vars={"adu_report_dir": str(tmp_path / "reports")}).assert_ok()
+    ops = read_json(tmp_path / "reports" / "adu_operations.json")["operations"]
+    assert {op["status"] for op in ops} <= {"Running", "NotStarted", "Failed"}
+    for instance in ("adu-blue", "adu-green"):
+        mine = [op for op in ops if op["instance"] == instance]
+        assert any(op["status"] == "Failed" for op in mine), instance
+        assert any(op["status"] in ("Running", "NotStarted") for op in mine), instance
+    assert "11111111-0000-0000-0000-000000000004" in {op["operation_id"] for op in ops}   # an explicit Failed one
+    assert re.search(r"\d+ running or not started, \d+ failed", result.stdout)
+    # Fails as a gate when asked to.
+    run_playbook(PLAYBOOKS / "adu_operations_report.yml", inventory=inv, emulator=emulator,
+                 extra_vars={"adu_report_dir": str(tmp_path / "reports"), "adu_fail_on_failed": True}).assert_failed()
+
+
+def _aks_ops(*ops):
+    return {"aks_operations": [dict(resource_group="rg-test", name="aks-test", **op) for op in ops],
+            "aks_poll_interval": 1, "aks_wait_timeout": 120}
+
+
+def test_aks_operation_wait_success(emulator, run_playbook):
+    emulator.set_time_scale(30)
+    result = run_playbook(PLAYBOOKS / "aks_operation_wait.yml", emulator=emulator,
+                          extra_vars=_aks_ops({"operation_id": "00000000-0000-0000-0000-0000000000a1"})).assert_ok()
+    assert "00000000-0000-0000-0000-0000000000a1: Succeeded" in result.stdout
+
+
+def test_aks_operation_wait_failure(emulator, run_playbook):
+    emulator.set_time_scale(30)
+    result = run_playbook(PLAYBOOKS / "aks_operation_wait.yml", emulator=emulator, extra_vars=_aks_ops(
+        {"operation_id": "00000000-0000-0000-0000-0000000000a1"},
+        {"operation_id": "00000000-0000-0000-0000-0000000000a2", "agent_pool": "nodepool1"})).assert_failed()
+    assert "AKS operation(s) failed" in result.stdout
+    assert "ReconcileAgentPoolIdentityError" in result.stdout
+    assert "aks-test/00000000-0000-0000-0000-0000000000a2" in result.stdout
+
+
+def test_aks_operation_wait_refuses_an_empty_list(emulator, run_playbook):
+    result = run_playbook(PLAYBOOKS / "aks_operation_wait.yml", emulator=emulator).assert_failed()
+    assert "aks_operations must be a non-empty list" in result.stdout
