@@ -16,6 +16,7 @@ py="$venv/bin/python"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/rollout-demo.XXXXXX")"
 emu_pid=""
+# shellcheck disable=SC2317  # invoked by the trap
 cleanup() {
   if [ -n "$emu_pid" ]; then kill "$emu_pid" 2>/dev/null || true; wait "$emu_pid" 2>/dev/null || true; fi
   rm -rf "$work"

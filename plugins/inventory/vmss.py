@@ -19,7 +19,7 @@ description:
   - Groups come from O(keyed_groups), O(groups) and O(compose) (for example a group per C(ring) tag and per location).
   - The configuration file name must end with C(azure_vmss.yml) or C(azure_vmss.yaml).
 author:
-  - azure_ops.rollout contributors
+  - Azure Ops rollout maintainers (@azure-ops)
 extends_documentation_fragment:
   - azure_ops.rollout.azure
   - constructed
