@@ -22,7 +22,9 @@ FAST_VARS = {
     "ansible_python_interpreter": "{{ ansible_playbook_python }}",
     "vmss_extension_rollout_poll_interval": 1,
     "vmss_extension_rollout_progress_interval": 1,
-    "vmss_extension_rollout_wait_timeout": 300,
+    # With the 60 s minimum async margin this keeps the 1 s progress interval (rounds are capped at 120).
+    "vmss_extension_rollout_wait_timeout": 50,
+    "vmss_extension_rollout_async_margin": 60,
     "vmss_extension_rollout_run_dir": None,  # filled per test
 }
 
