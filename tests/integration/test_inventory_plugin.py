@@ -49,7 +49,7 @@ def _inventory(tmp_path: Path, emulator, config: dict, name="fleet.azure_vmss.ym
                           check=False)
     assert proc.returncode == 0, proc.stderr
     assert "Failed to parse" not in proc.stderr, proc.stderr
-    return _plain(json.loads(proc.stdout)), path
+    return _plain(json.loads(proc.stdout))
 
 
 def _lists(emulator):
@@ -58,7 +58,7 @@ def _lists(emulator):
 
 def test_groups_and_host_vars(emulator, tmp_path):
     emulator.load(scenario(FLEET))
-    data, _ = _inventory(tmp_path, emulator, BASE_CONFIG)
+    data = _inventory(tmp_path, emulator, BASE_CONFIG)
     hostvars = data["_meta"]["hostvars"]
     assert set(hostvars) == {s["name"] for s in FLEET}
     assert set(data["canary"]["hosts"]) == {"inv-canary"}
@@ -80,13 +80,13 @@ def test_groups_and_host_vars(emulator, tmp_path):
 def test_filters_and_hostnames(emulator, tmp_path):
     emulator.load(scenario(FLEET))
     config = dict(BASE_CONFIG, resource_groups=["RG-IT2"], exclude_tags={"rollout": "skip"}, hostnames="rg_name")
-    data, _ = _inventory(tmp_path, emulator, config)
+    data = _inventory(tmp_path, emulator, config)
     assert set(data["_meta"]["hostvars"]) == {"rg-it2-inv-r1-weu", "rg-it2-inv-r2-weu"}
     config = dict(BASE_CONFIG, include_tags={"ring": "ring1"})
-    data, _ = _inventory(tmp_path, emulator, config, name="other.azure_vmss.yml")
+    data = _inventory(tmp_path, emulator, config, name="other.azure_vmss.yml")
     assert set(data["_meta"]["hostvars"]) == {"inv-r1-eus", "inv-r1-weu"}
     config = dict(BASE_CONFIG, include_tags={"rollout": None})
-    data, _ = _inventory(tmp_path, emulator, config, name="third.azure_vmss.yml")
+    data = _inventory(tmp_path, emulator, config, name="third.azure_vmss.yml")
     assert set(data["_meta"]["hostvars"]) == {"inv-skip"}
 
 
@@ -94,13 +94,13 @@ def test_cache(emulator, tmp_path):
     emulator.load(scenario(FLEET))
     config = dict(BASE_CONFIG, cache=True, cache_plugin="ansible.builtin.jsonfile",
                   cache_connection=str(tmp_path / "cache"), cache_timeout=600)
-    first, _ = _inventory(tmp_path, emulator, config)
+    first = _inventory(tmp_path, emulator, config)
     assert _lists(emulator)
     emulator.clear_requests()
-    second, _ = _inventory(tmp_path, emulator, config)
+    second = _inventory(tmp_path, emulator, config)
     assert _lists(emulator) == []                       # served from the cache
     assert second["_meta"]["hostvars"] == first["_meta"]["hostvars"]
-    third, _ = _inventory(tmp_path, emulator, config, args=("--list", "--flush-cache"))
+    third = _inventory(tmp_path, emulator, config, args=("--list", "--flush-cache"))
     assert _lists(emulator) and set(third["_meta"]["hostvars"]) == set(first["_meta"]["hostvars"])
 
 
