@@ -85,7 +85,7 @@ def run_extension_upgrade(module):
     action = "attach" if operation else _compute.plan(latest, params["if_running"], server_now,
                                                       params["skip_if_completed_within"])
     result = {
-        "changed": action == "start", "started": False, "action": action, "operation": None,
+        "changed": action == "start", "upgrade_started": False, "action": action, "operation": None,
         "operation_url": operation.status_url if operation else None, "rolling_upgrade": latest,
         "elapsed": 0.0, "timeline": [], "polls": 0, "timed_out": False, "cancelled": False,
     }
@@ -98,7 +98,7 @@ def run_extension_upgrade(module):
     started_after = None
     if action == "start":
         operation, started_after = _start_once(module, target, api, deadline, server_now)
-        result.update(started=True, operation_url=operation.status_url if operation else None)
+        result.update(upgrade_started=True, operation_url=operation.status_url if operation else None)
     if not params["wait"]:
         result["elapsed"] = round(deadline.elapsed(), 1)
         return result

@@ -116,8 +116,11 @@ changed:
   returned: always
   type: bool
   sample: true
-started:
-  description: Whether a rolling upgrade was started by this task (always false in check mode).
+upgrade_started:
+  description:
+    - Whether a rolling upgrade was started by this task (always false in check mode).
+    - Not named C(started) because C(ansible.builtin.async_status) takes a C(started) key in a result for a job that is
+      still running, which would make an C(async) run of this module look unfinished forever.
   returned: always
   type: bool
   sample: true

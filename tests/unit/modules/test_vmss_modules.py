@@ -88,7 +88,7 @@ def test_upgrade_starts_waits_and_completes(run_module, emulator):
     emulator.set_time_scale(60)
     failed, result = run_module("vmss_extension_upgrade", name="vmss-healthy", wait_timeout=60, **FAST)
     assert not failed, result["msg"]
-    assert result["changed"] and result["started"] and result["action"] == "start"
+    assert result["changed"] and result["upgrade_started"] and result["action"] == "start"
     assert result["rolling_upgrade"]["running_status"]["code"] == "Completed"
     assert result["operation"]["status"] == "Succeeded"
     assert result["timeline"][-1]["code"] == "Completed" and result["polls"] >= 2
@@ -114,7 +114,7 @@ def test_lost_answer_to_the_start_is_resolved_by_asking_the_service(run_module, 
     if action.get("apply"):
         # The service did start it: the task watches that upgrade to the end and says so.
         assert not failed, result["msg"]
-        assert result["started"] and result["changed"] and result["operation_url"] is None
+        assert result["upgrade_started"] and result["changed"] and result["operation_url"] is None
         assert result["rolling_upgrade"]["running_status"]["code"] == "Completed"
         assert "answer to the start request was lost" in json.dumps(result), sorted(result)
     else:
@@ -124,7 +124,7 @@ def test_lost_answer_to_the_start_is_resolved_by_asking_the_service(run_module, 
 
 def test_upgrade_attaches_to_a_running_one(run_module, emulator):
     failed, result = run_module("vmss_extension_upgrade", name="vmss-rolling", wait=False, **FAST)
-    assert not failed and not result["changed"] and result["action"] == "attach" and not result["started"]
+    assert not failed and not result["changed"] and result["action"] == "attach" and not result["upgrade_started"]
     assert api_requests(emulator, "POST") == []
 
 
@@ -136,7 +136,7 @@ def test_upgrade_if_running_fail(run_module, emulator):
 
 def test_check_mode_never_posts_nor_waits(run_module, emulator):
     failed, result = run_module("vmss_extension_upgrade", _check_mode=True, name="vmss-healthy", **FAST)
-    assert not failed and result["changed"] and not result["started"]
+    assert not failed and result["changed"] and not result["upgrade_started"]
     failed, result = run_module("vmss_extension_upgrade", _check_mode=True, name="vmss-rolling", **FAST)
     assert not failed and not result["changed"]
     assert api_requests(emulator, "POST") == []
