@@ -54,7 +54,7 @@ def faults(scale):
         # The service started the upgrade but the answer was lost: the module must not start it again.
         {"name": "post-drop-applied", "match": {"kind": "arm", "method": "POST"}, "action": {"drop": True, "apply": True},
          "times": 2, "after": 5},
-        {"name": "expire-tokens", "match": arm_get, "action": {"expire_tokens": True}, "times": 2, "after": 150},
+        {"name": "expire-tokens", "match": arm_get, "action": {"expire_tokens": True}, "times": 2, "after": 60},
     ]
 
 
@@ -108,6 +108,9 @@ def test_soak_rollout_under_faults(emulator, run_playbook, tmp_path):
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     (out_dir / "playbook.log").write_text(output)
     print("soak summary:", json.dumps(summary))
+
+    # 0. the faults really happened (a soak that injected nothing proves nothing)
+    assert all(fired for fired in summary["faults_fired"].values()), summary["faults_fired"]
 
     # 1. every scale set ended as its policy says: fault_every-th Faulted, the others Completed
     wrong = {}
