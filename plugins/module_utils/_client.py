@@ -30,6 +30,9 @@ except ImportError:  # pragma: no cover - Python 2 is not supported by the colle
 COLLECTION_VERSION = "1.0.0"
 USER_AGENT = "azure_ops.rollout/%s" % COLLECTION_VERSION
 CONNECT_TIMEOUT = 10
+# A token refused as stale is replaced at most this often per request (a revoked
+# token, then its replacement revoked too); more means the credential is the problem.
+MAX_TOKEN_REFRESHES = 2
 # 401 codes that mean "get a new token and try again" rather than "you may not".
 _STALE_TOKEN_CODES = ("ExpiredAuthenticationToken", "InvalidAuthenticationToken", "InvalidAuthenticationTokenTenant")
 
@@ -191,7 +194,7 @@ class AzureClient:
         # A token fetched on the way (client secret grant) shares this deadline.
         self._deadline = deadline
         delays = backoff_delays(self.retry.backoff_base, self.retry.backoff_cap, self.retry.rng)
-        refreshed_token = False
+        token_refreshes = 0
         attempt = 0
         while True:
             attempt += 1
@@ -216,8 +219,9 @@ class AzureClient:
                         return response
                 else:
                     error = self.error_from(response)
-                    if token_scope and response.status == 401 and error.code in _STALE_TOKEN_CODES and not refreshed_token:
-                        refreshed_token = True
+                    if (token_scope and response.status == 401 and error.code in _STALE_TOKEN_CODES
+                            and token_refreshes < MAX_TOKEN_REFRESHES):
+                        token_refreshes += 1
                         self.tokens.invalidate(token_scope)
                         continue
                     if attempt >= self.retry.max_attempts or not may_retry(starts_operation, response.status):

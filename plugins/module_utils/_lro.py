@@ -15,7 +15,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import parse_retry_after
+from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError, AzureTimeoutError
+from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import RETRYABLE_STATUS, parse_retry_after
 
 try:
     from urllib.parse import urljoin
@@ -24,6 +25,14 @@ except ImportError:  # pragma: no cover
 
 TERMINAL_STATUSES = ("succeeded", "failed", "canceled", "cancelled")
 TIMELINE_LENGTH = 20
+# Status reads that may fail in a row (each already retried by the client)
+# before a wait gives up: a failed read says nothing about the operation.
+MAX_FAILED_POLLS = 3
+
+
+def is_transient(error):
+    """Whether a failed status read is worth reading again later (throttling, 5xx, network, garbled body)."""
+    return error.status in RETRYABLE_STATUS or error.code in ("ConnectionError", "InvalidResponseBody")
 
 
 def is_terminal_status(status):
@@ -74,13 +83,28 @@ def wait_until(fetch, is_done, deadline, interval, summarize=None, on_poll=None)
     """
     timeline = Timeline()
     value = None
+    failed_polls = 0
     while True:
-        value, hinted = fetch()
-        timeline.observe(deadline.elapsed(), summarize(value) if summarize else None)
-        if on_poll:
-            on_poll(value)
-        if is_done(value):
-            return WaitResult(True, value, deadline.elapsed(), timeline.entries, timeline.polls)
+        try:
+            value, hinted = fetch()
+        except AzureTimeoutError:
+            # The deadline passed inside a read: that is a timeout of the wait,
+            # reported with the last status seen (the caller's on_timeout applies).
+            return WaitResult(False, value, deadline.elapsed(), timeline.entries, timeline.polls)
+        except AzureError as error:
+            # ARM: an error reading the status is not the operation's failure.
+            # Keep the last status seen and read again, a few times at most.
+            failed_polls += 1
+            if not is_transient(error) or failed_polls > MAX_FAILED_POLLS or deadline.expired():
+                raise
+            hinted = None
+        else:
+            failed_polls = 0
+            timeline.observe(deadline.elapsed(), summarize(value) if summarize else None)
+            if on_poll:
+                on_poll(value)
+            if is_done(value):
+                return WaitResult(True, value, deadline.elapsed(), timeline.entries, timeline.polls)
         wait = interval if hinted is None else hinted
         if wait >= deadline.remaining():
             # Sleeping to the deadline and polling once more would start a

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import sys
 
-import pytest
-
 BAD = [
     ("vmss_extension_rollout_vmss_name", ""),
     ("vmss_extension_rollout_vmss_name", "x" * 65),

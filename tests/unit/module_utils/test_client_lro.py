@@ -5,7 +5,7 @@ import pytest
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _adu, _compute, _lro
 from ansible_collections.azure_ops.rollout.plugins.module_utils._client import Response, next_page
-from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
+from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError, AzureTimeoutError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
 
 from .conftest import SUB, api_requests
@@ -196,3 +196,65 @@ def test_tokens_are_refreshed_before_expiry_during_long_waits(emulator, make_cli
     now[0] += 400  # 200 s left: refreshed before it can expire mid-request
     assert client.tokens.token(scope) != first
     assert emulator.issued_tokens_count() == 2
+
+
+# -- the waiter keeps waiting through failed status reads ---------------------------------------------------
+class _Script:
+    """A fetch function that plays a list of outcomes: a value, or an exception to raise."""
+
+    def __init__(self, *outcomes):
+        self.outcomes = list(outcomes)
+        self.calls = 0
+
+    def __call__(self):
+        self.calls += 1
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome, None
+
+
+def _wait(script, clock, seconds=100):
+    return _lro.wait_until(script, lambda v: v == "done", Deadline(seconds, clock), interval=5)
+
+
+def test_waiter_reads_again_after_transient_failures(clock):
+    script = _Script("running", AzureError("x", status=503), AzureError("x", code="ConnectionError"),
+                     AzureError("x", status=429, code="TooManyRequests"), "done")
+    outcome = _wait(script, clock)
+    assert outcome.done and outcome.value == "done" and script.calls == 5
+    assert clock.sleeps == [5, 5, 5, 5]
+
+
+def test_waiter_gives_up_after_too_many_failed_reads_in_a_row(clock):
+    script = _Script("running", *[AzureError("x", status=500) for attempt in range(_lro.MAX_FAILED_POLLS + 1)])
+    with pytest.raises(AzureError):
+        _wait(script, clock)
+    assert script.calls == _lro.MAX_FAILED_POLLS + 2
+
+
+def test_waiter_does_not_hide_real_errors(clock):
+    script = _Script("running", AzureError("gone", status=404, code="ResourceNotFound"))
+    with pytest.raises(AzureError) as info:
+        _wait(script, clock)
+    assert info.value.code == "ResourceNotFound"
+
+
+def test_deadline_inside_a_read_is_a_timeout_with_the_last_status(clock):
+    script = _Script("running", AzureTimeoutError("deadline"))
+    outcome = _wait(script, clock)
+    assert outcome.timed_out and outcome.value == "running"
+
+
+def test_a_replacement_token_revoked_again_is_replaced_again(emulator, make_client):
+    client = make_client()
+    path = "/subscriptions/%s/resourceGroups/rg-test/providers/Microsoft.Compute/virtualMachineScaleSets/vmss-rolling" % SUB
+    client.get_json(path, params={"api-version": "2024-07-01"})
+    emulator.add_fault({"match": {"kind": "arm"}, "action": {"expire_tokens": True}, "times": 2})
+    body = client.get_json(path, params={"api-version": "2024-07-01"})[0]
+    assert body["name"] == "vmss-rolling"
+    assert [r["status"] for r in api_requests(emulator)] == [200, 401, 401, 200]
+    emulator.add_fault({"match": {"kind": "arm"}, "action": {"expire_tokens": True}, "times": 3})
+    with pytest.raises(AzureError) as info:
+        client.get_json(path, params={"api-version": "2024-07-01"})
+    assert info.value.code == "ExpiredAuthenticationToken"
