@@ -402,7 +402,7 @@ def bench_fleet(emu, sizes, results, throttled_size=100):
         arm = sum(1 for r in log if r["kind"] == "arm")
         tokens = sum(1 for r in log if r["kind"] == "token")
         throttled_count = sum(1 for r in log if r.get("status") == 429)
-        label = "%d%s" % (n, " (30%% of GETs 429, Retry-After 2)" if throttled else "")
+        label = "%d%s" % (n, " (30% of GETs 429, Retry-After 2)" if throttled else "")
         rows.append([label, res["rc"], res["wall"], arm, arm / n, tokens, tokens / n, posts, completed, throttled_count,
                      max_rate(emu), res["peak_mb"], res["peak_procs"]])
         raw[label] = {"rc": res["rc"], "wall": res["wall"], "arm": arm, "tokens": tokens, "posts": posts, "completed": completed,
