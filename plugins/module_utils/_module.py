@@ -23,6 +23,25 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import A
 SHARED_RULES = {"subscription_id": _validation.SUBSCRIPTION_ID}
 
 
+# Rules of the wait options of the info modules (see wait_spec).
+WAIT_RULES = {"wait_timeout": _validation.Range(1, 86400), "poll_interval": _validation.Range(1, 3600)}
+
+
+def wait_spec(timeout, interval):
+    """Argument spec of the ``wait``/``wait_timeout``/``poll_interval`` options of an info module."""
+    return {
+        "wait": {"type": "bool", "default": False},
+        "wait_timeout": {"type": "int", "default": timeout},
+        "poll_interval": {"type": "int", "default": interval},
+    }
+
+
+def waited(outcome):
+    """The result keys every waiting info module returns, from a WaitResult whose value is None when not found."""
+    return {"changed": False, "exists": outcome.value is not None, "elapsed": round(outcome.elapsed, 1),
+            "timeline": outcome.timeline, "timed_out": outcome.timed_out}
+
+
 class ModuleFailure(Exception):
     """Fail the task with ``msg`` and still return ``result`` (for example the last progress)."""
 

@@ -163,7 +163,7 @@ timed_out:
 """
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _adu, _validation
-from ansible_collections.azure_ops.rollout.plugins.module_utils._module import AzureModule, ModuleFailure
+from ansible_collections.azure_ops.rollout.plugins.module_utils._module import WAIT_RULES, AzureModule, ModuleFailure, wait_spec, waited
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
 
 ARGUMENT_SPEC = {
@@ -174,19 +174,16 @@ ARGUMENT_SPEC = {
     "top": {"type": "int"},
     "max_items": {"type": "int"},
     "api_version": {"type": "str", "choices": list(_adu.API_VERSIONS), "default": _adu.GA_API_VERSION},
-    "wait": {"type": "bool", "default": False},
-    "wait_timeout": {"type": "int", "default": 1800},
-    "poll_interval": {"type": "int", "default": 10},
 }
+ARGUMENT_SPEC.update(wait_spec(timeout=1800, interval=10))
 RULES = {
     "endpoint": _validation.ADU_ENDPOINT,
     "instance_id": _validation.ADU_INSTANCE,
     "operation_id": _validation.OPERATION_ID,
     "top": _validation.Range(1, 10000),
     "max_items": _validation.Range(1, 1000000),
-    "wait_timeout": _validation.Range(1, 86400),
-    "poll_interval": _validation.Range(1, 3600),
 }
+RULES.update(WAIT_RULES)
 
 
 def read_operations(module):
@@ -203,8 +200,7 @@ def read_operations(module):
     outcome = _adu.wait_operation(module.client, api, params["operation_id"],
                                   Deadline(params["wait_timeout"], module.client.clock), params["poll_interval"])
     shaped = outcome.value
-    result = {"changed": False, "exists": shaped is not None, "elapsed": round(outcome.elapsed, 1),
-              "timeline": outcome.timeline, "timed_out": outcome.timed_out}
+    result = waited(outcome)
     if shaped is None:
         raise ModuleFailure("Device Update operation %s was not found in instance %s"
                             % (params["operation_id"], params["instance_id"]), **result)

@@ -160,7 +160,7 @@ timed_out:
 """
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _aks, _validation
-from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure, AzureModule
+from ansible_collections.azure_ops.rollout.plugins.module_utils._module import WAIT_RULES, AzureModule, ModuleFailure, wait_spec, waited
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
 
 ARGUMENT_SPEC = {
@@ -169,22 +169,19 @@ ARGUMENT_SPEC = {
     "operation_id": {"type": "str"},
     "agent_pool": {"type": "str"},
     "api_version": {"type": "str", "default": _aks.API_VERSION},
-    "wait": {"type": "bool", "default": False},
-    "wait_timeout": {"type": "int", "default": 1800},
-    "poll_interval": {"type": "int", "default": 15},
     "fail_on_failed": {"type": "bool"},
     "max_items": {"type": "int"},
 }
+ARGUMENT_SPEC.update(wait_spec(timeout=1800, interval=15))
 RULES = {
     "resource_group": _validation.RESOURCE_GROUP,
     "name": _validation.AKS_NAME,
     "agent_pool": _validation.AGENT_POOL,
     "operation_id": _validation.OPERATION_ID,
     "api_version": _validation.API_VERSION,
-    "wait_timeout": _validation.Range(1, 86400),
-    "poll_interval": _validation.Range(1, 3600),
     "max_items": _validation.Range(1, 1000000),
 }
+RULES.update(WAIT_RULES)
 
 
 def read_operations(module):
@@ -202,8 +199,7 @@ def read_operations(module):
     outcome = _aks.wait_operation(module.client, path, Deadline(params["wait_timeout"], module.client.clock),
                                   params["poll_interval"], api)
     shaped = outcome.value
-    result = {"changed": False, "exists": shaped is not None, "elapsed": round(outcome.elapsed, 1),
-              "timeline": outcome.timeline, "timed_out": outcome.timed_out}
+    result = waited(outcome)
     if shaped is None:
         raise ModuleFailure("AKS operation %s of cluster %s was not found" % (params["operation_id"], params["name"]), **result)
     result["operation"] = shaped
