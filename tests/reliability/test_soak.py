@@ -74,8 +74,6 @@ def _code(vmss_state):
 @pytest.mark.soak
 @pytest.mark.slow
 def test_soak_rollout_under_faults(emulator, run_playbook, tmp_path):
-    if not PLAYBOOK.exists():
-        pytest.skip("playbooks/vmss_extension_rollout.yml not present")
     scenario = fleet(SCALE_SETS, fault_every=10, time_scale=TIME_SCALE)
     scenario["seed"] = 5
     emulator.load(scenario)
