@@ -15,7 +15,7 @@ import pytest
 from ansible_collections.azure_ops.rollout.plugins.modules import (
     adu_operations_info, aks_operation_info, vmss_extension_upgrade, vmss_rolling_upgrade_info)
 
-from ._harness import emulator_env, run_module_inprocess
+from ._harness import run_module_inprocess
 
 MODULES = {
     "vmss_rolling_upgrade_info": (vmss_rolling_upgrade_info, {"resource_group": "rg-test", "name": "vmss-done"}),
@@ -127,14 +127,6 @@ def _args(emulator, mod_name, option, value):
             args[key] = extra
     args[option] = value
     return args
-
-
-@pytest.fixture
-def emu_env(emulator, monkeypatch):
-    for key, value in emulator_env(emulator).items():
-        monkeypatch.setenv(key, value)
-    emulator.clear_requests()
-    return emulator
 
 
 @pytest.mark.parametrize("mod_name", list(MODULES))

@@ -15,14 +15,6 @@ from ansible_collections.azure_ops.rollout.plugins.modules import (
 from ._harness import SUB, emulator_env, issued_tokens, run_module_inprocess
 
 
-@pytest.fixture
-def emu_env(emulator, monkeypatch):
-    for key, value in emulator_env(emulator).items():
-        monkeypatch.setenv(key, value)
-    emulator.clear_requests()
-    return emulator
-
-
 def foreign(emu):
     return [r for r in emu.requests if r["listener"] == "foreign"]
 
