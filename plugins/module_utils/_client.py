@@ -130,7 +130,6 @@ class AzureClient:
         self._scopes = {"arm": (_auth.arm_scope(arm), origin(arm))}
         self._tokens = None
         self._deadline = None
-        self.request_count = 0
 
     # -- setup -------------------------------------------------------------
     @property
@@ -251,7 +250,6 @@ class AzureClient:
         elif method in ("POST", "PUT", "PATCH"):
             data = b""
         read_timeout = max(1.0, min(self.read_timeout, deadline.remaining()))
-        self.request_count += 1
         try:
             raw = self.session.request(method, url, params=params, data=data, headers=send_headers, verify=self.verify,
                                        timeout=(min(CONNECT_TIMEOUT, read_timeout), read_timeout), allow_redirects=False)

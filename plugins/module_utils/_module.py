@@ -72,12 +72,6 @@ class AzureModule:
         if found:
             self.module.fail_json(msg="Invalid options: " + "; ".join(found))
 
-    def check(self, name, rule):
-        """Fail now if option ``name`` breaks ``rule`` (for rules that depend on other options)."""
-        found = _validation.problems(self.params, {name: rule})
-        if found:
-            self.module.fail_json(msg="Invalid options: " + "; ".join(found))
-
     @property
     def client(self):
         if self._client is None:
