@@ -17,6 +17,7 @@ __metaclass__ = type
 
 import configparser
 import os
+import threading
 import time
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureAuthError
@@ -261,11 +262,13 @@ def credential_chain(options, verify, post):
 
 
 class TokenProvider:
-    """Tokens per scope, cached for the life of the module run.
+    """Tokens per scope, cached for the life of the module run (or of a batch step).
 
     A token is reused until ``REFRESH_MARGIN`` seconds before it expires, so a
     long wait gets a fresh one in time; ``invalidate`` drops a token the
     service refused (for example revoked early) so the next call fetches anew.
+    Thread-safe: the threads of a batch step share one provider, and a token
+    is fetched once however many threads ask for it at the same moment.
     """
 
     def __init__(self, chain, clock=time.time):
@@ -273,21 +276,24 @@ class TokenProvider:
         self._active = None
         self._tokens = {}
         self._clock = clock
+        self._lock = threading.Lock()
         self.acquired = 0
 
     def token(self, scope):
-        cached = self._tokens.get(scope)
-        if cached and cached[1] - self._clock() > REFRESH_MARGIN:
-            return cached[0]
-        token, expires_on = self._acquire(scope)
-        self._tokens[scope] = (token, expires_on)
-        self.acquired += 1
-        return token
+        with self._lock:
+            cached = self._tokens.get(scope)
+            if cached and cached[1] - self._clock() > REFRESH_MARGIN:
+                return cached[0]
+            token, expires_on = self._acquire(scope)
+            self._tokens[scope] = (token, expires_on)
+            self.acquired += 1
+            return token
 
     def invalidate(self, scope):
-        self._tokens.pop(scope, None)
-        if self._active is not None and hasattr(self._active[1], "reset"):
-            self._active[1].reset()
+        with self._lock:
+            self._tokens.pop(scope, None)
+            if self._active is not None and hasattr(self._active[1], "reset"):
+                self._active[1].reset()
 
     def _acquire(self, scope):
         if self._active is not None:

@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import threading
 import uuid
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _auth
@@ -118,7 +119,7 @@ class AzureClient:
     ever sent to the origin registered for that scope.
     """
 
-    def __init__(self, options, clock=None, retry=None, session=None):
+    def __init__(self, options, clock=None, retry=None, session=None, max_connections=10):
         self.options = dict(options)
         self.clock = clock or SystemClock()
         self.retry = retry or RetryPolicy()
@@ -129,7 +130,12 @@ class AzureClient:
         self._session = session
         self._scopes = {"arm": (_auth.arm_scope(arm), origin(arm))}
         self._tokens = None
-        self._deadline = None
+        # Threads of a batch step share one client: lazy setup under a lock, the deadline of the request
+        # in flight per thread (a token fetched on the way shares it), and a pool with a connection per
+        # thread that may be sending at once, so keep-alive connections are reused, not re-handshaken.
+        self._setup_lock = threading.Lock()
+        self._local = threading.local()
+        self.max_connections = max_connections
 
     # -- setup -------------------------------------------------------------
     @property
@@ -140,15 +146,20 @@ class AzureClient:
 
     @property
     def session(self):
-        if self._session is None:
-            import requests  # deferred so that argument errors fail fast
+        with self._setup_lock:
+            if self._session is None:
+                import requests  # deferred so that argument errors fail fast
 
-            self._session = requests.Session()
-            self._session.headers["User-Agent"] = USER_AGENT
-            if self.verify is False:
-                import urllib3
+                session = requests.Session()
+                session.headers["User-Agent"] = USER_AGENT
+                if self.max_connections > 10:
+                    adapter = requests.adapters.HTTPAdapter(pool_maxsize=self.max_connections)
+                    session.mount("https://", adapter)
+                if self.verify is False:
+                    import urllib3
 
-                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+                    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+                self._session = session
         return self._session
 
     @property
@@ -158,8 +169,10 @@ class AzureClient:
             if verify is True:
                 # Same bundle requests would pick up from REQUESTS_CA_BUNDLE.
                 verify = self.session.merge_environment_settings(self.resource_manager_endpoint, {}, None, True, None)["verify"]
-            chain = _auth.credential_chain(self.options, verify, self._post_token_form)
-            self._tokens = _auth.TokenProvider(chain)
+            with self._setup_lock:
+                if self._tokens is None:
+                    chain = _auth.credential_chain(self.options, verify, self._post_token_form)
+                    self._tokens = _auth.TokenProvider(chain)
         return self._tokens
 
     def register_scope(self, name, scope, endpoint):
@@ -191,7 +204,7 @@ class AzureClient:
                     % ((scope,) + origin(url) + trusted_origin), code="UntrustedHost", url=url)
         deadline = deadline or Deadline(None, self.clock)
         # A token fetched on the way (client secret grant) shares this deadline.
-        self._deadline = deadline
+        self._local.deadline = deadline
         delays = backoff_delays(self.retry.backoff_base, self.retry.backoff_cap, self.retry.rng)
         token_refreshes = 0
         attempt = 0
@@ -271,7 +284,7 @@ class AzureClient:
     def _post_token_form(self, url, form):
         """POST a token request (client-credentials grant), with the usual retries; return the JSON body."""
         try:
-            response = self.request("POST", url, form=form, scope=None, deadline=self._deadline)
+            response = self.request("POST", url, form=form, scope=None, deadline=getattr(self._local, "deadline", None))
             body = response.json()
         except AzureAuthError:
             raise

@@ -1,7 +1,20 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, azure_ops.rollout contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The extension rolling upgrade procedure: plan, start once, watch, decide the outcome."""
+"""The extension rolling upgrade procedure: plan, start once, watch, decide the outcome.
+
+One procedure serves the module ``vmss_extension_upgrade`` (one scale set per run) and the batch step
+``vmss_rollout_batch`` (many scale sets in threads of one process). Both hand it a *job*: any object with
+
+* ``params``: the module's options (see ``vmss_extension_upgrade``'s argument spec),
+* ``client``: an AzureClient (shared by the jobs of a batch),
+* ``subscription_id``, ``check_mode``,
+* ``warn(message)``.
+
+``observer(event, value)``, when given, hears ``("planned", action)``, ``("started", None)`` and
+``("poll", shaped rolling upgrade or None)``: the batch step draws its live progress from it, the module
+writes its ``progress_file`` from it.
+"""
 
 from __future__ import absolute_import, division, print_function
 
@@ -10,7 +23,7 @@ __metaclass__ = type
 import json
 import time
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _compute, _lro, _shapes
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _lro, _shapes, _vmss
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
@@ -19,26 +32,21 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import D
 CANCEL_BUDGET = 120
 
 
-def _progress_text(shaped):
-    if not shaped:
-        return "no rolling upgrade status"
-    return ("%(code)s, %(percent_complete)s%% done: succeeded %(succeeded)s, failed %(failed)s, "
-            "in progress %(in_progress)s, pending %(pending)s" % _shapes.progress_summary(shaped))
-
-
 def succeeded(shaped, op_status, started_after):
     """Whether a finished wait ended well: our upgrade Completed, or (no upgrade seen) the operation Succeeded."""
-    if shaped and _compute.is_ours(shaped, started_after) and shaped["is_terminal"]:
+    if shaped and _vmss.is_ours(shaped, started_after) and shaped["is_terminal"]:
         return shaped["running_status"]["code"] == "Completed"
     return str((op_status or {}).get("status")).lower() == "succeeded"
 
 
-def _progress_writer(path, deadline):
-    """An on_poll callback appending one JSON line per status read to ``path`` (or None)."""
+def progress_file_observer(path, deadline):
+    """An observer appending one JSON line per status read to ``path`` (or None without a path)."""
     if not path:
         return None
 
-    def write(shaped):
+    def write(event, shaped):
+        if event != "poll":
+            return
         line = {"time": round(time.time(), 3), "elapsed": round(deadline.elapsed(), 1)}
         line.update(_shapes.progress_summary(shaped) if shaped else {"code": None})
         try:
@@ -50,7 +58,7 @@ def _progress_writer(path, deadline):
     return write
 
 
-def _start_once(module, target, api, deadline, planned_at):
+def _start_once(job, target, api_version, deadline, planned_at):
     """POST the start; if its answer is lost, ask the service whether it started rather than guess.
 
     The POST itself is never sent twice after an ambiguous failure (see
@@ -59,81 +67,101 @@ def _start_once(module, target, api, deadline, planned_at):
     ``rollingUpgrades/latest`` that began after our plan read says it did, and
     the task then watches that upgrade instead of failing with a result lost.
     """
-    client = module.client
+    client = job.client
     try:
-        return _compute.start_upgrade(client, *target, api_version=api, deadline=deadline)
+        return _vmss.start_upgrade(client, *target, api_version=api_version, deadline=deadline)
     except AzureError as error:
         if error.code != "ConnectionError" and error.status not in (500, 502, 504):
             raise
-        latest = _compute.get_latest(client, *target, api_version=api, deadline=deadline)[1]
-        if latest is None or planned_at is None or not _compute.is_ours(latest, planned_at):
+        latest = _vmss.read_latest(client, *target, api_version=api_version, deadline=deadline).upgrade
+        if latest is None or planned_at is None or not _vmss.is_ours(latest, planned_at):
             raise
-        module.warn("The answer to the start request was lost (%s), but the service did start the rolling upgrade "
-                    "at %s; watching it." % (error, latest["running_status"]["start_time"]))
+        job.warn("The answer to the start request was lost (%s), but the service did start the rolling upgrade "
+                 "at %s; watching it." % (error, latest["running_status"]["start_time"]))
         return None, planned_at
 
 
-def run_extension_upgrade(module):
-    params = module.params
-    client = module.client
-    deadline = Deadline(params["wait_timeout"], client.clock)
-    target = (module.subscription_id, params["resource_group"], params["name"])
-    api = params["api_version"]
-    operation = _lro.operation_from_url(params["operation_url"]) if params["operation_url"] else None
+def run_extension_upgrade(job, observer=None):
+    """Plan, start (at most once), wait and judge one scale set's extension rolling upgrade.
 
-    latest, server_now = _compute.get_latest(client, *target, api_version=api, deadline=deadline)[1:]
-    action = "attach" if operation else _compute.plan(latest, params["if_running"], server_now,
-                                                      params["skip_if_completed_within"])
+    Returns the module result; raises ModuleFailure (with the result) when the upgrade did not end well,
+    AzureError when Azure could not be asked.
+    """
+    params = job.params
+    client = job.client
+    notify = observer or (lambda event, value: None)
+    deadline = Deadline(params["wait_timeout"], client.clock)
+    target = (job.subscription_id, params["resource_group"], params["name"])
+    api_version = params["api_version"]
+    operation = _lro.operation_from_url(params["operation_url"]) if params.get("operation_url") else None
+
+    latest = _vmss.read_latest(client, *target, api_version=api_version, deadline=deadline)
+    if operation:
+        action = "attach"
+    else:
+        action = _vmss.plan(latest.upgrade, params["if_running"], latest.server_time,
+                            params["skip_if_completed_within"], params.get("if_faulted") or "start")
     result = {
         "changed": action == "start", "upgrade_started": False, "action": action, "operation": None,
-        "operation_url": operation.status_url if operation else None, "rolling_upgrade": latest,
-        "elapsed": 0.0, "timeline": [], "polls": 0, "timed_out": False, "cancelled": False,
+        "operation_url": operation.status_url if operation else None, "rolling_upgrade": latest.upgrade,
+        "elapsed": 0.0, "timeline": [], "polls": 0, "timed_out": False, "cancelled": False, "left_running": False,
     }
+    notify("planned", action)
     if action == "refuse":
-        raise ModuleFailure("A rolling upgrade is already running on %s (%s) and if_running=fail"
-                            % (params["name"], _progress_text(latest)), **result)
-    if module.check_mode or action == "skip":
+        raise ModuleFailure(_vmss.refusal_message(latest.upgrade, params["name"]), **result)
+    if job.check_mode or action == "skip":
         return result
 
     started_after = None
     if action == "start":
-        operation, started_after = _start_once(module, target, api, deadline, server_now)
+        operation, started_after = _start_once(job, target, api_version, deadline, latest.server_time)
         result.update(upgrade_started=True, operation_url=operation.status_url if operation else None)
+        notify("started", None)
     if not params["wait"]:
         result["elapsed"] = round(deadline.elapsed(), 1)
         return result
 
-    outcome, op_status = _compute.watch_upgrade(client, *target, deadline=deadline, interval=params["poll_interval"],
-                                                api_version=api, operation=operation, started_after=started_after,
-                                                on_poll=_progress_writer(params["progress_file"], deadline))
+    outcome, op_status = _vmss.watch_upgrade(client, *target, deadline=deadline, interval=params["poll_interval"],
+                                             api_version=api_version, operation=operation, started_after=started_after,
+                                             on_poll=lambda shaped: notify("poll", shaped))
     result.update(rolling_upgrade=outcome.value, timeline=outcome.timeline, polls=outcome.polls,
                   operation=_shapes.compute_operation(op_status) if op_status else None,
                   elapsed=round(outcome.elapsed, 1))
     if outcome.timed_out:
-        return _on_timeout(module, target, api, result)
+        return _on_timeout(job, target, result)
     if not succeeded(outcome.value, op_status, started_after):
-        raise ModuleFailure(_compute.failure_message(outcome.value, result["operation"]), **result)
+        raise ModuleFailure(_vmss.failure_message(outcome.value, result["operation"]), **result)
     return result
 
 
-def _on_timeout(module, target, api, result):
-    params = module.params
+def _on_timeout(job, target, result):
+    """Apply ``on_timeout``. Only an upgrade this task started is cancelled, unless ``cancel_attached``."""
+    params = job.params
     result["timed_out"] = True
     text = "Timed out after %ss waiting for the rolling upgrade of %s; last progress: %s" % (
-        params["wait_timeout"], params["name"], _progress_text(result["rolling_upgrade"]))
+        params["wait_timeout"], params["name"], _vmss.progress_text(result["rolling_upgrade"]))
+    still_running = _vmss.is_running(result["rolling_upgrade"]) or result["rolling_upgrade"] is None
     if params["on_timeout"] == "leave":
-        module.warn(text + ". It goes on (on_timeout=leave).")
+        result["left_running"] = still_running
+        job.warn(text + ". It goes on in Azure (on_timeout=leave).")
         return result
-    if params["on_timeout"] == "cancel":
-        grace = Deadline(CANCEL_BUDGET, module.client.clock)
+    if params["on_timeout"] == "cancel" and (result["upgrade_started"] or params.get("cancel_attached")):
+        grace = Deadline(CANCEL_BUDGET, job.client.clock)
         try:
-            _compute.cancel_upgrade(module.client, *target, api_version=api, deadline=grace)
+            _vmss.cancel_upgrade(job.client, *target, api_version=params["api_version"], deadline=grace)
             result["cancelled"] = True
             text += ". The rolling upgrade was cancelled (on_timeout=cancel)"
         except AzureError as error:
-            text += ". Cancelling it failed: %s" % error
+            text += ". Cancelling it failed, it goes on in Azure: %s" % error
         try:
-            result["rolling_upgrade"] = _compute.get_latest(module.client, *target, api_version=api, deadline=grace)[1]
+            result["rolling_upgrade"] = _vmss.read_latest(job.client, *target, api_version=params["api_version"],
+                                                          deadline=grace).upgrade
         except AzureError:
             pass  # keep the last status seen before the cancel
+    elif params["on_timeout"] == "cancel":
+        text += (". Not cancelled: this task attached to an upgrade it did not start (set cancel_attached=true to "
+                 "cancel those too); it goes on in Azure")
+    else:
+        text += ". It goes on in Azure (on_timeout=fail)"
+    result["left_running"] = not result["cancelled"] and still_running
     raise ModuleFailure(text, **result)

@@ -39,7 +39,8 @@ options:
     default: 30
   if_running:
     description:
-      - What to do when a rolling upgrade is already C(RollingForward).
+      - What to do when a rolling upgrade is already C(RollingForward). An upgrade interrupted by a lost controller
+        (Ctrl-C, a killed job) goes on in Azure; a re-run with V(wait) attaches to it instead of starting another.
       - V(wait) attaches to it and waits for it (nothing new is started, RV(changed=false)).
       - V(fail) fails the task at once. V(start) asks the service to start another one anyway.
     type: str
@@ -48,12 +49,30 @@ options:
   on_timeout:
     description:
       - What to do when O(wait_timeout) passes before the upgrade ends.
-      - V(fail) fails the task with the last progress. V(cancel) cancels the rolling upgrade
-        (C(POST .../rollingUpgrades/cancel)), reports RV(cancelled) and fails the task. V(leave) returns without
-        failing, with RV(timed_out=true), and the upgrade goes on.
+      - V(fail) fails the task with the last progress; the upgrade goes on in Azure (RV(left_running)).
+      - V(cancel) cancels the rolling upgrade (C(POST .../rollingUpgrades/cancel)) when this task started it, reports
+        RV(cancelled) and fails the task. An upgrade the task only attached to is left running unless
+        O(cancel_attached=true).
+      - V(leave) returns without failing, with RV(timed_out=true), and the upgrade goes on.
     type: str
     choices: [fail, cancel, leave]
     default: fail
+  cancel_attached:
+    description:
+      - With O(on_timeout=cancel), also cancel an upgrade that this task did not start but attached to (someone else's,
+        or an earlier run's). Off by default: cancelling another operator's upgrade must be a decision.
+    type: bool
+    default: false
+  if_faulted:
+    description:
+      - What to do when no upgrade is running and the latest one ended C(Faulted) (the rolling-upgrade policy was
+        breached).
+      - V(start) starts a new upgrade, as for any other finished one. V(fail) refuses (RV(action=refuse)) and fails
+        the task with the fault's code and message, so that a re-run after a policy breach never starts the upgrade
+        again until someone decides to (the role and the fleet playbooks default to V(fail)).
+    type: str
+    choices: [start, fail]
+    default: start
   skip_if_completed_within:
     description:
       - Do not start a new upgrade when the latest one C(Completed) and started less than this many seconds ago (by the
@@ -69,8 +88,8 @@ options:
     description:
       - While waiting, append one JSON line per status read to this file on the host that runs the module (usually the
         controller), with C(time), C(elapsed), C(code), C(succeeded), C(failed), C(in_progress), C(pending) and
-        C(percent_complete). With C(async) this lets a play show live progress while one task (and one token) does
-        the whole wait; the role M(azure_ops.rollout.vmss_extension_rollout) uses it.
+        C(percent_complete), for a run with C(async) watched by something else. To roll out many scale sets with live
+        progress, use the role M(azure_ops.rollout.vmss_extension_rollout) (one batch step, no files) instead.
     type: path
 extends_documentation_fragment:
   - azure_ops.rollout.azure
@@ -198,21 +217,29 @@ cancelled:
   returned: always
   type: bool
   sample: false
+left_running:
+  description: Whether the task ended (timed out) while the upgrade was still running in Azure, not cancelled.
+  returned: always
+  type: bool
+  sample: false
 """
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _compute, _validation
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _vmss, _validation
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import AzureModule
-from ansible_collections.azure_ops.rollout.plugins.module_utils._upgrade import run_extension_upgrade
+from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
+from ansible_collections.azure_ops.rollout.plugins.module_utils._upgrade import progress_file_observer, run_extension_upgrade
 
 ARGUMENT_SPEC = {
     "resource_group": {"type": "str", "required": True},
     "name": {"type": "str", "required": True, "aliases": ["vmss_name"]},
-    "api_version": {"type": "str", "default": _compute.API_VERSION},
+    "api_version": {"type": "str", "default": _vmss.API_VERSION},
     "wait": {"type": "bool", "default": True},
     "wait_timeout": {"type": "int", "default": 3600},
     "poll_interval": {"type": "int", "default": 30},
     "if_running": {"type": "str", "choices": ["wait", "fail", "start"], "default": "wait"},
     "on_timeout": {"type": "str", "choices": ["fail", "cancel", "leave"], "default": "fail"},
+    "cancel_attached": {"type": "bool", "default": False},
+    "if_faulted": {"type": "str", "choices": ["start", "fail"], "default": "start"},
     "skip_if_completed_within": {"type": "int", "default": 0},
     "operation_url": {"type": "str"},
     "progress_file": {"type": "path"},
@@ -228,8 +255,13 @@ RULES = {
 }
 
 
+def upgrade(module):
+    observer = progress_file_observer(module.params["progress_file"], Deadline(None))
+    return run_extension_upgrade(module, observer)
+
+
 def main():
-    AzureModule(ARGUMENT_SPEC, rules=RULES).run(run_extension_upgrade)
+    AzureModule(ARGUMENT_SPEC, rules=RULES).run(upgrade)
 
 
 if __name__ == "__main__":

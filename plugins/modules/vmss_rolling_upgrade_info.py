@@ -146,24 +146,24 @@ rolling_upgrade:
       returned: when the service sends it
 """
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _compute, _validation
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _vmss, _validation
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import AzureModule
 
 ARGUMENT_SPEC = {
     "resource_group": {"type": "str", "required": True},
     "name": {"type": "str", "required": True, "aliases": ["vmss_name"]},
-    "api_version": {"type": "str", "default": _compute.API_VERSION},
+    "api_version": {"type": "str", "default": _vmss.API_VERSION},
 }
 RULES = {"resource_group": _validation.RESOURCE_GROUP, "name": _validation.VMSS_NAME, "api_version": _validation.API_VERSION}
 
 
 def read_latest(module):
     params = module.params
-    exists, shaped = _compute.get_latest(module.client, module.subscription_id, params["resource_group"], params["name"],
-                                         params["api_version"])[:2]
-    result = {"changed": False, "exists": exists}
-    if exists:
-        result["rolling_upgrade"] = shaped
+    latest = _vmss.read_latest(module.client, module.subscription_id, params["resource_group"], params["name"],
+                               params["api_version"])
+    result = {"changed": False, "exists": latest.exists}
+    if latest.exists:
+        result["rolling_upgrade"] = latest.upgrade
     return result
 
 

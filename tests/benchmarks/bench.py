@@ -108,7 +108,7 @@ from ansible.module_utils.testing import patch_module_args
 mark("import patch_module_args (test harness only)")
 from ansible_collections.azure_ops.rollout.plugins.modules import vmss_rolling_upgrade_info as m
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import AzureModule
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _compute
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _vmss
 mark("import module + module_utils")
 with patch_module_args({"resource_group": "rg-test", "name": "vmss-done"}):
     mod = AzureModule(m.ARGUMENT_SPEC, rules=m.RULES)
@@ -121,7 +121,7 @@ client.session
 mark("requests.Session()")
 client.tokens.token("https://%s/.default" % "x") if False else client.tokens.token(client._scopes["arm"][0])
 mark("token request (TLS handshake + POST)")
-_compute.get_latest(client, mod.subscription_id, "rg-test", "vmss-done")
+_vmss.read_latest(client, mod.subscription_id, "rg-test", "vmss-done")
 mark("GET rollingUpgrades/latest (same connection)")
 import azure.identity
 mark("(not on the path) import azure.identity")

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient, RetryPolicy
-from ansible_collections.azure_ops.rollout.plugins.module_utils._compute import vmss_path
+from ansible_collections.azure_ops.rollout.plugins.module_utils._vmss import vmss_path
 
 SUB = "00000000-0000-0000-0000-000000000001"
 

@@ -6,7 +6,7 @@ import socket
 import pytest
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient, RetryPolicy, quote_segment
-from ansible_collections.azure_ops.rollout.plugins.module_utils._compute import vmss_path
+from ansible_collections.azure_ops.rollout.plugins.module_utils._vmss import vmss_path
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError, AzureTimeoutError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
 

@@ -3,7 +3,7 @@
 
 import pytest
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _adu, _compute, _lro
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _adu, _vmss, _lro
 from ansible_collections.azure_ops.rollout.plugins.module_utils._client import Response, next_page
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError, AzureTimeoutError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
@@ -70,7 +70,7 @@ def test_next_page_handles_relative_and_absolute_links_and_keeps_api_version():
 def test_poll_start_operation_to_success_with_final_location(emulator, make_client, clock):
     emulator.set_time_scale(1000)
     client = make_client(clock_=Deadline(None).clock)
-    operation = _compute.start_upgrade(client, SUB, "rg-test", "vmss-healthy")[0]
+    operation = _vmss.start_upgrade(client, SUB, "rg-test", "vmss-healthy")[0]
     assert operation.kind == "azure-asyncoperation" and "monitor=true" in operation.final_url
     outcome = _lro.poll_operation(client, operation, Deadline(30), interval=0.2)
     assert outcome.done and outcome.value["status"] == "Succeeded"
@@ -82,7 +82,7 @@ def test_poll_start_operation_to_success_with_final_location(emulator, make_clie
 
 def test_poll_honours_the_caller_interval_without_retry_after(emulator, make_client, clock):
     client = make_client()
-    operation = _compute.start_upgrade(client, SUB, "rg-test", "vmss-healthy")[0]
+    operation = _vmss.start_upgrade(client, SUB, "rg-test", "vmss-healthy")[0]
     outcome = _lro.poll_operation(client, operation, Deadline(45, clock), interval=10)
     assert outcome.timed_out and outcome.value["status"] == "InProgress"
     assert clock.sleeps[:4] == [10, 10, 10, 10]
@@ -107,7 +107,7 @@ def test_poll_honours_retry_after_of_the_data_plane(emulator, make_client, clock
 def test_operation_on_a_foreign_host_is_refused_and_gets_no_token(emulator, make_client):
     emulator.add_fault({"match": {"method": "POST", "kind": "arm"}, "action": {"foreign_location": True}, "times": 1})
     client = make_client()
-    operation = _compute.start_upgrade(client, SUB, "rg-test", "vmss-healthy")[0]
+    operation = _vmss.start_upgrade(client, SUB, "rg-test", "vmss-healthy")[0]
     assert operation.status_url.startswith(emulator.foreign_base_url)
     with pytest.raises(AzureError) as info:
         _lro.poll_operation(client, operation, Deadline(10), interval=1)

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _compute, _shapes
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _vmss, _shapes
 
 from .conftest import api_requests
 
@@ -22,21 +22,28 @@ def _shaped(code, start="2026-11-22T05:00:00.0000000+00:00"):
     ("Completed", "wait", "start"), ("Faulted", "fail", "start"), ("Cancelled", "wait", "start"), (None, "wait", "start"),
 ])
 def test_plan(code, if_running, action):
-    assert _compute.plan(_shaped(code) if code else None, if_running) == action
+    assert _vmss.plan(_shaped(code) if code else None, if_running) == action
 
 
 def test_plan_skips_a_recent_completion_by_the_service_clock():
-    now = _compute.parse_time("Sun, 22 Nov 2026 05:30:00 GMT")
-    assert _compute.plan(_shaped("Completed"), "wait", now, skip_if_completed_within=3600) == "skip"
-    assert _compute.plan(_shaped("Completed"), "wait", now, skip_if_completed_within=600) == "start"
-    assert _compute.plan(_shaped("Faulted"), "wait", now, skip_if_completed_within=3600) == "start"
+    now = _vmss.parse_time("Sun, 22 Nov 2026 05:30:00 GMT")
+    assert _vmss.plan(_shaped("Completed"), "wait", now, skip_if_completed_within=3600) == "skip"
+    assert _vmss.plan(_shaped("Completed"), "wait", now, skip_if_completed_within=600) == "start"
+    assert _vmss.plan(_shaped("Faulted"), "wait", now, skip_if_completed_within=3600) == "start"
+
+
+def test_plan_refuses_after_a_fault_only_with_if_faulted_fail():
+    assert _vmss.plan(_shaped("Faulted"), "wait", if_faulted="fail") == "refuse"
+    assert _vmss.plan(_shaped("Faulted"), "wait", if_faulted="start") == "start"
+    assert _vmss.plan(_shaped("Cancelled"), "wait", if_faulted="fail") == "start"
+    assert _vmss.plan(_shaped("RollingForward"), "wait", if_faulted="fail") == "attach"
 
 
 def test_parse_time_handles_azure_seven_digit_fractions_and_http_dates():
-    assert _compute.parse_time("2020-11-17T07:06:27.0292795+00:00").microsecond == 29279
-    assert _compute.parse_time("2020-11-17T07:06:27Z").hour == 7
-    assert _compute.parse_time("Tue, 17 Nov 2020 07:06:27 GMT").minute == 6
-    assert _compute.parse_time("yesterday") is None
+    assert _vmss.parse_time("2020-11-17T07:06:27.0292795+00:00").microsecond == 29279
+    assert _vmss.parse_time("2020-11-17T07:06:27Z").hour == 7
+    assert _vmss.parse_time("Tue, 17 Nov 2020 07:06:27 GMT").minute == 6
+    assert _vmss.parse_time("yesterday") is None
 
 
 def test_shape_of_the_minimum_set_tolerates_absent_fields():
@@ -102,6 +109,14 @@ def test_upgrade_fault_fails_with_azure_code_and_keeps_the_result(run_module, em
     assert "MaxUnhealthy" in result["msg"] and "failed 2" in result["msg"]
     assert result["rolling_upgrade"]["running_status"]["code"] == "Faulted"
     assert result["operation"]["status"] == "Failed" and result["operation"]["error"]["code"].startswith("MaxUnhealthy")
+    # A re-run with if_faulted=fail refuses before any POST and names the fault; if_faulted=start starts again.
+    emulator.clear_requests()
+    failed, again = run_module("vmss_extension_upgrade", name="vmss-faulty", if_faulted="fail", wait_timeout=60, **FAST)
+    assert failed and again["action"] == "refuse" and not again["changed"]
+    assert "Faulted" in again["msg"] and "MaxUnhealthy" in again["msg"] and "if_faulted=start" in again["msg"]
+    assert api_requests(emulator, "POST") == []
+    failed, again = run_module("vmss_extension_upgrade", name="vmss-faulty", if_faulted="start", wait=False, **FAST)
+    assert not failed and again["action"] == "start" and len(api_requests(emulator, "POST")) == 1
 
 
 @pytest.mark.parametrize("action", [{"drop": True, "apply": True}, {"status": 500}])
@@ -145,12 +160,18 @@ def test_check_mode_never_posts_nor_waits(run_module, emulator):
 
 def test_timeout_leave_cancel_fail(run_module, emulator):
     failed, result = run_module("vmss_extension_upgrade", name="vmss-rolling", wait_timeout=3, on_timeout="leave", **FAST)
-    assert not failed and result["timed_out"] and not result["cancelled"]
+    assert not failed and result["timed_out"] and not result["cancelled"] and result["left_running"]
     assert result["rolling_upgrade"]["running_status"]["code"] == "RollingForward"
     failed, result = run_module("vmss_extension_upgrade", name="vmss-rolling", wait_timeout=3, **FAST)
     assert failed and result["timed_out"] and "Timed out after 3s" in result["msg"] and "pending" in result["msg"]
+    assert result["left_running"] and "goes on in Azure" in result["msg"]
+    # Attached, not started by this task: on_timeout=cancel leaves it running unless cancel_attached.
     failed, result = run_module("vmss_extension_upgrade", name="vmss-rolling", wait_timeout=3, on_timeout="cancel", **FAST)
-    assert failed and result["cancelled"] and "cancelled" in result["msg"]
+    assert failed and not result["cancelled"] and result["left_running"] and "cancel_attached" in result["msg"]
+    assert api_requests(emulator, "POST") == []
+    failed, result = run_module("vmss_extension_upgrade", name="vmss-rolling", wait_timeout=3, on_timeout="cancel",
+                                cancel_attached=True, **FAST)
+    assert failed and result["cancelled"] and not result["left_running"] and "cancelled" in result["msg"]
     assert result["rolling_upgrade"]["running_status"]["code"] == "Cancelled"
     assert [r["path"].rsplit("/", 2)[-2:] for r in api_requests(emulator, "POST")] == [["rollingUpgrades", "cancel"]]
     assert result["elapsed"] < 3.5

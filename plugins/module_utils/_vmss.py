@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
 import datetime
 import email.utils
 import re
@@ -23,6 +24,10 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import A
 
 API_VERSION = "2024-07-01"
 RUNNING = "RollingForward"
+
+# ``rollingUpgrades/latest`` as read: whether any upgrade ever ran, the shaped upgrade (or None), and the
+# service's clock at the time of the answer (its Date header) for "completed within" and "is it ours".
+Latest = collections.namedtuple("Latest", "exists upgrade server_time")
 
 
 def vmss_path(subscription_id, resource_group, name, *tail):
@@ -60,13 +65,42 @@ def completed_recently(shaped, server_now, window):
     return started is not None and (server_now - started).total_seconds() <= window
 
 
-def plan(shaped, if_running, server_now=None, skip_if_completed_within=0):
-    """What the upgrade task will do: ``start``, ``attach``, ``skip`` or ``refuse``."""
+def is_faulted(shaped):
+    return bool(shaped) and shaped["running_status"]["code"] == "Faulted"
+
+
+def plan(shaped, if_running, server_now=None, skip_if_completed_within=0, if_faulted="start"):
+    """What the upgrade task will do: ``start``, ``attach``, ``skip`` or ``refuse``.
+
+    Order: a running upgrade decides first (``if_running``); then a latest upgrade that ``Faulted`` with
+    ``if_faulted=fail`` refuses (someone must decide to start again after a policy breach); then an upgrade
+    that completed within ``skip_if_completed_within`` seconds skips; else start.
+    """
     if is_running(shaped):
         return {"wait": "attach", "fail": "refuse", "start": "start"}[if_running]
+    if if_faulted == "fail" and is_faulted(shaped):
+        return "refuse"
     if completed_recently(shaped, server_now, skip_if_completed_within):
         return "skip"
     return "start"
+
+
+def refusal_message(shaped, name):
+    """Why ``plan`` refused, in one sentence (a running upgrade with if_running=fail, or a Faulted one)."""
+    if is_faulted(shaped):
+        error = shaped.get("error") or {}
+        cause = ": %s: %s" % (error.get("code"), error.get("message")) if error.get("code") else ""
+        return ("The latest rolling upgrade of %s Faulted (started %s)%s. Not starting another (if_faulted=fail): "
+                "fix the cause, then run with if_faulted=start." % (name, shaped["running_status"].get("start_time"), cause))
+    return "A rolling upgrade is already running on %s (%s) and if_running=fail" % (name, progress_text(shaped))
+
+
+def progress_text(shaped):
+    """``RollingForward, 40.0% done: succeeded 4, failed 0, in progress 2, pending 4``."""
+    if not shaped:
+        return "no rolling upgrade status"
+    return ("%(code)s, %(percent_complete)s%% done: succeeded %(succeeded)s, failed %(failed)s, "
+            "in progress %(in_progress)s, pending %(pending)s" % _shapes.progress_summary(shaped))
 
 
 def is_ours(shaped, started_after):
@@ -94,8 +128,8 @@ def failure_message(shaped, operation=None):
 
 
 # -- calls -----------------------------------------------------------------------
-def get_latest(client, subscription_id, resource_group, name, api_version=API_VERSION, deadline=None):
-    """(exists, shaped rolling upgrade or None, server time). 404 NotFound means none ever ran."""
+def read_latest(client, subscription_id, resource_group, name, api_version=API_VERSION, deadline=None):
+    """``rollingUpgrades/latest`` as a Latest. 404 NotFound means none ever ran."""
     path = vmss_path(subscription_id, resource_group, name, "rollingUpgrades/latest")
     body, response = client.get_json(path, params={"api-version": api_version}, deadline=deadline, allow_status=(404,))
     server_now = parse_time(response.header("Date"))
@@ -104,8 +138,8 @@ def get_latest(client, subscription_id, resource_group, name, api_version=API_VE
         if error.code != "NotFound":
             # ResourceNotFound / ResourceGroupNotFound: the scale set itself is missing.
             raise error
-        return False, None, server_now
-    return True, _shapes.rolling_upgrade(body), server_now
+        return Latest(False, None, server_now)
+    return Latest(True, _shapes.rolling_upgrade(body), server_now)
 
 
 def start_upgrade(client, subscription_id, resource_group, name, api_version=API_VERSION, action="extensionRollingUpgrade",
@@ -137,7 +171,7 @@ def watch_upgrade(client, subscription_id, resource_group, name, deadline, inter
     state = {"operation": None}
 
     def fetch():
-        shaped = get_latest(client, subscription_id, resource_group, name, api_version, deadline)[1]
+        shaped = read_latest(client, subscription_id, resource_group, name, api_version, deadline).upgrade
         if operation is not None and not is_ours(shaped, started_after):
             status, hinted = _lro.fetch_operation_status(client, operation, deadline=deadline)
             state["operation"] = status
