@@ -14,9 +14,11 @@ description:
   - Lists the virtual machine scale sets of one or more subscriptions through Azure Resource Manager (paged and
     retried, with the same client and authentication options as the modules of the collection) and makes each scale set
     an inventory host, for example for the M(azure_ops.rollout.vmss_extension_rollout) role.
-  - Host variables are C(subscription_id), C(resource_group), C(vmss_name), C(location), C(tags), C(capacity),
+  - Host variables are C(subscription_id), C(resource_group), C(vmss_name), C(location), C(vmss_tags), C(capacity),
     C(sku), C(upgrade_policy) (C(mode) and C(rolling_upgrade_policy), snake_case) and C(provisioning_state).
   - Groups come from O(keyed_groups), O(groups) and O(compose) (for example a group per C(ring) tag and per location).
+  - The scale set's Azure tags are the host variable C(vmss_tags) (for example C(vmss_tags.ring)), not C(tags): C(tags)
+    is a name Ansible reserves (it warns "Found variable using reserved name 'tags'" on every run).
   - The configuration file name must end with C(azure_vmss.yml) or C(azure_vmss.yaml).
 author:
   - Azure Ops rollout maintainers (@azure-ops)
@@ -69,7 +71,7 @@ resource_groups: [rg-web, rg-api]
 exclude_tags:
   rollout: skip
 keyed_groups:
-  - key: tags.ring | default('unringed')
+  - key: vmss_tags.ring | default('unringed')
     prefix: ''
     separator: ''
   - key: location
@@ -131,7 +133,7 @@ def host_vars(item):
         "vmss_name": item.get("name"),
         "vmss_id": item.get("id"),
         "location": item.get("location"),
-        "tags": dict(item.get("tags") or {}),
+        "vmss_tags": dict(item.get("tags") or {}),
         "sku": sku.get("name"),
         "capacity": sku.get("capacity"),
         "upgrade_policy": upgrade_policy,
@@ -219,9 +221,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             hv = host_vars(item)
             if groups and (hv["resource_group"] or "").lower() not in groups:
                 continue
-            if include and not tags_match(hv["tags"], include):
+            if include and not tags_match(hv["vmss_tags"], include):
                 continue
-            if exclude and tags_match(hv["tags"], exclude, any_of=True):
+            if exclude and tags_match(hv["vmss_tags"], exclude, any_of=True):
                 continue
             name = hv["vmss_name"] if naming == "name" else "%s-%s" % (hv["resource_group"], hv["vmss_name"])
             host = self.inventory.add_host(name)

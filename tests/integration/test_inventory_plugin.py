@@ -21,7 +21,7 @@ FLEET = [
 ]
 BASE_CONFIG = {
     "plugin": "azure_ops.rollout.vmss",
-    "keyed_groups": [{"key": "tags.ring | default('unringed')", "prefix": "", "separator": ""},
+    "keyed_groups": [{"key": "vmss_tags.ring | default('unringed')", "prefix": "", "separator": ""},
                      {"key": "location", "prefix": "location"}],
     "groups": {"vmss": True},
     "compose": {"ansible_connection": "'local'"},
@@ -69,7 +69,7 @@ def test_groups_and_host_vars(emulator, tmp_path):
     hv = hostvars["inv-r2-weu"]
     assert hv["subscription_id"] == emulator.subscription_ids[0]
     assert hv["resource_group"] == "rg-it2" and hv["vmss_name"] == "inv-r2-weu" and hv["location"] == "westeurope"
-    assert hv["tags"] == {"ring": "ring2", "app": "it"} and hv["capacity"] == 3
+    assert hv["vmss_tags"] == {"ring": "ring2", "app": "it"} and hv["capacity"] == 3
     assert hv["upgrade_policy"]["mode"] == "Rolling"
     assert hv["upgrade_policy"]["rolling_upgrade_policy"]["max_batch_instance_percent"] == 20
     assert hv["ansible_connection"] == "local"
