@@ -137,3 +137,61 @@ options:
     type: str
     default: '2024-07-01'
 """
+
+    # The options that decide what an extension rolling upgrade step does (vmss_extension_upgrade, vmss_rollout_batch).
+    UPGRADE = r"""
+options:
+  wait_timeout:
+    description:
+      - Seconds the whole task may take, a hard deadline (1 to 86400). No request and no sleep extends past it.
+    type: int
+    default: 3600
+  poll_interval:
+    description:
+      - Seconds between status reads when the service sends no C(Retry-After) (compute never does), 1 to 3600.
+    type: int
+    default: 30
+  if_running:
+    description:
+      - What to do when a rolling upgrade is already C(RollingForward). An upgrade interrupted by a lost controller
+        (Ctrl-C, a killed job) goes on in Azure; a re-run with V(wait) attaches to it instead of starting another.
+      - V(wait) attaches to it and waits for it (nothing new is started, C(changed=false)).
+      - V(fail) fails the task at once. V(start) asks the service to start another one anyway.
+    type: str
+    choices: [wait, fail, start]
+    default: wait
+  on_timeout:
+    description:
+      - What to do when O(wait_timeout) passes before the upgrade ends.
+      - V(fail) fails the task with the last progress; the upgrade goes on in Azure (C(left_running)).
+      - V(cancel) cancels the rolling upgrade (C(POST .../rollingUpgrades/cancel)) when this task started it, reports
+        C(cancelled) and fails the task. An upgrade the task only attached to is left running unless
+        O(cancel_attached=true).
+      - V(leave) returns without failing, with C(timed_out=true), and the upgrade goes on.
+    type: str
+    choices: [fail, cancel, leave]
+    default: fail
+  cancel_attached:
+    description:
+      - With O(on_timeout=cancel), also cancel an upgrade that this task did not start but attached to (someone else's,
+        or an earlier run's). Off by default: cancelling another operator's upgrade must be a decision.
+    type: bool
+    default: false
+  if_faulted:
+    description:
+      - What to do when no upgrade is running and the latest one ended C(Faulted) (the rolling-upgrade policy was
+        breached).
+      - V(start) starts a new upgrade, as for any other finished one. V(fail) refuses (C(action=refuse)) and fails
+        the task with the fault's code and message, so that a re-run after a policy breach never starts the upgrade
+        again until someone decides to (the role and the fleet playbooks default to V(fail)).
+    type: str
+    choices: [start, fail]
+    default: start
+  skip_if_completed_within:
+    description:
+      - Do not start a new upgrade when the latest one C(Completed) and started less than this many seconds ago (by the
+        service's clock), so that re-running a maintenance play changes nothing. V(0) always starts one when none is
+        running.
+    type: int
+    default: 0
+"""

@@ -23,13 +23,32 @@ __metaclass__ = type
 import json
 import time
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _lro, _shapes, _vmss
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _lro, _shapes, _validation, _vmss
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
 
 # Time allowed for the cancel request after the wait deadline has passed.
 CANCEL_BUDGET = 120
+
+# The options that decide what the procedure does, with their rules: one definition for the module
+# vmss_extension_upgrade and the batch step vmss_rollout_batch (documented in both).
+DECISION_SPEC = {
+    "api_version": {"type": "str", "default": _vmss.API_VERSION},
+    "wait_timeout": {"type": "int", "default": 3600},
+    "poll_interval": {"type": "int", "default": 30},
+    "if_running": {"type": "str", "choices": ["wait", "fail", "start"], "default": "wait"},
+    "on_timeout": {"type": "str", "choices": ["fail", "cancel", "leave"], "default": "fail"},
+    "cancel_attached": {"type": "bool", "default": False},
+    "if_faulted": {"type": "str", "choices": ["start", "fail"], "default": "start"},
+    "skip_if_completed_within": {"type": "int", "default": 0},
+}
+DECISION_RULES = {
+    "api_version": _validation.API_VERSION,
+    "wait_timeout": _validation.Range(1, 86400),
+    "poll_interval": _validation.Range(1, 3600),
+    "skip_if_completed_within": _validation.Range(0, 31536000),
+}
 
 
 def succeeded(shaped, op_status, started_after):
@@ -123,7 +142,8 @@ def run_extension_upgrade(job, observer=None):
 
     outcome, op_status = _vmss.watch_upgrade(client, *target, deadline=deadline, interval=params["poll_interval"],
                                              api_version=api_version, operation=operation, started_after=started_after,
-                                             on_poll=lambda shaped: notify("poll", shaped))
+                                             on_poll=lambda shaped: notify("poll", shaped if _vmss.is_ours(shaped, started_after)
+                                                                           else None))
     result.update(rolling_upgrade=outcome.value, timeline=outcome.timeline, polls=outcome.polls,
                   operation=_shapes.compute_operation(op_status) if op_status else None,
                   elapsed=round(outcome.elapsed, 1))

@@ -27,59 +27,6 @@ options:
         start, with RV(operation_url) to resume watching later.
     type: bool
     default: true
-  wait_timeout:
-    description:
-      - Seconds the whole task may take, a hard deadline (1 to 86400). No request and no sleep extends past it.
-    type: int
-    default: 3600
-  poll_interval:
-    description:
-      - Seconds between status reads when the service sends no C(Retry-After) (compute never does), 1 to 3600.
-    type: int
-    default: 30
-  if_running:
-    description:
-      - What to do when a rolling upgrade is already C(RollingForward). An upgrade interrupted by a lost controller
-        (Ctrl-C, a killed job) goes on in Azure; a re-run with V(wait) attaches to it instead of starting another.
-      - V(wait) attaches to it and waits for it (nothing new is started, RV(changed=false)).
-      - V(fail) fails the task at once. V(start) asks the service to start another one anyway.
-    type: str
-    choices: [wait, fail, start]
-    default: wait
-  on_timeout:
-    description:
-      - What to do when O(wait_timeout) passes before the upgrade ends.
-      - V(fail) fails the task with the last progress; the upgrade goes on in Azure (RV(left_running)).
-      - V(cancel) cancels the rolling upgrade (C(POST .../rollingUpgrades/cancel)) when this task started it, reports
-        RV(cancelled) and fails the task. An upgrade the task only attached to is left running unless
-        O(cancel_attached=true).
-      - V(leave) returns without failing, with RV(timed_out=true), and the upgrade goes on.
-    type: str
-    choices: [fail, cancel, leave]
-    default: fail
-  cancel_attached:
-    description:
-      - With O(on_timeout=cancel), also cancel an upgrade that this task did not start but attached to (someone else's,
-        or an earlier run's). Off by default: cancelling another operator's upgrade must be a decision.
-    type: bool
-    default: false
-  if_faulted:
-    description:
-      - What to do when no upgrade is running and the latest one ended C(Faulted) (the rolling-upgrade policy was
-        breached).
-      - V(start) starts a new upgrade, as for any other finished one. V(fail) refuses (RV(action=refuse)) and fails
-        the task with the fault's code and message, so that a re-run after a policy breach never starts the upgrade
-        again until someone decides to (the role and the fleet playbooks default to V(fail)).
-    type: str
-    choices: [start, fail]
-    default: start
-  skip_if_completed_within:
-    description:
-      - Do not start a new upgrade when the latest one C(Completed) and started less than this many seconds ago (by the
-        service's clock), so that re-running a maintenance play changes nothing. V(0) always starts one when none is
-        running.
-    type: int
-    default: 0
   operation_url:
     description:
       - Resume watching an operation an earlier task started (its RV(operation_url)). Nothing is started then.
@@ -95,6 +42,7 @@ extends_documentation_fragment:
   - azure_ops.rollout.azure
   - azure_ops.rollout.azure.action_group
   - azure_ops.rollout.azure.vmss
+  - azure_ops.rollout.azure.upgrade
 attributes:
   check_mode:
     support: full
@@ -224,40 +172,28 @@ left_running:
   sample: false
 """
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _vmss, _validation
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _upgrade, _validation
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import AzureModule
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
-from ansible_collections.azure_ops.rollout.plugins.module_utils._upgrade import progress_file_observer, run_extension_upgrade
 
-ARGUMENT_SPEC = {
+# The decision options (shared with the batch step vmss_rollout_batch) and the target of this one run.
+ARGUMENT_SPEC = dict(_upgrade.DECISION_SPEC, **{
     "resource_group": {"type": "str", "required": True},
     "name": {"type": "str", "required": True, "aliases": ["vmss_name"]},
-    "api_version": {"type": "str", "default": _vmss.API_VERSION},
     "wait": {"type": "bool", "default": True},
-    "wait_timeout": {"type": "int", "default": 3600},
-    "poll_interval": {"type": "int", "default": 30},
-    "if_running": {"type": "str", "choices": ["wait", "fail", "start"], "default": "wait"},
-    "on_timeout": {"type": "str", "choices": ["fail", "cancel", "leave"], "default": "fail"},
-    "cancel_attached": {"type": "bool", "default": False},
-    "if_faulted": {"type": "str", "choices": ["start", "fail"], "default": "start"},
-    "skip_if_completed_within": {"type": "int", "default": 0},
     "operation_url": {"type": "str"},
     "progress_file": {"type": "path"},
-}
-RULES = {
+})
+RULES = dict(_upgrade.DECISION_RULES, **{
     "resource_group": _validation.RESOURCE_GROUP,
     "name": _validation.VMSS_NAME,
-    "api_version": _validation.API_VERSION,
-    "wait_timeout": _validation.Range(1, 86400),
-    "poll_interval": _validation.Range(1, 3600),
-    "skip_if_completed_within": _validation.Range(0, 31536000),
     "operation_url": _validation.Rule(r"^https://", 9, 2048, "must be an https:// URL returned as operation_url"),
-}
+})
 
 
 def upgrade(module):
-    observer = progress_file_observer(module.params["progress_file"], Deadline(None))
-    return run_extension_upgrade(module, observer)
+    observer = _upgrade.progress_file_observer(module.params["progress_file"], Deadline(None))
+    return _upgrade.run_extension_upgrade(module, observer)
 
 
 def main():

@@ -1,0 +1,240 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, azure_ops.rollout contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The batch step: every scale set of a batch planned, started (once) and watched in one process.
+
+Ansible forks a worker per host per task; watching a 40-minute upgrade with a task per host per round
+costs the controller CPU for every host and every round. Here one task (the action plugin
+``vmss_rollout_batch``, run once per batch) runs one thread per scale set. Each thread runs the very
+procedure the module ``vmss_extension_upgrade`` runs (``_upgrade.run_extension_upgrade``): same
+decisions, same start-once rule, same deadlines and retries, one shared client and token. The calling
+thread prints a compact block per progress interval and returns one record per scale set
+(``_outcome``).
+
+Nothing here knows Ansible: the action plugin passes targets, options, a client, a clock and an
+``emit(lines)`` function, so the whole step is tested without ``ansible-playbook``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import threading
+
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _outcome, _upgrade, _validation, _vmss
+from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
+from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure
+
+# Seconds between checks of the watch loop for finished jobs (a wake-up, no request).
+TICK = 0.5
+# The rules a target's fields must follow (named after the host variables they come from).
+TARGET_RULES = (("resource_group", _validation.RESOURCE_GROUP), ("name", _validation.VMSS_NAME),
+                ("subscription_id", _validation.SUBSCRIPTION_ID))
+# The batch step's own options, beside the decision options it shares with vmss_extension_upgrade.
+BATCH_SPEC = dict(_upgrade.DECISION_SPEC, **{
+    "hosts": {"type": "list", "elements": "str", "required": True},
+    "mode": {"type": "str", "choices": ["rollout", "status"], "default": "rollout"},
+    "ring": {"type": "str"},
+    "progress_interval": {"type": "int", "default": 30},
+    "max_concurrent_starts": {"type": "int", "default": 10},
+    "parallel_reads": {"type": "int", "default": 20},
+})
+BATCH_RULES = dict(_upgrade.DECISION_RULES, **{
+    "progress_interval": _validation.Range(1, 3600),
+    "max_concurrent_starts": _validation.Range(0, 1000),
+    "parallel_reads": _validation.Range(1, 200),
+})
+PHASE_OF_ACTION = {"start": "starting", "attach": "attached", "skip": "Skipped", "current": "Current",
+                   "refuse": "Refused"}
+
+
+def utc_iso(epoch):
+    """``2026-11-30T00:40:12+00:00``: UTC, the zone written out."""
+    return datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def target_problems(target):
+    """What is wrong with a target's fields, in words naming the host variable (empty when fine)."""
+    found = []
+    for key, rule in TARGET_RULES:
+        value = target.get(key)
+        if value in (None, ""):
+            if key == "subscription_id":
+                found.append("subscription_id is not set (host var subscription_id, azure_subscription_id, "
+                             "module_defaults or AZURE_SUBSCRIPTION_ID)")
+            elif key == "resource_group":
+                found.append("resource_group is not set (host var resource_group)")
+            continue
+        problem = rule.problem(value)
+        if problem:
+            found.append("%s %s" % ("vmss_name" if key == "name" else key, problem))
+    return found
+
+
+class Job:
+    """One scale set of a batch, in the shape the upgrade procedure expects (see ``_upgrade``)."""
+
+    def __init__(self, target, params, client, check_mode=False):
+        self.target = target
+        self.params = dict(params, resource_group=target["resource_group"], name=target["name"], wait=True,
+                           operation_url=None)
+        self.client = client
+        self.subscription_id = target["subscription_id"]
+        self.check_mode = check_mode
+        self.warnings = []
+        # Live state, read by the display thread (single attribute writes; the record last).
+        self.phase = "waiting"
+        self.shaped = None
+        self.action = None
+        self.upgrade_started = False
+        self.began = None
+        self.record = None
+
+    def warn(self, message):
+        self.warnings.append(message)
+
+    def observe(self, event, value):
+        if event == "planned":
+            self.action = value
+            self.phase = PHASE_OF_ACTION.get(value, value)
+        elif event == "started":
+            self.upgrade_started = True
+        elif event == "poll" and value is not None:
+            self.shaped = value
+            self.phase = value["running_status"]["code"] or self.phase
+
+
+def _run_job(job, clock, slots, on_timeout):
+    """Thread body: the upgrade procedure for one scale set, ending in ``job.record``."""
+    job.began = clock.monotonic()
+    wall = clock.wall()
+    held = [False]
+    if slots is not None:
+        slots.acquire()
+        held[0] = True
+
+    def release():
+        if held[0]:
+            held[0] = False
+            slots.release()
+
+    def observe(event, value):
+        job.observe(event, value)
+        # A start slot bounds concurrent plans and POSTs (Azure's write budget), not the watching.
+        if event == "started" or (event == "planned" and value != "start"):
+            release()
+
+    job.phase = "planning"
+    failure = None
+    try:
+        result = _upgrade.run_extension_upgrade(job, observe)
+    except ModuleFailure as error:
+        result, failure = error.result, {"msg": error.msg, "error": None}
+    except AzureError as error:
+        result, failure = _partial_result(job), {"msg": str(error), "error": error.to_dict()}
+    except Exception as error:  # pylint: disable=broad-except  # one scale set's crash must not end the batch
+        result, failure = _partial_result(job), {"msg": "unexpected error: %s: %s" % (type(error).__name__, error),
+                                                 "error": None}
+    finally:
+        release()
+    job.record = _outcome.rollout_record(job.target, result, failure, job.check_mode, on_timeout,
+                                         elapsed=clock.monotonic() - job.began, started_at=utc_iso(wall),
+                                         ended_at=utc_iso(clock.wall()), warnings=job.warnings)
+    job.phase = job.record["status"]
+
+
+def _partial_result(job):
+    """What is known of a job the procedure left by an exception: it may have started an upgrade that goes on."""
+    if job.action is None:
+        return {}
+    return {"action": job.action, "upgrade_started": job.upgrade_started, "rolling_upgrade": job.shaped,
+            "left_running": job.upgrade_started and (job.shaped is None or _vmss.is_running(job.shaped))}
+
+
+class Display:
+    """The lines the batch prints: a header, then a block per progress interval, then a closing line."""
+
+    def __init__(self, jobs, emit, width=None):
+        self.jobs = jobs
+        self.emit = emit
+        self.width = width or max([len(job.target["name"]) for job in jobs] + [12])
+        self.shown = {}
+
+    def line(self, job, now):
+        record = job.record
+        elapsed = record["elapsed"] if record else (now - job.began if job.began is not None else 0.0)
+        text = _outcome.progress_line(job.target["name"], job.phase, job.shaped, elapsed, self.width)
+        if record and record["failed"]:
+            text += "  " + (record["error_code"] or record["msg"].split(": ", 2)[-1][:160])
+        return text
+
+    def block(self, now, elapsed, note=None):
+        """Lines of the scale sets whose state changed since the last block, and the batch summary."""
+        lines = []
+        for job in self.jobs:
+            key = (job.phase, _outcome.counts(job.shaped)["percent"], job.record is not None)
+            if self.shown.get(job.target["name"]) != key:
+                self.shown[job.target["name"]] = key
+                lines.append("  " + self.line(job, now))
+        summary = _outcome.summary_line(elapsed, [job.phase for job in self.jobs], len(self.jobs))
+        lines.append("  " + summary + ("  | " + note if note else ""))
+        self.emit(lines)
+
+
+def run_rollout(jobs, clock, emit, progress_interval=30, max_concurrent_starts=10, on_timeout="fail", title=None,
+                throttle_note=None):
+    """Run every job to its outcome, printing progress; return the records in job order.
+
+    ``max_concurrent_starts`` bounds how many scale sets plan and start at once (0: no bound); every
+    started upgrade is watched at once. ``throttle_note()``, when given, returns a short text (or None)
+    shown in the summary line while Azure throttles the batch.
+    """
+    began = clock.monotonic()
+    params = jobs[0].params if jobs else {}
+    emit([("%s: %d scale set%s, started %s; each waits up to %s (on_timeout=%s), polls every %ss, progress every %ss. "
+           "Upgrades started go on in Azure if this run is stopped; a re-run attaches to them."
+           % (title or "batch", len(jobs), "" if len(jobs) == 1 else "s", utc_iso(clock.wall()),
+              _outcome.duration(params.get("wait_timeout")), on_timeout, params.get("poll_interval"),
+              progress_interval))])
+    slots = threading.BoundedSemaphore(max_concurrent_starts) if max_concurrent_starts else None
+    threads = []
+    for job in jobs:
+        thread = threading.Thread(target=_run_job, args=(job, clock, slots, on_timeout),
+                                  name="vmss-%s" % job.target["name"])
+        thread.daemon = True  # a stopped controller stops watching; the upgrades go on in Azure
+        thread.start()
+        threads.append(thread)
+    display = Display(jobs, emit)
+    planned_shown = False
+    next_block = began + progress_interval
+    while True:
+        now = clock.monotonic()
+        done = all(job.record is not None for job in jobs)
+        planned = all(job.action is not None or job.record is not None for job in jobs)
+        if done or now >= next_block or (planned and not planned_shown):
+            display.block(now, now - began, throttle_note() if throttle_note else None)
+            planned_shown = planned_shown or planned
+            next_block = now + progress_interval
+            if done:
+                break
+        clock.sleep(min(TICK, max(0.0, next_block - now)))
+    for thread in threads:
+        thread.join()
+    return [job.record for job in jobs]
+
+
+def run_status(targets, client, api_version=_vmss.API_VERSION, parallel=20):
+    """Read the latest rolling upgrade of every target (read only); return status records in target order."""
+    from concurrent.futures import ThreadPoolExecutor  # pylint: disable=import-outside-toplevel
+
+    def read(target):
+        try:
+            latest = _vmss.read_latest(client, target["subscription_id"], target["resource_group"], target["name"],
+                                       api_version=api_version)
+        except AzureError as error:
+            return _outcome.status_record(target, failure={"msg": str(error), "error": error.to_dict()})
+        return _outcome.status_record(target, latest.upgrade, server_now=latest.server_time)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(targets) or 1))) as pool:
+        return list(pool.map(read, targets))

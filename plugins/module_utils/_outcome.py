@@ -1,0 +1,233 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, azure_ops.rollout contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What happened to one scale set, in one record: the outcome of a rollout, or the status of a scale set.
+
+Pure functions. The batch step, the role, the progress lines and the reports all read these records,
+so a status means the same thing everywhere:
+
+=============  ===========================================================================  ======
+status         meaning                                                                      failed
+=============  ===========================================================================  ======
+Completed      the rolling upgrade watched by this run completed                            no
+Current        every instance already runs the target extension versions: nothing to do     no
+Skipped        an upgrade completed within ``skip_if_completed_within``: not started again  no
+WouldStart     check mode: an upgrade would be started                                      no
+WouldAttach    check mode: an upgrade is running, the run would watch it                    no
+TimedOut       the deadline passed; ``cancelled`` / ``left_running`` say what became of it  unless on_timeout=leave
+Faulted        the rolling-upgrade policy was breached (Azure's code and message)           yes
+Cancelled      the rolling upgrade was cancelled (by someone else)                          yes
+Refused        one was running and if_running=fail, or the latest Faulted and if_faulted=fail  yes
+Failed         the upgrade could not be started or watched to an end (Azure's error)       yes
+Error          nothing was asked of Azure: invalid variables, no credentials, a crash       yes
+NotStarted     the run stopped (a ring failed) before this scale set's turn                 no
+=============  ===========================================================================  ======
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.azure_ops.rollout.plugins.module_utils._vmss import parse_time
+
+OK_STATUSES = ("Completed", "Current", "Skipped", "WouldStart", "WouldAttach", "NotStarted")
+CHECK_MODE_STATUS = {"start": "WouldStart", "attach": "WouldAttach", "skip": "Skipped", "current": "Current"}
+TERMINAL_CODES = ("Completed", "Faulted", "Cancelled")
+COUNT_KEYS = (("succeeded", "successful_instance_count"), ("failed_instances", "failed_instance_count"),
+              ("in_progress", "in_progress_instance_count"), ("pending", "pending_instance_count"))
+
+
+def duration(seconds):
+    """``45s``, ``4m10s``, ``1h02m``: short and unambiguous for progress lines."""
+    if seconds is None:
+        return "-"
+    seconds = int(round(max(0.0, float(seconds))))
+    if seconds < 60:
+        return "%ds" % seconds
+    if seconds < 3600:
+        return "%dm%02ds" % (seconds // 60, seconds % 60)
+    return "%dh%02dm" % (seconds // 3600, (seconds % 3600) // 60)
+
+
+def _code(shaped):
+    return ((shaped or {}).get("running_status") or {}).get("code")
+
+
+def counts(shaped):
+    """Instance counts and percent of a shaped rolling upgrade (None each when there is none)."""
+    progress = (shaped or {}).get("progress")
+    record = {key: (progress or {}).get(name) if progress else None for key, name in COUNT_KEYS}
+    record["percent"] = (shaped or {}).get("percent_complete") if shaped else None
+    return record
+
+
+def _error_fields(result, failure):
+    """Azure's code and message: the rolling upgrade's, else the operation's, else the failure's."""
+    for error in (((result.get("rolling_upgrade") or {}).get("error")), ((result.get("operation") or {}).get("error")),
+                  (failure or {}).get("error")):
+        if error and (error.get("code") or error.get("message")):
+            return error.get("code"), error.get("message")
+    return None, None
+
+
+def rollout_status(result, failure=None, check_mode=False):
+    """The status of one scale set's rollout (see the table in this module's docstring)."""
+    action = result.get("action")
+    code = _code(result.get("rolling_upgrade"))
+    if action is None:
+        return "Error" if failure else "NotStarted"
+    if action == "refuse":
+        return "Refused"
+    if check_mode:
+        return CHECK_MODE_STATUS.get(action, "Error")
+    if action in ("skip", "current"):
+        return CHECK_MODE_STATUS[action]
+    if result.get("timed_out"):
+        return "TimedOut"
+    if code in ("Faulted", "Cancelled"):
+        return code
+    if failure:
+        return "Failed"
+    return "Completed"
+
+
+def is_failure(status, on_timeout="fail"):
+    if status == "TimedOut":
+        return on_timeout != "leave"
+    return status not in OK_STATUSES
+
+
+def rollout_record(target, result=None, failure=None, check_mode=False, on_timeout="fail", elapsed=None,
+                   started_at=None, ended_at=None, warnings=None):
+    """The record of one scale set's rollout.
+
+    ``target``: ``host``, ``name``, ``resource_group``, ``subscription_id`` (and ``ring`` when known).
+    ``result``: what the upgrade procedure returned (or carried in its failure), None when it never ran.
+    ``failure``: ``{"msg": ..., "error": AzureError dict or None}`` when it failed or could not run.
+    ``elapsed``: seconds from the start of this scale set's step to its outcome; the one elapsed value that
+    the progress lines, the role's fact and the reports show.
+    """
+    result = result or {}
+    status = rollout_status(result, failure, check_mode)
+    failed = is_failure(status, on_timeout)
+    error_code, error_message = _error_fields(result, failure)
+    if elapsed is None:
+        elapsed = result.get("elapsed")
+    record = dict((key, target.get(key)) for key in ("host", "name", "resource_group", "subscription_id", "ring"))
+    record.update({
+        "status": status,
+        "failed": failed,
+        "action": result.get("action"),
+        "changed": result.get("action") == "start",
+        "upgrade_started": bool(result.get("upgrade_started")),
+        "check_mode": bool(check_mode),
+        "timed_out": bool(result.get("timed_out")),
+        "cancelled": bool(result.get("cancelled")),
+        "left_running": bool(result.get("left_running")),
+        "error_code": error_code,
+        "error_message": error_message,
+        "elapsed": None if elapsed is None else round(float(elapsed), 1),
+        "started_at": started_at,
+        "ended_at": ended_at,
+        "start_time": ((result.get("rolling_upgrade") or {}).get("running_status") or {}).get("start_time"),
+        "operation_url": result.get("operation_url"),
+        "polls": result.get("polls") or 0,
+        "timeline": result.get("timeline") or [],
+        "warnings": list(warnings or []),
+    })
+    record.update(counts(result.get("rolling_upgrade")))
+    record["msg"] = rollout_message(record, (failure or {}).get("msg"))
+    return record
+
+
+def rollout_message(record, failure_msg=None):
+    """One line for the operator: ``web-01 (rg-web): Faulted: <Azure code>: <message> (succeeded 3, failed 2, ...)``."""
+    head = "%s (%s): %s" % (record["name"], record["resource_group"], record["status"])
+    tally = ""
+    if record.get("succeeded") is not None:
+        tally = " (succeeded %s, failed %s, in progress %s, pending %s)" % (
+            record["succeeded"], record["failed_instances"], record["in_progress"], record["pending"])
+    if failure_msg:
+        # The procedure's own message already carries the counts when it has them.
+        return "%s: %s" % (head, failure_msg if "succeeded " in failure_msg else failure_msg + tally)
+    if record["status"] == "TimedOut":
+        return "%s: still running in Azure after %s, left running (on_timeout=leave)%s" % (
+            head, duration(record["elapsed"]), tally)
+    return head + tally + " in " + duration(record["elapsed"])
+
+
+def error_record(target, msg, error=None, status="Error"):
+    """The record of a scale set that could not be run at all (``Error``) or was never reached (``NotStarted``)."""
+    failure = {"msg": msg, "error": error} if msg else None
+    record = rollout_record(target, None, failure)
+    record["status"] = status
+    record["failed"] = is_failure(status)
+    record["msg"] = rollout_message(record, msg) if msg else rollout_message(record)
+    return record
+
+
+# -- status (read-only) records ------------------------------------------------------------------------------------
+STATUS_FAIL_ON = ("Faulted", "Error")
+
+
+def status_record(target, latest=None, failure=None, server_now=None):
+    """The record of one scale set's latest rolling upgrade (read only): fleet status and its gate.
+
+    ``latest``: the shaped ``rollingUpgrades/latest`` or None (never upgraded); ``failure`` as for rollouts.
+    ``elapsed``: for a finished upgrade, from its start to its last action; for a running one, until ``server_now``.
+    """
+    running = (latest or {}).get("running_status") or {}
+    if failure:
+        status = "Error"
+    elif latest is None:
+        status = "NeverUpgraded"
+    else:
+        status = running.get("code") or "Unknown"
+    error_code, error_message = _error_fields({"rolling_upgrade": latest}, failure)
+    record = dict((key, target.get(key)) for key in ("host", "name", "resource_group", "subscription_id", "ring"))
+    record.update({
+        "status": status,
+        "error_code": error_code,
+        "error_message": error_message,
+        "start_time": running.get("start_time"),
+        "last_action": running.get("last_action"),
+        "last_action_time": running.get("last_action_time"),
+        "elapsed": _elapsed_between(running.get("start_time"),
+                                    running.get("last_action_time") if status in TERMINAL_CODES else server_now),
+        "msg": (failure or {}).get("msg"),
+    })
+    record.update(counts(latest))
+    return record
+
+
+def _elapsed_between(start, end):
+    start, end = parse_time(start), (parse_time(end) if isinstance(end, str) else end)
+    if start is None or end is None:
+        return None
+    return round(max(0.0, (end - start).total_seconds()), 1)
+
+
+def gate(records, fail_on=STATUS_FAIL_ON):
+    """The records that fail a status gate."""
+    return [record for record in records if record["status"] in fail_on]
+
+
+# -- progress lines -------------------------------------------------------------------------------------------------
+def progress_line(name, phase, shaped=None, elapsed=None, width=24):
+    """``web-r1-eus-01            RollingForward  40%  ok 4  failed 0  running 2  pending 4   2m10s``."""
+    text = "%-*s %-15s" % (width, name, phase)
+    if shaped:
+        summary = counts(shaped)
+        text += " %3d%%  ok %s  failed %s  running %s  pending %s" % (
+            int(round(summary["percent"] or 0)), summary["succeeded"], summary["failed_instances"],
+            summary["in_progress"], summary["pending"])
+    return "%s  %s" % (text.rstrip(), duration(elapsed))
+
+
+def summary_line(elapsed, phases, total):
+    """``[ 2m10s] 12 scale sets: 3 RollingForward, 8 Completed, 1 Faulted``: phases counted in first-seen order."""
+    tally = {}
+    for phase in phases:
+        tally[phase] = tally.get(phase, 0) + 1
+    parts = ", ".join("%d %s" % (count, phase) for phase, count in tally.items())
+    return "[%6s] %d scale set%s: %s" % (duration(elapsed), total, "" if total == 1 else "s", parts)

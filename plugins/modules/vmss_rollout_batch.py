@@ -1,0 +1,262 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, azure_ops.rollout contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: vmss_rollout_batch
+short_description: Upgrade (or read) the extensions of a batch of VM scale sets in one controller step, with live progress
+version_added: 1.1.0
+description:
+  - The batch step of the fleet rollout. Run it once per batch (C(run_once=true)) with O(hosts=ansible_play_batch): it
+    plans, starts (at most once) and watches every scale set of the batch concurrently, in one process on the controller,
+    and returns one record per inventory host in RV(results). The role M(azure_ops.rollout.vmss_extension_rollout) wraps
+    it; use the role unless you build your own play.
+  - Each scale set goes through exactly the procedure of M(azure_ops.rollout.vmss_extension_upgrade) (same decisions,
+    start-once rule, deadlines, retries and error messages), in a thread of its own. All threads share one client and one
+    token per identity, so a batch of 500 scale sets costs the controller one task, not a task per host per progress round.
+  - While it waits it prints through Ansible's display, which C(ansible-playbook) shows and AWX / Automation Platform
+    receives as job events as they happen. First a header, then one block per O(progress_interval) seconds with a line
+    per scale set whose state changed and a one-line summary of the batch; a 40-minute batch of 50 scale sets prints at
+    most 55 lines per interval, usually far fewer.
+  - The scale sets are the inventory hosts in O(hosts). Each is read from its host variables C(vmss_name) (default the
+    host name), C(resource_group) and C(subscription_id) (default O(subscription_id)), as the inventory plugin
+    M(azure_ops.rollout.vmss) sets them. A host whose variables break a rule gets an C(Error) record, and nothing is
+    asked of Azure for it.
+  - If the controller stops (Ctrl-C, a lost job), the upgrades already started go on in Azure; a re-run with
+    O(if_running=wait) attaches to them and starts nothing new.
+  - With O(mode=status) nothing is started or waited for; the latest rolling upgrade of every scale set is read, at most
+    O(parallel_reads) at a time (the fleet status gate).
+  - This is an action plugin; it always runs on the controller, whatever the connection of the hosts.
+author:
+  - azure_ops.rollout maintainers (@azure-ops)
+options:
+  hosts:
+    description:
+      - Inventory hosts of the batch, one scale set each. Pass C(ansible_play_batch).
+    type: list
+    elements: str
+    required: true
+  mode:
+    description:
+      - V(rollout) plans, starts and watches the extension rolling upgrades. V(status) only reads the latest rolling
+        upgrade of each scale set.
+    type: str
+    choices: [rollout, status]
+    default: rollout
+  ring:
+    description: Name of the ring (inventory group) the batch belongs to, for the progress lines and the records.
+    type: str
+  progress_interval:
+    description: Seconds between two progress blocks (1 to 3600). A block is also printed as soon as every scale set is
+      planned, and when the batch ends.
+    type: int
+    default: 30
+  max_concurrent_starts:
+    description:
+      - At most this many scale sets plan and start at once (0 to 1000, V(0) for no bound), to stay within Azure's write
+        budget. Watching is never bounded.
+    type: int
+    default: 10
+  parallel_reads:
+    description: With O(mode=status), at most this many reads at once (1 to 200).
+    type: int
+    default: 20
+  api_version:
+    description: Compute API version of the rolling upgrade calls.
+    type: str
+    default: '2024-07-01'
+extends_documentation_fragment:
+  - azure_ops.rollout.azure
+  - azure_ops.rollout.azure.action_group
+  - azure_ops.rollout.azure.upgrade
+attributes:
+  check_mode:
+    support: full
+    description: Plans without any POST; the records say C(WouldStart), C(WouldAttach), C(Skipped) or C(Current).
+  diff_mode:
+    support: none
+    description: There is no configuration to diff.
+notes:
+  - The batch's own options (timeouts, policies) are templated once, for the first host of the batch; per scale set,
+    only C(vmss_name), C(resource_group) and C(subscription_id) are read from each host.
+  - RV(changed) of this task is always false (a C(run_once) result is given to every host of the batch); the role marks
+    each host changed from its record.
+"""
+
+EXAMPLES = r"""
+- name: Upgrade the extensions of the scale sets of this batch
+  azure_ops.rollout.vmss_rollout_batch:
+    hosts: "{{ ansible_play_batch }}"
+    ring: canary
+    wait_timeout: 2400
+    poll_interval: 30
+    progress_interval: 60
+    if_faulted: fail
+  run_once: true
+  register: batch
+
+- name: Record each scale set's outcome
+  ansible.builtin.set_fact:
+    rollout_record: "{{ batch.results[inventory_hostname] }}"
+
+- name: Read the latest rolling upgrade of every scale set (read only)
+  azure_ops.rollout.vmss_rollout_batch:
+    hosts: "{{ ansible_play_hosts }}"
+    mode: status
+  run_once: true
+  register: fleet
+"""
+
+RETURN = r"""
+results:
+  description:
+    - One record per inventory host of O(hosts), keyed by host name.
+    - With O(mode=rollout) the record of an upgrade (the role's C(vmss_extension_rollout_result)); with O(mode=status)
+      the record of the latest rolling upgrade.
+  returned: always
+  type: dict
+  sample:
+    web-r1-eus-01: {host: web-r1-eus-01, name: web-r1-eus-01, resource_group: rg-web, status: Completed, failed: false,
+                    action: start, changed: true, succeeded: 10, failed_instances: 0, elapsed: 432.1}
+  contains:
+    host:
+      description: Inventory host name.
+      type: str
+      returned: always
+    name:
+      description: Scale set name.
+      type: str
+      returned: always
+    resource_group:
+      description: Resource group of the scale set.
+      type: str
+      returned: always
+    subscription_id:
+      description: Subscription of the scale set.
+      type: str
+      returned: always
+    ring:
+      description: O(ring), when given.
+      type: str
+      returned: always
+    status:
+      description:
+        - With O(mode=rollout) one of C(Completed), C(Current), C(Skipped), C(WouldStart), C(WouldAttach), C(TimedOut),
+          C(Faulted), C(Cancelled), C(Refused), C(Failed), C(Error), C(NotStarted).
+        - With O(mode=status) the code of the latest rolling upgrade (C(RollingForward), C(Completed), C(Faulted),
+          C(Cancelled)), C(NeverUpgraded), or C(Error) when it could not be read.
+      type: str
+      returned: always
+      sample: Completed
+    failed:
+      description: Whether the outcome is a failure (for example C(Faulted), C(TimedOut) unless O(on_timeout=leave)).
+      type: bool
+      returned: with O(mode=rollout)
+    action:
+      description: What the scale set's step decided (C(start), C(attach), C(skip), C(current), C(refuse)), null when it
+        could not plan.
+      type: str
+      returned: with O(mode=rollout)
+    changed:
+      description: Whether an upgrade was started (in check mode, would be).
+      type: bool
+      returned: with O(mode=rollout)
+    upgrade_started:
+      description: Whether this run sent the start (never in check mode).
+      type: bool
+      returned: with O(mode=rollout)
+    timed_out:
+      description: Whether O(wait_timeout) passed first.
+      type: bool
+      returned: with O(mode=rollout)
+    cancelled:
+      description: Whether this run cancelled the upgrade.
+      type: bool
+      returned: with O(mode=rollout)
+    left_running:
+      description: Whether the step ended while the upgrade still runs in Azure.
+      type: bool
+      returned: with O(mode=rollout)
+    succeeded:
+      description: Instances upgraded successfully (null when no rolling upgrade status is known).
+      type: int
+      returned: always
+    failed_instances:
+      description: Instances that failed to upgrade.
+      type: int
+      returned: always
+    in_progress:
+      description: Instances being upgraded.
+      type: int
+      returned: always
+    pending:
+      description: Instances not yet upgraded.
+      type: int
+      returned: always
+    percent:
+      description: Share of instances done (succeeded or failed), 0 to 100.
+      type: float
+      returned: always
+    error_code:
+      description: Azure's error code (for example C(MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade)).
+      type: str
+      returned: always
+    error_message:
+      description: Azure's error message.
+      type: str
+      returned: always
+    msg:
+      description: One line saying what happened, for the operator and the failure of the host.
+      type: str
+      returned: always
+    elapsed:
+      description:
+        - With O(mode=rollout), seconds from the start of the scale set's step to its outcome: the one elapsed value shown
+          in the progress lines, the role's fact and the reports.
+        - With O(mode=status), seconds from the start of the latest upgrade to its last action (or until now if running).
+      type: float
+      returned: always
+    started_at:
+      description: When the scale set's step started (UTC, ISO 8601 with the zone).
+      type: str
+      returned: with O(mode=rollout)
+    ended_at:
+      description: When it ended (UTC, ISO 8601 with the zone).
+      type: str
+      returned: with O(mode=rollout)
+    start_time:
+      description: Start time of the rolling upgrade, as Azure reports it.
+      type: str
+      returned: always
+    last_action_time:
+      description: Time of the last action on the latest rolling upgrade, as Azure reports it.
+      type: str
+      returned: with O(mode=status)
+    timeline:
+      description: Distinct progress observations (C(elapsed), C(code), C(succeeded), C(failed), C(in_progress),
+        C(pending), C(percent_complete)), for the progress picture of the report.
+      type: list
+      elements: dict
+      returned: with O(mode=rollout)
+    warnings:
+      description: Warnings of the scale set's step (for example a start whose answer was lost).
+      type: list
+      elements: str
+      returned: with O(mode=rollout)
+summary:
+  description: Number of scale sets per status.
+  returned: always
+  type: dict
+  sample: {Completed: 11, Faulted: 1}
+failed_hosts:
+  description: Hosts whose record is a failure (O(mode=rollout)).
+  returned: always
+  type: list
+  elements: str
+  sample: [api-r1-weu-02]
+"""
