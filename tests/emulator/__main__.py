@@ -1,4 +1,4 @@
-"""CLI: ``python -m tests.emulator --scenario demo [--port N] [--time-scale X] [--env-file PATH]``."""
+"""CLI: ``python -m tests.emulator --scenario demo [--port N] [--time-scale X] [--throttling on|off] [--env-file PATH]``."""
 
 import argparse
 import json
@@ -15,10 +15,13 @@ def main(argv=None):
     parser.add_argument("--scenario", default="default", help="scenario name (tests/emulator/scenarios) or path to .yaml/.json")
     parser.add_argument("--port", type=int, default=0, help="port of the main listener (default: any free port)")
     parser.add_argument("--time-scale", type=float, default=None, help="simulated seconds per real second (overrides the scenario)")
+    parser.add_argument("--throttling", choices=("on", "off"), default=None,
+                        help="Azure's rate limits on or off for every scenario (default: as the scenario says)")
     parser.add_argument("--env-file", default=None, help="write sourceable 'export VAR=value' lines here")
     args = parser.parse_args(argv)
 
-    emu = Emulator(scenario=args.scenario, port=args.port, time_scale=args.time_scale).start()
+    throttling = None if args.throttling is None else args.throttling == "on"
+    emu = Emulator(scenario=args.scenario, port=args.port, time_scale=args.time_scale, throttling=throttling).start()
     env = emu.env()
     if args.env_file:
         with open(args.env_file, "w", encoding="utf-8") as handle:

@@ -14,6 +14,7 @@ from .clock import SimClock, format_ts, http_date
 from .faults import Faults, status_response
 from .scenarios import DEFAULT_SUBSCRIPTION, load_scenario
 from .server import start_listener
+from .throttling import Throttling
 from .wire import Response, arm_error, json_response, new_id
 
 CONTROL_PREFIX = "/_emulator/"
@@ -22,7 +23,7 @@ CONTROL_PREFIX = "/_emulator/"
 class _State:
     """Everything a scenario defines; replaced wholesale by ``load``."""
 
-    def __init__(self, data, base_url, time_scale):
+    def __init__(self, data, base_url, time_scale, throttling=None):
         self.data = data
         self.name = data.get("name", "custom")
         self.subscriptions = [str(s) for s in data.get("subscriptions") or [DEFAULT_SUBSCRIPTION]]
@@ -44,15 +45,17 @@ class _State:
         self.faults = Faults(data.get("seed", 0))
         for rule in data.get("faults") or []:
             self.faults.add(rule)
-        self.reads = 12000
-        self.writes = 1200
+        self.throttling = Throttling(_throttling_spec(data.get("throttling"), throttling), self.clock,
+                                     self.identity.config["client_id"])
 
 
 class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-methods
     """Local Azure emulator (ARM compute + AKS operations, identity, Device Update) over real HTTPS."""
 
-    def __init__(self, scenario="default", port=0, time_scale=None, host="127.0.0.1", foreign_host="127.0.0.2"):
+    def __init__(self, scenario="default", port=0, time_scale=None, host="127.0.0.1", foreign_host="127.0.0.2",
+                 throttling=None):
         self._lock = threading.RLock()
+        self._throttling = throttling
         self._port = port
         self._host = host
         self._foreign_host = foreign_host
@@ -65,7 +68,7 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
         self.host = None
         self.ca_path = None
         self.foreign_base_url = None
-        self._state = _State(load_scenario(scenario), "https://%s:%d" % (host, port), time_scale)
+        self._state = _State(load_scenario(scenario), "https://%s:%d" % (host, port), time_scale, throttling)
 
     # ---- lifecycle -------------------------------------------------------
     def start(self):
@@ -112,7 +115,7 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
     # ---- public API ------------------------------------------------------
     def load(self, scenario):
         data = load_scenario(scenario)
-        state = _State(data, self.base_url, self._time_scale)
+        state = _State(data, self.base_url, self._time_scale, self._throttling)
         with self._lock:
             self._state = state
             self._log = []
@@ -186,6 +189,19 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
 
     def sim_now(self):
         return self._state.clock.now()
+
+    def set_throttling(self, enabled):
+        """Turn the rate limits of the loaded scenario on or off (counting restarts from a full budget)."""
+        with self._lock:
+            state = self._state
+            spec = _throttling_spec(state.data.get("throttling"), bool(enabled))
+            state.throttling = Throttling(spec, state.clock, state.identity.config["client_id"])
+
+    @property
+    def throttling(self):
+        """The limits in force and the 429 answers they sent, per policy."""
+        with self._lock:
+            return self._state.throttling.describe()
 
     def issued_tokens_count(self, kind=None):
         with self._lock:
@@ -272,6 +288,9 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
                 return err
             if not ctx.q("api-version"):
                 return missing_api_version()
+            throttled = state.throttling.admit(ctx)
+            if throttled is not None:
+                return throttled
             if state.compute.handles(ctx.path):
                 return state.compute.handle(ctx)
             if state.aks.handles(ctx.path):
@@ -284,19 +303,14 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
         return json_response(404, {"error": {"code": "NotFound", "message": "No emulator route for %s %s" % (ctx.method, ctx.path)}})
 
     def _decorate(self, state, ctx, resp):
-        """Common headers: simulated Date, and ARM request ids and subscription rate-limit counters."""
+        """Common headers: simulated Date, and ARM request ids and rate-limit counters (throttling.py)."""
         resp.set_header("Date", http_date(state.clock.now()))
         if ctx.kind != "arm":
             return resp
         if resp.header("x-ms-request-id") is None:
             resp.set_header("x-ms-request-id", new_id())
         resp.set_header("x-ms-correlation-request-id", ctx.headers.get("x-ms-correlation-request-id") or new_id())
-        if ctx.method == "GET":
-            state.reads = state.reads - 1 if state.reads > 1 else 11999
-            resp.set_header("x-ms-ratelimit-remaining-subscription-reads", state.reads)
-        else:
-            state.writes = state.writes - 1 if state.writes > 1 else 1199
-            resp.set_header("x-ms-ratelimit-remaining-subscription-writes", state.writes)
+        state.throttling.decorate(ctx, resp)
         for key, value in (("Cache-Control", "no-cache"), ("Pragma", "no-cache"), ("Expires", "-1"),
                            ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")):
             resp.set_header(key, value)
@@ -348,11 +362,25 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
             if "advance" in body:
                 self.advance(body["advance"])
             return {"sim_time": format_ts(self.sim_now()), "time_scale": self._state.clock.time_scale}
+        if (method, name) == ("POST", "throttling"):
+            self.set_throttling(body["enabled"])
+            return self.throttling
+        if (method, name) == ("GET", "throttling"):
+            return self.throttling
         if (method, name) == ("GET", "state"):
             return self.state()
         if (method, name) == ("GET", "env"):
             return self.env()
         return None
+
+
+def _throttling_spec(spec, enabled=None):
+    """The scenario's ``throttling`` value, switched on or off when ``enabled`` is not None."""
+    if enabled is None:
+        return spec
+    if isinstance(spec, dict):
+        return dict(spec, enabled=bool(enabled))
+    return {"enabled": bool(enabled)}
 
 
 def _classify(path):

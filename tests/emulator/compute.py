@@ -243,8 +243,6 @@ class Compute:
         self.page_size = page_size
         self.scale_sets = scale_sets
         self.operations = {}     # op id lower -> {"upgrade", "kind", "sub", "loc"}
-        self.actions_used = 0
-        self.gets_used = 0
         for vmss in scale_sets:
             scope.add_group(vmss.sub, vmss.rg, vmss.location)
             if vmss.upgrade is not None:
@@ -258,11 +256,6 @@ class Compute:
 
     def handles(self, path):
         return any(r.match(path) for r in (RE_LIST_SUB, RE_LIST_RG, RE_VMSS, RE_OP))
-
-    def _get_headers(self, policy):
-        self.gets_used += 1
-        return [("x-ms-ratelimit-remaining-resource", "Microsoft.Compute/%s3Min;%d,Microsoft.Compute/%s30Min;%d" % (
-            policy, max(0, 399 - self.gets_used % 400), policy, max(0, 2599 - self.gets_used % 2600)))]
 
     def handle(self, ctx):
         match = RE_OP.match(ctx.path)
@@ -279,7 +272,7 @@ class Compute:
             items = [v for v in self.scale_sets if v.sub.lower() == groups["sub"].lower()
                      and (groups.get("rg") is None or v.rg.lower() == groups["rg"].lower())]
             body = arm.paged(ctx, items, self.page_size, ScaleSet.render)
-            return json_response(200, body, self._get_headers("HighCostGetVMScaleSet"))
+            return json_response(200, body)
         match = RE_VMSS.match(ctx.path)
         err = self.scope.check(match.group("sub"), match.group("rg"))
         if err:
@@ -292,7 +285,7 @@ class Compute:
 
     def _vmss_action(self, ctx, vmss, rest):
         routes = {
-            ("GET", ""): lambda: json_response(200, vmss.render(), self._get_headers("GetVMScaleSet")),
+            ("GET", ""): lambda: json_response(200, vmss.render()),
             ("GET", "/rollingupgrades/latest"): lambda: self._latest(vmss),
             ("POST", "/extensionrollingupgrade"): lambda: self._start(ctx, vmss, "extension"),
             ("POST", "/osrollingupgrade"): lambda: self._start(ctx, vmss, "os"),
@@ -308,19 +301,15 @@ class Compute:
     def _latest(self, vmss):
         if vmss.upgrade is None:
             return arm_error(404, "NotFound", "The entity was not found in this Azure location.")
-        return json_response(200, vmss.upgrade.status_info(self.clock.now()), self._get_headers("GetVMScaleSet"))
+        return json_response(200, vmss.upgrade.status_info(self.clock.now()))
 
     def _accepted(self, ctx, sub, location, op_id):
         version = ctx.q("api-version")
         path = "/subscriptions/%s/providers/Microsoft.Compute/locations/%s/operations/%s" % (sub, location, op_id)
-        self.actions_used += 1
         headers = [
             ("Azure-AsyncOperation", arm.link(ctx, path, [("api-version", version)])),
             ("Location", arm.link(ctx, path, [("monitor", "true"), ("api-version", version)])),
             ("x-ms-request-id", op_id),
-            ("x-ms-ratelimit-remaining-resource",
-             "Microsoft.Compute/VMScaleSetActions3Min;%d,Microsoft.Compute/VMScaleSetActions30Min;%d,Microsoft.Compute/VmssQueuedVMOperations;4800"
-             % (max(0, 239 - self.actions_used % 240), max(0, 1197 - self.actions_used % 1198))),
             ("x-ms-request-charge", "0"),
         ]
         return empty_response(202, headers)
@@ -374,7 +363,7 @@ class Compute:
         if error:
             body["error"] = error
         body["name"] = match.group("op")
-        return json_response(200, body, self._get_headers("GetOperation"), pretty=True)
+        return json_response(200, body, pretty=True)
 
 
 def _bad_method(ctx):

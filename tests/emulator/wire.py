@@ -23,6 +23,7 @@ class Ctx:
         self.fault = None
         self.authorized = False
         self.audience = None
+        self.ratelimit = None       # remaining counts ARM and Compute left after this request (throttling.py)
 
     def q(self, name, default=None):
         """First value of a query parameter."""

@@ -44,12 +44,17 @@ def list_scenarios():
 
 
 def fleet(n, fault_every=None, capacity=10, batch_seconds=60, time_scale=1.0, rings=("canary", "ring1", "ring2"),
-          subscription=DEFAULT_SUBSCRIPTION, groups=2, locations=("eastus", "westeurope"), page_size=10):
+          subscription=DEFAULT_SUBSCRIPTION, groups=2, locations=("eastus", "westeurope"), page_size=10,
+          subscriptions=None, throttling=True, faults=None):
     """A scenario dict with ``n`` scale sets ``vmss-0000``... spread over ``groups`` resource groups and rings.
 
     Every ``fault_every``-th scale set (1-based: the fault_every-th, 2*fault_every-th, ...) faults by policy
-    (half its instances fail, maxUnhealthyUpgradedInstancePercent 20).
+    (half its instances fail, maxUnhealthyUpgradedInstancePercent 20). ``subscriptions`` (a list) spreads the
+    scale sets round-robin over several subscriptions instead of the one ``subscription``. Azure's rate limits are
+    on (``throttling``: True for the defaults, a dict of limits as in a scenario file, or False for off) and
+    compose with injected ``faults`` (a list of fault rules): a fault's canned answer never reaches the limits.
     """
+    subscriptions = [str(s) for s in (subscriptions or [subscription])]
     scale_sets = []
     for index in range(n):
         vmss = {
@@ -62,13 +67,19 @@ def fleet(n, fault_every=None, capacity=10, batch_seconds=60, time_scale=1.0, ri
             "rolling_upgrade_policy": {"maxBatchInstancePercent": 20, "maxUnhealthyInstancePercent": 20,
                                        "maxUnhealthyUpgradedInstancePercent": 20, "pauseTimeBetweenBatches": "PT0S"},
         }
+        if len(subscriptions) > 1:
+            vmss["subscription"] = subscriptions[index % len(subscriptions)]
         if fault_every and (index + 1) % fault_every == 0:
             vmss["fail_percent"] = 50
         scale_sets.append(vmss)
-    return {
+    data = {
         "name": "fleet-%d" % n,
         "time_scale": time_scale,
         "page_size": page_size,
-        "subscriptions": [subscription],
+        "subscriptions": subscriptions,
         "scale_sets": scale_sets,
+        "throttling": copy.deepcopy(throttling),
     }
+    if faults:
+        data["faults"] = copy.deepcopy(list(faults))
+    return data
