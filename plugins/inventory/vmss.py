@@ -17,8 +17,8 @@ description:
   - Host variables are C(subscription_id), C(resource_group), C(vmss_name), C(location), C(vmss_tags), C(capacity),
     C(sku), C(upgrade_policy) (C(mode) and C(rolling_upgrade_policy), snake_case) and C(provisioning_state).
   - Groups come from O(keyed_groups), O(groups) and O(compose) (for example a group per C(ring) tag and per location).
-  - The scale set's Azure tags are the host variable C(vmss_tags) (for example C(vmss_tags.ring)), not C(tags): C(tags)
-    is a name Ansible reserves (it warns "Found variable using reserved name 'tags'" on every run).
+  - The scale set's Azure tags are the host variable C(vmss_tags) (for example C(vmss_tags.ring)), not C(tags), which is
+    a name Ansible reserves and warns about on every run.
   - The configuration file name must end with C(azure_vmss.yml) or C(azure_vmss.yaml).
 author:
   - Azure Ops rollout maintainers (@azure-ops)

@@ -19,8 +19,10 @@ Faulted        the rolling-upgrade policy was breached (Azure's code and message
 Cancelled      the rolling upgrade was cancelled (by someone else)                          yes
 Refused        one was running and if_running=fail, or the latest Faulted and if_faulted=fail  yes
 Failed         the upgrade could not be started or watched to an end (Azure's error)       yes
-Error          nothing was asked of Azure: invalid variables, no credentials, a crash       yes
+Error          the scale set could not be planned: invalid variables, no credentials, a     yes
+               failed read of its latest upgrade, a crash
 NotStarted     the run stopped (a ring failed) before this scale set's turn                 no
+NotRun         left out of this run by ``--limit``                                           no
 =============  ===========================================================================  ======
 """
 
@@ -30,7 +32,7 @@ __metaclass__ = type
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils._vmss import parse_time
 
-OK_STATUSES = ("Completed", "Current", "Skipped", "WouldStart", "WouldAttach", "NotStarted")
+OK_STATUSES = ("Completed", "Current", "Skipped", "WouldStart", "WouldAttach", "NotStarted", "NotRun")
 CHECK_MODE_STATUS = {"start": "WouldStart", "attach": "WouldAttach", "skip": "Skipped", "current": "Current"}
 TERMINAL_CODES = ("Completed", "Faulted", "Cancelled")
 COUNT_KEYS = (("succeeded", "successful_instance_count"), ("failed_instances", "failed_instance_count"),
@@ -147,6 +149,8 @@ def rollout_message(record, failure_msg=None):
     if record.get("succeeded") is not None:
         tally = " (succeeded %s, failed %s, in progress %s, pending %s)" % (
             record["succeeded"], record["failed_instances"], record["in_progress"], record["pending"])
+    if record["status"] in ("Faulted", "Cancelled", "Failed") and record.get("error_code"):
+        return "%s: %s: %s%s" % (head, record["error_code"], record.get("error_message") or "", tally)
     if failure_msg:
         # The procedure's own message already carries the counts when it has them.
         return "%s: %s" % (head, failure_msg if "succeeded " in failure_msg else failure_msg + tally)

@@ -1,0 +1,272 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, azure_ops.rollout contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Fleet plans and reports: rings checked before any request, and the report a person reads after.
+
+Pure functions over the records of ``_outcome``: the action plugins ``fleet_preflight`` and
+``fleet_report`` only gather inventory facts, call these and write the files.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from html import escape
+
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _outcome
+
+ZERO_SCALE_SETS = ("no scale set in the inventory for %s: the inventory source failed or matched nothing. Check the "
+                   "inventory (ansible-inventory --graph); set ANSIBLE_INVENTORY_UNPARSED_FAILED=true (or "
+                   "any_unparsed_is_failed in ansible.cfg) so that a source that cannot be read stops the run itself")
+CHIP = {"Completed": "ok", "Current": "ok", "Skipped": "ok", "WouldStart": "plan", "WouldAttach": "plan",
+        "RollingForward": "run", "NeverUpgraded": "idle", "NotStarted": "idle", "NotRun": "idle"}
+BAD_STATUSES = ("Faulted", "Error", "Failed", "Refused", "Cancelled", "TimedOut")
+
+
+# -- before any request --------------------------------------------------------------------------------------------
+def plan_rings(rings, inventory_groups, run_hosts, allow_empty=False, max_rings=None):
+    """Check the rings against the inventory; return (problems, plan).
+
+    ``inventory_groups`` maps a group to its hosts in the whole inventory (Ansible's ``groups``), ``run_hosts``
+    are the hosts this run may touch (after ``--limit``). A ring with no host in the inventory is a mistake (a
+    tag typo, an ``exclude_tags``) unless ``allow_empty``; a ring whose hosts ``--limit`` left out is a choice,
+    planned as ``limited out``. No host in any ring means the inventory could not be read: always a problem.
+    """
+    problems, plan, ring_of = [], [], {}
+    run_hosts = set(run_hosts or ())
+    for ring in rings:
+        members = list(inventory_groups.get(ring) or [])
+        for host in members:
+            if host in ring_of and ring_of[host] != ring:
+                problems.append("%s is in two rings (%s and %s): each scale set must be in exactly one ring"
+                                % (host, ring_of[host], ring))
+            ring_of.setdefault(host, ring)
+        in_run = [host for host in members if host in run_hosts]
+        if not members and not allow_empty:
+            problems.append("ring %s has no scale set in the inventory (a tag typo, an exclude_tags?); fix the inventory, "
+                            "or set rollout_allow_empty_rings=true to roll out without it" % ring)
+        state = "empty" if not members else ("run" if in_run else "limited out")
+        plan.append({"ring": ring, "hosts": members, "in_run": in_run, "state": state})
+    if max_rings is not None and len(rings) > max_rings:
+        problems.append("rollout_rings names %d rings but the playbook has %d ring plays: add an import of "
+                        "rollout/ring.yml per extra ring" % (len(rings), max_rings))
+    if not ring_of:
+        problems = [ZERO_SCALE_SETS % ("the groups " + ", ".join(rings) if rings else "no group")]
+    return problems, plan
+
+
+# -- rollout report ------------------------------------------------------------------------------------------------
+def stops_run(failed, batch_size, max_fail_percentage):
+    """Ansible's own rule: a play stops when its failed share of a batch exceeds max_fail_percentage."""
+    return batch_size > 0 and failed * 100.0 / batch_size > float(max_fail_percentage)
+
+
+def rollout_rows(plan, records, targets):
+    """One row per scale set of every ring, in ring order: its record, or why it has none."""
+    rows = []
+    for entry in plan:
+        for host in entry["hosts"]:
+            record = records.get(host)
+            if record is None:
+                target = dict(targets.get(host) or {"host": host, "name": host}, ring=entry["ring"])
+                state = "NotStarted" if host in entry["in_run"] else "NotRun"
+                record = _outcome.error_record(target, None, status=state)
+            rows.append(dict(record, ring=entry["ring"]))
+    return rows
+
+
+def headline(rows, plan, check_mode=False, max_fail_percentage=0):
+    """What happened, in one sentence: which ring and scale set stopped the run, or how it went."""
+    for entry in plan:
+        ring_rows = [row for row in rows if row["ring"] == entry["ring"]]
+        failed = [row for row in ring_rows if row["failed"]]
+        ran = [row for row in ring_rows if row["status"] not in ("NotStarted", "NotRun")]
+        if failed and stops_run(len(failed), len(ran), max_fail_percentage):
+            later = [e["ring"] for e in plan[plan.index(entry) + 1:] if e["state"] == "run"]
+            first = failed[0]
+            return "Stopped in ring %s: %s %s%s%s." % (
+                entry["ring"], first["name"], first["status"],
+                " (%s)" % first["error_code"] if first.get("error_code") else "",
+                (" and %d more failed" % (len(failed) - 1)) if len(failed) > 1 else "") + (
+                " Not started: %s." % ", ".join(later) if later else "")
+    failed = [row for row in rows if row["failed"]]
+    counts = tally(rows)
+    text = ", ".join("%d %s" % (n, status) for status, n in counts.items())
+    if failed:
+        return "%d of %d scale sets failed (within max_fail_percentage %s%%): %s." % (
+            len(failed), len(rows), max_fail_percentage, text)
+    if check_mode:
+        return "Check mode, nothing started: %s." % text
+    return "%d scale sets: %s." % (len(rows), text)
+
+
+def tally(rows):
+    counts = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return counts
+
+
+def failures(rows):
+    """host -> message, for every row whose status is a failure (the hosts the play must fail)."""
+    return dict((row["host"], row["msg"]) for row in rows if row.get("failed"))
+
+
+def report(kind, title, rows, head, started_at, ended_at, check_mode=False, extra=None):
+    """The report document (written as JSON, rendered as HTML)."""
+    document = {"kind": kind, "title": title, "headline": head, "run_started_at": started_at, "run_ended_at": ended_at,
+                "time_zone": "UTC", "check_mode": bool(check_mode), "summary": tally(rows), "rows": rows}
+    document.update(extra or {})
+    return document
+
+
+# -- status report -------------------------------------------------------------------------------------------------
+def status_rows(records, rings, inventory_groups):
+    """Status records with the ring of each scale set (the first ring group it belongs to, else '')."""
+    ring_of = {}
+    for ring in rings:
+        for host in inventory_groups.get(ring) or []:
+            ring_of.setdefault(host, ring)
+    return [dict(record, ring=ring_of.get(record["host"], "")) for record in records]
+
+
+def status_headline(rows, fail_on):
+    bad = [row for row in rows if row["status"] in fail_on]
+    text = ", ".join("%d %s" % (n, status) for status, n in tally(rows).items())
+    if bad:
+        names = ", ".join(row["name"] for row in bad[:10]) + (" and %d more" % (len(bad) - 10) if len(bad) > 10 else "")
+        return "Gate failed: %d of %d scale sets %s (%s). %s." % (len(bad), len(rows), "/".join(fail_on), names, text)
+    return "Gate passed: no scale set %s. %d scale sets: %s." % ("/".join(fail_on), len(rows), text)
+
+
+# -- text and HTML -------------------------------------------------------------------------------------------------
+def text_lines(document, limit=20):
+    """A short text summary for the play output: the headline, the counts and the failed rows (at most ``limit``)."""
+    lines = [document["headline"]]
+    bad = [row for row in document["rows"] if row.get("failed") or row["status"] in ("Faulted", "Error")]
+    for row in bad[:limit]:
+        lines.append("  %-10s %-24s %-10s %s" % (row["ring"] or "-", row["name"], row["status"],
+                                                 (row.get("msg") or row.get("error_message") or "")[:200]))
+    if len(bad) > limit:
+        lines.append("  ... and %d more, see the report" % (len(bad) - limit))
+    return lines
+
+
+def progress_svg(timeline, elapsed, width=180, height=36):
+    """A small picture of percent done (green) and failed instances (red) over time, from a record's timeline."""
+    points = [entry for entry in timeline or [] if entry.get("percent_complete") is not None]
+    if not points:
+        return ""
+    span = max(float(elapsed or 0), max(float(p.get("elapsed") or 0) for p in points), 1.0)
+    total = max(1, max((p.get("succeeded") or 0) + (p.get("failed") or 0) + (p.get("in_progress") or 0)
+                       + (p.get("pending") or 0) for p in points))
+
+    def xy(entry, value):
+        return "%.1f,%.1f" % (2 + (width - 4) * float(entry.get("elapsed") or 0) / span,
+                              height - 2 - (height - 4) * value)
+
+    done = " ".join(xy(p, float(p["percent_complete"]) / 100.0) for p in points)
+    failed = " ".join(xy(p, float(p.get("failed") or 0) / total) for p in points)
+    last = points[-1]
+    return ('<svg class="spark" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s">'
+            '<rect x="0.5" y="0.5" width="%d" height="%d" fill="#f6f8fa" stroke="#d0d7de"/>'
+            '<polyline fill="none" stroke="#1a7f37" stroke-width="2" points="%s"/>'
+            '<polyline fill="none" stroke="#cf222e" stroke-width="1.5" stroke-dasharray="3 2" points="%s"/></svg>'
+            % (width, height, width, height,
+               escape("%s%% done, %s failed after %s" % (last["percent_complete"], last.get("failed"),
+                                                         _outcome.duration(elapsed))),
+               width - 1, height - 1, done, failed))
+
+
+_STYLE = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1360px;color:#1f2328;padding:0 16px}
+h1{font-size:22px;margin:0 0 4px}.meta{color:#59636e;margin:0 0 14px}
+.headline{padding:12px 16px;border-radius:8px;font-size:16px;font-weight:600;margin:0 0 16px;border:1px solid}
+.headline.good{background:#dafbe1;border-color:#4ac26b}.headline.bad{background:#ffebe9;border-color:#ff8182}
+.headline.plan{background:#ddf4ff;border-color:#54aeff}
+.chips{margin:0 0 16px}.chip{display:inline-block;border-radius:12px;padding:2px 10px;margin:0 6px 6px 0;font-size:13px;font-weight:600}
+.chip.ok{background:#dafbe1;color:#116329}.chip.bad{background:#ffebe9;color:#a40e26}.chip.run{background:#fff8c5;color:#7d4e00}
+.chip.plan{background:#ddf4ff;color:#0a3069}.chip.idle{background:#eaeef2;color:#424a53}
+table{border-collapse:collapse;width:100%;table-layout:fixed}th,td{border-bottom:1px solid #d0d7de;padding:6px 8px;text-align:left;vertical-align:top}
+th{background:#f6f8fa;font-size:12px;text-transform:uppercase;letter-spacing:.03em;color:#59636e}
+td.num{text-align:right;font-variant-numeric:tabular-nums}td.err{font-size:12px;color:#a40e26;word-wrap:break-word}
+td.name{font-weight:600;word-wrap:break-word}tr.ringhead td{background:#f6f8fa;font-weight:700;color:#424a53}
+.small{font-size:12px;color:#59636e}svg.spark{display:block}
+"""
+
+
+def _chip_kind(status, failed=False):
+    return "bad" if failed or status in BAD_STATUSES else CHIP.get(status, "run")
+
+
+def _chip(status, failed=False):
+    return '<span class="chip %s">%s</span>' % (_chip_kind(status, failed), escape(status))
+
+
+def html(document):
+    """The report as one self-contained HTML page (no JavaScript, no external resource), readable at 1400 px."""
+    rows = document["rows"]
+    status_kind = document["kind"] == "status"
+    bad = any(row.get("failed") or row["status"] in ("Faulted", "Error") for row in rows)
+    tone = "bad" if bad else ("plan" if document.get("check_mode") else "good")
+    out = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           "<title>%s</title><style>%s</style></head><body>" % (escape(document["title"]), _STYLE),
+           "<h1>%s</h1>" % escape(document["title"]),
+           '<p class="meta">Run started %s, ended %s (UTC)%s</p>' % (
+               escape(str(document.get("run_started_at") or "-")), escape(str(document.get("run_ended_at") or "-")),
+               ", check mode: nothing was started" if document.get("check_mode") else ""),
+           '<p class="headline %s">%s</p>' % (tone, escape(document["headline"])),
+           '<div class="chips">%s</div>' % "".join(
+               '<span class="chip %s">%s: %d</span>' % (_chip_kind(status), escape(status), count)
+               for status, count in document["summary"].items())]
+    if status_kind:
+        head = ("Scale set", "Status", "Done", "OK / failed / pending", "Started", "Last action", "Elapsed", "Error")
+        widths = (19, 10, 13, 12, 13, 13, 7, 13)
+    else:
+        head = ("Scale set", "Status", "Progress over time", "OK / failed / pending", "Started (UTC)", "Elapsed", "Error")
+        widths = (17, 10, 16, 11, 12, 7, 27)
+    out.append("<table><colgroup>%s</colgroup><thead><tr>%s</tr></thead><tbody>" % (
+        "".join('<col style="width:%d%%">' % w for w in widths), "".join("<th>%s</th>" % escape(h) for h in head)))
+    ring = object()
+    for row in rows:
+        if row.get("ring") != ring:
+            ring = row.get("ring")
+            out.append('<tr class="ringhead"><td colspan="%d">Ring %s</td></tr>' % (len(head), escape(ring or "(none)")))
+        counts = "-" if row.get("succeeded") is None else "%s / %s / %s" % (
+            row["succeeded"], row["failed_instances"], (row.get("pending") or 0) + (row.get("in_progress") or 0))
+        error = " ".join(part for part in (row.get("error_code"), row.get("error_message")) if part) or (
+            row.get("msg") if row.get("failed") or row["status"] == "Error" else "") or ""
+        name = '<td class="name">%s<div class="small">%s</div></td>' % (escape(row["name"] or row["host"]),
+                                                                      escape(row.get("resource_group") or ""))
+        if status_kind:
+            percent = "-" if row.get("percent") is None else "%d%%" % round(row["percent"])
+            cells = [name, "<td>%s</td>" % _chip(row["status"]), '<td class="num">%s</td>' % percent,
+                     '<td class="num">%s</td>' % counts,
+                     '<td class="small">%s</td>' % escape(row.get("start_time") or "-"),
+                     '<td class="small">%s<br>%s</td>' % (escape(row.get("last_action") or ""),
+                                                         escape(row.get("last_action_time") or "-")),
+                     '<td class="num">%s</td>' % _outcome.duration(row.get("elapsed")),
+                     '<td class="err">%s</td>' % escape(error)]
+        else:
+            extra = []
+            if row.get("cancelled"):
+                extra.append("cancelled")
+            if row.get("left_running"):
+                extra.append("still running in Azure")
+            cells = [name, "<td>%s%s</td>" % (_chip(row["status"], row.get("failed")),
+                                              '<div class="small">%s</div>' % escape(", ".join(extra)) if extra else ""),
+                     "<td>%s</td>" % (progress_svg(row.get("timeline"), row.get("elapsed")) or
+                                      '<span class="small">%s</span>' % escape(_no_picture(row))),
+                     '<td class="num">%s</td>' % counts,
+                     '<td class="small">%s</td>' % escape(row.get("started_at") or "-"),
+                     '<td class="num">%s</td>' % _outcome.duration(row.get("elapsed")),
+                     '<td class="err">%s</td>' % escape(error)]
+        out.append("<tr>%s</tr>" % "".join(cells))
+    out.append("</tbody></table></body></html>")
+    return "\n".join(out)
+
+
+def _no_picture(row):
+    return {"NotRun": "not in this run (--limit)", "NotStarted": "not started", "Current": "nothing to do",
+            "Skipped": "completed recently"}.get(row["status"], "no progress seen")
