@@ -8,7 +8,7 @@ import tempfile
 import threading
 import time
 
-from . import adu, aks, compute, identity
+from . import adu, aks, compute, extensions, identity
 from .arm import ArmScope, missing_api_version
 from .clock import SimClock, format_ts, http_date
 from .faults import Faults, status_response
@@ -36,8 +36,9 @@ class _State:
         for group in data.get("resource_groups") or []:
             self.scope.add_group(group.get("subscription") or self.subscriptions[0], group["name"], group.get("location"))
         page_size = int(data.get("page_size", 10))
-        scale_sets = [compute.ScaleSet(spec, self.subscriptions[0], now) for spec in data.get("scale_sets") or []]
-        self.compute = compute.Compute(self.scope, scale_sets, self.clock, page_size)
+        catalog = extensions.Catalog(data.get("extension_catalog"))
+        scale_sets = [compute.ScaleSet(spec, self.subscriptions[0], now, catalog) for spec in data.get("scale_sets") or []]
+        self.compute = compute.Compute(self.scope, scale_sets, self.clock, page_size, catalog)
         clusters = [aks.Cluster(spec, self.subscriptions[0], now) for spec in data.get("aks_clusters") or []]
         self.aks = aks.Aks(self.scope, clusters, self.clock, page_size)
         self.adu = adu.Adu([adu.Instance(spec, now) for spec in data.get("adu_instances") or []], self.clock)
@@ -215,12 +216,16 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
             scale_sets = []
             for vmss in st.compute.scale_sets:
                 upgrade = vmss.upgrade
+                versions = vmss.versions(now)
                 scale_sets.append({
                     "id": vmss.id, "name": vmss.name, "subscription": vmss.sub, "resource_group": vmss.rg, "location": vmss.location,
                     "tags": vmss.tags, "capacity": vmss.capacity, "upgrade_mode": vmss.mode,
                     "latest": upgrade.status_info(now) if upgrade else None,
                     "operation_id": upgrade.op_id if upgrade else None,
                     "operation_status": upgrade.op_status(now)[0] if upgrade else None,
+                    # What each instance reports (None: deallocated or agent not ready), per model extension.
+                    "extension_versions": {ext["name"]: [versions[ext["name"].lower()][i] if vmss.power(i) == "running" else None
+                                                         for i in range(vmss.capacity)] for ext in vmss.extensions},
                 })
             clusters = [{"id": c.id, "operations": [op.render(now, c.id) for op in c.operations]} for c in st.aks.clusters]
             instances = [{"instance_id": i.instance_id, "operation_count": len(i), "imported": [op.op_id for op in i.imported]}

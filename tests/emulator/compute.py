@@ -4,7 +4,7 @@ import math
 import re
 import uuid
 
-from . import arm
+from . import arm, extensions as exts
 from .clock import format_ts, parse_duration
 from .wire import arm_error, empty_response, json_response, new_id
 
@@ -15,6 +15,10 @@ RE_LIST_RG = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[
 RE_VMSS = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)" + _PROVIDER
                      + r"/virtualMachineScaleSets/(?P<name>[^/]+)(?P<rest>/.*)?$", re.I)
 RE_OP = re.compile(r"^/subscriptions/(?P<sub>[^/]+)" + _PROVIDER + r"/locations/(?P<loc>[^/]+)/operations/(?P<op>[^/]+)$", re.I)
+RE_EXT_VERSIONS = re.compile(r"^/subscriptions/(?P<sub>[^/]+)" + _PROVIDER + r"/locations/(?P<loc>[^/]+)/publishers/(?P<pub>[^/]+)"
+                             r"/artifacttypes/vmextension/types/(?P<type>[^/]+)/versions(?:/(?P<version>[^/]+))?/?$", re.I)
+RE_VM = re.compile(r"^/virtualmachines(?:/(?P<id>[^/]+)(?P<view>/instanceview)?)?$")
+VM_TYPE = VMSS_TYPE + "/virtualMachines"
 
 DEFAULT_POLICY = {
     "maxBatchInstancePercent": 20,
@@ -60,6 +64,10 @@ class RollingUpgrade:
         self.pause = parse_duration(self.policy.get("pauseTimeBetweenBatches"))
         self.failing = set(vmss.failing)
         self.unhealthy = set(vmss.unhealthy)
+        # What an extension upgrade moves each model extension to (the catalog as it was at the start).
+        self.targets = {e["name"].lower(): vmss.catalog.target(vmss.location, e) for e in vmss.extensions} if kind == "extension" else {}
+        # Batches that ended before this moment are already reflected in the scale set's versions (scenario upgrades).
+        self.applied_from = None
         order = list(range(self.capacity))
         if self.policy.get("prioritizeUnhealthyInstances"):
             order.sort(key=lambda i: (i not in self.unhealthy, i))
@@ -131,6 +139,12 @@ class RollingUpgrade:
         return {"successfulInstanceCount": len(done) - failed, "failedInstanceCount": failed,
                 "inProgressInstanceCount": running, "pendingInstanceCount": self.capacity - len(done) - running}
 
+    def upgraded(self, now):
+        """Indexes of the instances whose extensions this upgrade has moved by ``now`` (failing ones never move)."""
+        done = self.state(now)["done"]
+        return {i for index, batch in enumerate(self.batches[:done]) for i in batch
+                if i not in self.failing and (self.applied_from is None or self.batch_end(index) > self.applied_from)}
+
     def status_info(self, now):
         st = self.state(now)
         cancelled = st["code"] == "Cancelled"
@@ -163,7 +177,8 @@ class RollingUpgrade:
 class ScaleSet:
     """One VMSS from the scenario."""
 
-    def __init__(self, spec, default_sub, now):
+    def __init__(self, spec, default_sub, now, catalog=None):
+        self.catalog = catalog or exts.Catalog()
         self.sub = spec.get("subscription") or default_sub
         self.rg = spec["resource_group"]
         self.name = spec["name"]
@@ -175,7 +190,12 @@ class ScaleSet:
         self.has_policy = "rolling_upgrade_policy" in spec or self.mode == "Rolling"
         self.policy = dict(DEFAULT_POLICY)
         self.policy.update(spec.get("rolling_upgrade_policy") or {})
-        self.extensions = spec.get("extensions") or DEFAULT_EXTENSIONS
+        self.extensions = [exts.normalize(e) for e in spec.get("extensions") or DEFAULT_EXTENSIONS]
+        # Installed versions per extension (name lower) and instance index, as of the last settle().
+        self.base_versions = {e["name"].lower(): exts.initial_versions(e, self.capacity, self.catalog, self.location)
+                              for e in self.extensions}
+        self.deallocated = {int(i) for i in spec.get("deallocated_instances") or []}
+        self.agent_not_ready = {int(i) for i in spec.get("agent_not_ready_instances") or []}
         self.batch_seconds = float(spec.get("batch_seconds", 300))
         self.failing = {int(i) for i in spec.get("failing_instances") or []}
         if spec.get("fail_percent"):
@@ -185,6 +205,8 @@ class ScaleSet:
         self.created = now - 30 * 86400
         self.upgrade = None
         self._existing(spec.get("existing_upgrade"), now)
+        if self.upgrade is not None:
+            self.upgrade.applied_from = now   # the scenario's versions already show what it did so far
 
     def _existing(self, spec, now):
         if not spec:
@@ -209,15 +231,50 @@ class ScaleSet:
     def id(self):
         return "/subscriptions/%s/resourceGroups/%s/providers/%s/%s" % (self.sub, self.rg, VMSS_TYPE, self.name)
 
+    def versions(self, now):
+        """{extension name lower: {instance index: installed version}} at sim time ``now``."""
+        current = {name: dict(per_instance) for name, per_instance in self.base_versions.items()}
+        upgrade = self.upgrade
+        if upgrade is None or not upgrade.targets:
+            return current
+        moved = upgrade.upgraded(now) - self.deallocated - self.agent_not_ready
+        for name, target in upgrade.targets.items():
+            if target is None:
+                continue
+            per_instance = current[name]
+            for index in moved:
+                if exts.version_key(per_instance[index]) < exts.version_key(target):
+                    per_instance[index] = target
+        return current
+
+    def settle(self, now):
+        """Fold what the current upgrade did into the base versions (before a new upgrade replaces it)."""
+        self.base_versions = self.versions(now)
+
+    def power(self, index):
+        if index in self.deallocated:
+            return "deallocated"
+        return "agent-not-ready" if index in self.agent_not_ready else "running"
+
+    def render_vm(self, index, versions, expand):
+        vm_id = "%s/virtualMachines/%d" % (self.id, index)
+        props = {"latestModelApplied": True, "modelDefinitionApplied": "VirtualMachineScaleSet",
+                 "vmId": str(uuid.uuid5(uuid.NAMESPACE_URL, vm_id.lower())), "provisioningState": "Succeeded",
+                 "timeCreated": format_ts(self.created)}
+        if expand:
+            props["instanceView"] = exts.instance_view(self.extensions, versions, index, self.power(index))
+        return {"name": "%s_%d" % (self.name, index), "id": vm_id, "type": VM_TYPE, "location": self.location,
+                "instanceId": str(index), "sku": {"name": self.sku, "tier": "Standard"}, "properties": props}
+
     def render(self):
         upgrade_policy = {"mode": self.mode}
         if self.has_policy:
             upgrade_policy["rollingUpgradePolicy"] = dict(self.policy)
         extensions = []
         for ext in self.extensions:
-            props = {"publisher": ext["publisher"], "type": ext["type"], "typeHandlerVersion": ext.get("typeHandlerVersion", "1.0"),
-                     "autoUpgradeMinorVersion": ext.get("autoUpgradeMinorVersion", True),
-                     "enableAutomaticUpgrade": ext.get("enableAutomaticUpgrade", False), "provisioningState": "Succeeded"}
+            keys = ("publisher", "type", "typeHandlerVersion", "autoUpgradeMinorVersion", "enableAutomaticUpgrade")
+            props = {key: ext[key] for key in keys}
+            props["provisioningState"] = "Succeeded"
             extensions.append({"name": ext["name"], "properties": props})
         return {
             "name": self.name, "id": self.id, "type": VMSS_TYPE, "location": self.location, "tags": self.tags,
@@ -237,7 +294,8 @@ class ScaleSet:
 class Compute:
     """Routes for Microsoft.Compute; callers hold the emulator lock."""
 
-    def __init__(self, scope, scale_sets, clock, page_size):
+    def __init__(self, scope, scale_sets, clock, page_size, catalog=None):
+        self.catalog = catalog or exts.Catalog()
         self.scope = scope
         self.clock = clock
         self.page_size = page_size
@@ -255,12 +313,15 @@ class Compute:
         return None
 
     def handles(self, path):
-        return any(r.match(path) for r in (RE_LIST_SUB, RE_LIST_RG, RE_VMSS, RE_OP))
+        return any(r.match(path) for r in (RE_LIST_SUB, RE_LIST_RG, RE_VMSS, RE_OP, RE_EXT_VERSIONS))
 
     def handle(self, ctx):
         match = RE_OP.match(ctx.path)
         if match:
             return self._operation(ctx, match)
+        match = RE_EXT_VERSIONS.match(ctx.path)
+        if match:
+            return self._ext_versions(ctx, match)
         match = RE_LIST_SUB.match(ctx.path) or RE_LIST_RG.match(ctx.path)
         if match:
             groups = match.groupdict()
@@ -292,11 +353,47 @@ class Compute:
             ("POST", "/rollingupgrades/cancel"): lambda: self._cancel(ctx, vmss),
         }
         route = routes.get((ctx.method, rest))
+        vm_match = RE_VM.match(rest)
+        if route is None and vm_match:
+            return self._vms(ctx, vmss, vm_match) if ctx.method == "GET" else _bad_method(ctx)
         if route is None:
             if any(key[1] == rest for key in routes):
                 return _bad_method(ctx)
             return arm_error(404, "NotFound", "The requested resource does not exist: %s" % ctx.path)
         return route()
+
+    def _vms(self, ctx, vmss, match):
+        """The VM list (paged, instance views with ``$expand=instanceView``), one VM, or one VM's instance view."""
+        versions = vmss.versions(self.clock.now())
+        if match.group("id") is None:
+            expand = ctx.q("$expand", "").lower() == "instanceview"
+            body = arm.paged(ctx, list(range(vmss.capacity)), self.page_size, lambda i: vmss.render_vm(i, versions, expand))
+            return json_response(200, body)
+        index = match.group("id")
+        if not index.isdigit() or int(index) >= vmss.capacity:
+            return arm.not_found_resource(VM_TYPE, "%s/%s" % (vmss.name, index), vmss.rg)
+        if match.group("view"):
+            view = exts.instance_view(vmss.extensions, versions, int(index), vmss.power(int(index)))
+            return json_response(200, view)
+        expand = ctx.q("$expand", "").lower() == "instanceview"
+        return json_response(200, vmss.render_vm(int(index), versions, expand))
+
+    def _ext_versions(self, ctx, match):
+        """The versions catalog: a bare JSON array (E), not numerically ordered; one version by name."""
+        groups = match.groupdict()
+        err = self.scope.check(groups["sub"])
+        if err:
+            return err
+        if ctx.method != "GET":
+            return _bad_method(ctx)
+        names = self.catalog.versions(groups["loc"], groups["pub"], groups["type"])
+        if names is None or (groups["version"] is not None and groups["version"] not in names):
+            # [UNVERIFIED] code and message for an unknown publisher/type/version
+            return arm_error(404, "NotFound", "Artifact: VMExtensionType was not found.")
+        items = self.catalog.render(groups["sub"], groups["loc"].lower(), groups["pub"], groups["type"], names)
+        if groups["version"] is not None:
+            return json_response(200, [i for i in items if i["name"] == groups["version"]][0])
+        return json_response(200, items)
 
     def _latest(self, vmss):
         if vmss.upgrade is None:
@@ -318,6 +415,7 @@ class Compute:
         now = self.clock.now()
         if vmss.upgrade is not None and vmss.upgrade.running(now):
             return arm_error(409, "OperationNotAllowed", MSG_ALREADY_RUNNING)
+        vmss.settle(now)
         vmss.upgrade = RollingUpgrade(vmss, now, kind)
         self.operations[vmss.upgrade.op_id.lower()] = {"upgrade": vmss.upgrade, "kind": "start", "sub": vmss.sub}
         return self._accepted(ctx, vmss.sub, vmss.location, vmss.upgrade.op_id)

@@ -38,6 +38,8 @@ COMPUTE_DEFAULTS = {
     "VMScaleSetVMViews3Min": 5000,       # cited as a limit
     "VMScaleSetActions3Min": 240,        # 239 / 1197 remaining after the first start of a rolling upgrade
     "VMScaleSetActions30Min": 1200,
+    "ListVMImagesVersionsFromLocation3Min": 16000,   # 15999 / 43999 remaining (THROTTLING.md section 2)
+    "ListVMImagesVersionsFromLocation30Min": 44000,
 }
 # Sent with every scale-set action as recorded (SUMMARY.md section 1); a queue depth, not a window: not enforced.
 QUEUED_OPERATIONS = ("VmssQueuedVMOperations", 4800)
@@ -62,6 +64,9 @@ _CLASSES = [
      "HighCostGetVMScaleSet"),
     ("GET", re.compile(_VMSS + r"(/rollingUpgrades/latest)?/?$", re.I), "GetVMScaleSet"),
     ("POST", re.compile(_VMSS + r"/.+$", re.I), "VMScaleSetActions"),
+    # The extension versions catalog of a location (EXTENSIONS.md read 3).
+    ("GET", re.compile(_SUB + r"/providers/Microsoft\.Compute/locations/[^/]+/publishers/[^/]+/artifacttypes/vmextension/types/"
+                       r"[^/]+/versions(/[^/]+)?/?$", re.I), "ListVMImagesVersionsFromLocation"),
 ]
 
 

@@ -6,6 +6,8 @@ import os
 
 SCENARIO_DIR = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
+CURRENT_HEALTH_EXTENSION = {"name": "HealthExtension", "publisher": "Microsoft.ManagedServices", "type": "ApplicationHealthLinux",
+                            "typeHandlerVersion": "1.0", "installed": "latest"}
 
 
 def _read(path):
@@ -45,7 +47,7 @@ def list_scenarios():
 
 def fleet(n, fault_every=None, capacity=10, batch_seconds=60, time_scale=1.0, rings=("canary", "ring1", "ring2"),
           subscription=DEFAULT_SUBSCRIPTION, groups=2, locations=("eastus", "westeurope"), page_size=10,
-          subscriptions=None, throttling=True, faults=None):
+          subscriptions=None, throttling=True, faults=None, current_every=3):
     """A scenario dict with ``n`` scale sets ``vmss-0000``... spread over ``groups`` resource groups and rings.
 
     Every ``fault_every``-th scale set (1-based: the fault_every-th, 2*fault_every-th, ...) faults by policy
@@ -53,6 +55,9 @@ def fleet(n, fault_every=None, capacity=10, batch_seconds=60, time_scale=1.0, ri
     scale sets round-robin over several subscriptions instead of the one ``subscription``. Azure's rate limits are
     on (``throttling``: True for the defaults, a dict of limits as in a scenario file, or False for off) and
     compose with injected ``faults`` (a list of fault rules): a fault's canned answer never reaches the limits.
+    Extension drift: every ``current_every``-th scale set (1-based, unless it faults) is current: every instance runs
+    the target version of its location, after an extension rolling upgrade that Completed a day ago. The others run
+    HealthExtension 1.0.0 on every instance (behind). ``current_every=None``: all behind.
     """
     subscriptions = [str(s) for s in (subscriptions or [subscription])]
     scale_sets = []
@@ -71,6 +76,9 @@ def fleet(n, fault_every=None, capacity=10, batch_seconds=60, time_scale=1.0, ri
             vmss["subscription"] = subscriptions[index % len(subscriptions)]
         if fault_every and (index + 1) % fault_every == 0:
             vmss["fail_percent"] = 50
+        elif current_every and (index + 1) % current_every == 0:
+            vmss["extensions"] = [dict(CURRENT_HEALTH_EXTENSION)]
+            vmss["existing_upgrade"] = {"status": "Completed", "finished_seconds_ago": 86400, "kind": "extension"}
         scale_sets.append(vmss)
     data = {
         "name": "fleet-%d" % n,
