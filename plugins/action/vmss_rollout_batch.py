@@ -40,7 +40,7 @@ class ActionModule(ActionBase):
         params = self.validate_argument_spec(argument_spec=spec)[1]
         problems = _validation.problems(params, dict(SHARED_RULES, **_fleet.BATCH_RULES))
         if problems:
-            raise AnsibleActionFail("Invalid options: " + "; ".join(problems))
+            raise AnsibleActionFail("Invalid options: " + "; ".join(params["variable_prefix"] + p for p in problems))
         options = _auth.options_from_env(params)
         if options.get("auth_source") == "credential_file" and not options.get("subscription_id"):
             try:

@@ -39,6 +39,7 @@ BATCH_SPEC = dict(_upgrade.DECISION_SPEC, **{
     "progress_interval": {"type": "int", "default": 30},
     "max_concurrent_starts": {"type": "int", "default": 10},
     "parallel_reads": {"type": "int", "default": 20},
+    "variable_prefix": {"type": "str", "default": ""},
 })
 BATCH_RULES = dict(_upgrade.DECISION_RULES, **{
     "progress_interval": _validation.Range(1, 3600),

@@ -66,6 +66,12 @@ options:
     description: With O(mode=status), at most this many reads at once (1 to 200).
     type: int
     default: 20
+  variable_prefix:
+    description:
+      - Written before each option name in the messages about invalid options, for a caller that exposes the options as
+        variables (the role passes C(vmss_extension_rollout_), so a message names the variable the user set).
+    type: str
+    default: ''
   api_version:
     description: Compute API version of the rolling upgrade calls.
     type: str

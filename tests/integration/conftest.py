@@ -17,15 +17,12 @@ PLAYBOOKS = REPO_ROOT / "playbooks"
 SUB = "00000000-0000-0000-0000-000000000001"
 POLICY = {"maxBatchInstancePercent": 20, "maxUnhealthyInstancePercent": 20,
           "maxUnhealthyUpgradedInstancePercent": 20, "pauseTimeBetweenBatches": "PT0S"}
-# Fast rounds for the emulator: a progress line every second, module polls every second.
+# Fast for the emulator: a status read and a progress block every second.
 FAST_VARS = {
     "ansible_python_interpreter": "{{ ansible_playbook_python }}",
     "vmss_extension_rollout_poll_interval": 1,
     "vmss_extension_rollout_progress_interval": 1,
-    # With the 60 s minimum async margin this keeps the 1 s progress interval (rounds are capped at 120).
     "vmss_extension_rollout_wait_timeout": 50,
-    "vmss_extension_rollout_async_margin": 60,
-    "vmss_extension_rollout_run_dir": None,  # filled per test
 }
 
 
@@ -52,7 +49,6 @@ def write_inventory(tmp_path: Path, scale_sets, extra_vars=None, name="inventory
     for spec in scale_sets:
         rings.setdefault(spec["tags"]["ring"], {})[spec["name"]] = {"resource_group": spec["resource_group"]}
     all_vars = dict(FAST_VARS)
-    all_vars["vmss_extension_rollout_run_dir"] = str(tmp_path / "progress")
     all_vars.update(extra_vars or {})
     inv = {"all": {"vars": all_vars, "children": {"vmss": {"children": {r: {"hosts": h} for r, h in rings.items()}}}}}
     (inv_dir / "hosts.yml").write_text(yaml.safe_dump(inv))
