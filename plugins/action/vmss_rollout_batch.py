@@ -51,8 +51,14 @@ class ActionModule(ActionBase):
         targets = [self._target(host, task_vars, options.get("subscription_id"), params.get("ring"))
                    for host in params["hosts"]]
         valid, records = [], {}
+        prefix = params["variable_prefix"]
         for target in targets:
             problems = _fleet.target_problems(target)
+            if prefix:
+                hostvars = task_vars.get("hostvars", {}).get(target["host"], {})
+                settings = dict((option, hostvars[prefix + option]) for option in _fleet.BATCH_SETTINGS
+                                if prefix + option in hostvars)
+                problems += _fleet.setting_conflicts(params, settings, prefix, task_vars.get("inventory_hostname"))
             if problems:
                 records[target["host"]] = _outcome.error_record(target, "invalid host variables: " + "; ".join(problems))
             else:
@@ -84,7 +90,8 @@ class ActionModule(ActionBase):
         hostvars = task_vars.get("hostvars", {}).get(host, {})
         return {
             "host": host,
-            "name": hostvars.get(NAME_VAR) or host,
+            # An empty vmss_name is an error, not the host name: only an unset one defaults to it.
+            "name": hostvars[NAME_VAR] if NAME_VAR in hostvars else host,
             "resource_group": hostvars.get(GROUP_VAR),
             "subscription_id": hostvars.get(SUBSCRIPTION_VAR) or default_subscription,
             "ring": ring,

@@ -60,7 +60,7 @@ def target_problems(target):
     found = []
     for key, rule in TARGET_RULES:
         value = target.get(key)
-        if value in (None, ""):
+        if value in (None, "") and key != "name":
             if key == "subscription_id":
                 found.append("subscription_id is not set (host var subscription_id, azure_subscription_id, "
                              "module_defaults or AZURE_SUBSCRIPTION_ID)")
@@ -70,6 +70,25 @@ def target_problems(target):
         problem = rule.problem(value)
         if problem:
             found.append("%s %s" % ("vmss_name" if key == "name" else key, problem))
+    return found
+
+
+# Options a batch shares: one value for every scale set of the batch.
+BATCH_SETTINGS = tuple(sorted(set(_upgrade.DECISION_SPEC) | set(("progress_interval", "max_concurrent_starts"))))
+
+
+def setting_conflicts(params, host_settings, prefix, first_host):
+    """Messages for the batch settings a host sets (as ``<prefix><option>``) to another value than its batch uses.
+
+    The batch step runs once for the batch with the options of its first host; a different value on another host
+    would be silently ignored, so it is refused instead, naming the variable.
+    """
+    found = []
+    for option in sorted(host_settings):
+        mine, theirs = host_settings[option], params.get(option)
+        if str(mine).lower() != str(theirs).lower():
+            found.append("%s%s is %s on this host but %s for its batch (the value on %s): the scale sets of a batch "
+                         "share one value, set it for the whole ring or play" % (prefix, option, mine, theirs, first_host))
     return found
 
 

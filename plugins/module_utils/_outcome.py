@@ -34,7 +34,6 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils._vmss import par
 
 OK_STATUSES = ("Completed", "Current", "Skipped", "WouldStart", "WouldAttach", "NotStarted", "NotRun")
 CHECK_MODE_STATUS = {"start": "WouldStart", "attach": "WouldAttach", "skip": "Skipped", "current": "Current"}
-TERMINAL_CODES = ("Completed", "Faulted", "Cancelled")
 COUNT_KEYS = (("succeeded", "successful_instance_count"), ("failed_instances", "failed_instance_count"),
               ("in_progress", "in_progress_instance_count"), ("pending", "pending_instance_count"))
 
@@ -178,7 +177,8 @@ def status_record(target, latest=None, failure=None, server_now=None):
     """The record of one scale set's latest rolling upgrade (read only): fleet status and its gate.
 
     ``latest``: the shaped ``rollingUpgrades/latest`` or None (never upgraded); ``failure`` as for rollouts.
-    ``elapsed``: for a finished upgrade, from its start to its last action; for a running one, until ``server_now``.
+    ``elapsed``: seconds since the latest upgrade started, by the service's clock at the read (``server_now``).
+    Azure reports no end time on ``rollingUpgrades/latest`` (``lastActionTime`` is the time of the Start or Cancel).
     """
     running = (latest or {}).get("running_status") or {}
     if failure:
@@ -196,8 +196,7 @@ def status_record(target, latest=None, failure=None, server_now=None):
         "start_time": running.get("start_time"),
         "last_action": running.get("last_action"),
         "last_action_time": running.get("last_action_time"),
-        "elapsed": _elapsed_between(running.get("start_time"),
-                                    running.get("last_action_time") if status in TERMINAL_CODES else server_now),
+        "elapsed": _elapsed_between(running.get("start_time"), server_now),
         "msg": (failure or {}).get("msg"),
     })
     record.update(counts(latest))

@@ -224,7 +224,8 @@ results:
       description:
         - With O(mode=rollout), seconds from the start of the scale set's step to its outcome: the one elapsed value shown
           in the progress lines, the role's fact and the reports.
-        - With O(mode=status), seconds from the start of the latest upgrade to its last action (or until now if running).
+        - With O(mode=status), seconds since the latest upgrade started, by the service's clock at the read (Azure reports
+          no end time for a rolling upgrade).
       type: float
       returned: always
     started_at:

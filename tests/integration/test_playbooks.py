@@ -28,26 +28,30 @@ def test_fleet_status_report_and_gate(emulator, run_playbook, tmp_path):
                           extra_vars={"fleet_report_dir": str(tmp_path / "reports")})
     # The gate fails the run because st-faulted is Faulted; --check changed nothing on the service.
     result.assert_failed()
-    assert "1 scale set(s) Faulted or unreadable: st-faulted" in result.stdout
+    assert "Gate failed: 1 of 4 scale sets Faulted/Error (st-faulted)." in result.stdout
     assert posts(emulator) == []
+    # One read per scale set, from one batch step: one token for the whole fleet.
+    assert len([e for e in emulator.requests if e["kind"] == "arm"]) == 4
+    assert len([e for e in emulator.requests if e["kind"] == "token"]) == 1
     report = read_json(tmp_path / "reports" / "fleet_status.json")
     rows = rows_by_name(report)
     assert rows["st-done"]["status"] == "Completed" and rows["st-done"]["percent"] == 100.0
+    assert rows["st-done"]["last_action_time"] and rows["st-done"]["elapsed"] > 0
     assert rows["st-faulted"]["status"] == "Faulted"
     assert rows["st-faulted"]["error_code"] == "MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade"
     assert rows["st-rolling"]["status"] == "RollingForward" and 0 < rows["st-rolling"]["percent"] < 100
+    assert rows["st-rolling"]["elapsed"] >= 1500
     assert rows["st-never"]["status"] == "NeverUpgraded"
     assert {r["ring"] for r in report["rows"]} == {"canary", "ring1", "ring2"}
-    assert re.search(r"st-faulted\s+ring1\s+Faulted", result.stdout)      # the printed table
+    assert re.search(r"ring1\s+st-faulted\s+Faulted", result.stdout)      # the failed rows in the output
 
     dom = chromium_dom(tmp_path / "reports" / "fleet_status.html", tmp_path)
-    for name, state, css in (("st-done", "Completed", "completed"), ("st-faulted", "Faulted", "faulted"),
-                             ("st-rolling", "RollingForward", "running"), ("st-never", "NeverUpgraded", "idle")):
-        assert re.search(r'<tr class="%s" data-name="%s" data-state="%s"' % (css, name, state), dom), name
-    percent = rows["st-rolling"]["percent"]
-    assert 'data-name="st-rolling" data-state="RollingForward" data-percent="%s"' % percent in dom
-    assert re.search(r'<span class="ok" style="width: [1-9][0-9.]*%">', dom)      # a progress bar with width
-    assert "http://" not in dom.split("<body>")[0] and "https://" not in dom.split("<body>")[0]   # no external assets
+    assert 'class="headline bad"' in dom and "Gate failed" in dom
+    for name, status in (("st-done", "Completed"), ("st-faulted", "Faulted"), ("st-rolling", "RollingForward"),
+                         ("st-never", "NeverUpgraded")):
+        assert re.search(r">%s<.*?<span class=\"chip [a-z]+\">%s</span>" % (name, status), dom, re.S), name
+    assert rows["st-done"]["last_action_time"] in dom
+    assert "<script" not in dom and "http://" not in dom.split("<body>")[0] and "https://" not in dom.split("<body>")[0]
 
 
 def test_fleet_status_gate_passes_without_faulted(emulator, run_playbook, tmp_path):
@@ -56,7 +60,7 @@ def test_fleet_status_gate_passes_without_faulted(emulator, run_playbook, tmp_pa
     inv = write_inventory(tmp_path, sets)
     result = run_playbook(PLAYBOOKS / "fleet_status.yml", inventory=inv, emulator=emulator,
                           extra_vars={"fleet_report_dir": str(tmp_path / "reports")}).assert_ok()
-    assert "No scale set is Faulted" in result.stdout
+    assert "Gate passed: no scale set Faulted/Error." in result.stdout
     assert len(read_json(tmp_path / "reports" / "fleet_status.json")["rows"]) == 3
 
 
