@@ -77,6 +77,17 @@ def target_problems(target):
 BATCH_SETTINGS = tuple(sorted(set(_upgrade.DECISION_SPEC) | set(("progress_interval", "max_concurrent_starts"))))
 
 
+def _as_option(option, value):
+    """``value`` converted as the batch step converts its option (so 80, "80" and 80.0 are one value)."""
+    from ansible.module_utils.common.validation import check_type_bool, check_type_int, check_type_str
+
+    kind = BATCH_SPEC[option].get("type", "str")
+    try:
+        return {"int": check_type_int, "bool": check_type_bool}.get(kind, check_type_str)(value)
+    except (TypeError, ValueError):
+        return value
+
+
 def setting_conflicts(params, host_settings, prefix, first_host):
     """Messages for the batch settings a host sets (as ``<prefix><option>``) to another value than its batch uses.
 
@@ -86,7 +97,7 @@ def setting_conflicts(params, host_settings, prefix, first_host):
     found = []
     for option in sorted(host_settings):
         mine, theirs = host_settings[option], params.get(option)
-        if str(mine).lower() != str(theirs).lower():
+        if _as_option(option, mine) != theirs:
             found.append("%s%s is %s on this host but %s for its batch (the value on %s): the scale sets of a batch "
                          "share one value, set it for the whole ring or play" % (prefix, option, mine, theirs, first_host))
     return found
@@ -102,6 +113,7 @@ class Job:
         self.client = client
         self.subscription_id = target["subscription_id"]
         self.check_mode = check_mode
+        self.read_final_operation = False  # the record reports the rolling upgrade's own code and error
         self.warnings = []
         # Live state, read by the display thread (single attribute writes; the record last).
         self.phase = "waiting"

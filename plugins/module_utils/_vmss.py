@@ -160,13 +160,16 @@ def cancel_upgrade(client, subscription_id, resource_group, name, api_version=AP
 
 
 def watch_upgrade(client, subscription_id, resource_group, name, deadline, interval, api_version=API_VERSION,
-                  operation=None, started_after=None, on_poll=None):
+                  operation=None, started_after=None, on_poll=None, read_operation=True):
     """Poll until the rolling upgrade (ours, when ``started_after`` is known) is terminal or the deadline passes.
 
     Returns (WaitResult whose value is the shaped rolling upgrade, operation status dict or None).
     When ``rollingUpgrades/latest`` still shows an older upgrade, the async
     operation is read instead, so an operation that failed before any
-    instance moved still ends the wait.
+    instance moved still ends the wait. With ``read_operation`` the
+    operation's final status is also read once at the end (for the module's
+    ``operation`` result); a batch step, which reports the rolling upgrade's
+    own code and error, spares that request.
     """
     state = {"operation": None}
 
@@ -188,7 +191,7 @@ def watch_upgrade(client, subscription_id, resource_group, name, deadline, inter
 
     outcome = _lro.wait_until(fetch, done, deadline, interval, summarize, on_poll)
     op_status = state["operation"]
-    if outcome.done and operation is not None and op_status is None and not deadline.expired():
+    if read_operation and outcome.done and operation is not None and op_status is None and not deadline.expired():
         try:
             op_status = _lro.fetch_operation_status(client, operation, deadline=deadline)[0]
         except AzureError:

@@ -146,7 +146,7 @@ def rollout(emu, python, n, upgrade_s, out):
     inv = run_dir / "inventory.json"
     inventory(inv, scenario, python)
     extra = {"vmss_extension_rollout_poll_interval": 5, "vmss_extension_rollout_progress_interval": 10,
-             "vmss_extension_rollout_wait_timeout": upgrade_s * 4, "vmss_extension_rollout_skip_if_completed_within": 0,
+             "vmss_extension_rollout_wait_timeout": int(upgrade_s * 4), "vmss_extension_rollout_skip_if_completed_within": 0,
              "vmss_extension_rollout_max_concurrent_starts": 0, "rollout_report_dir": str(run_dir / "reports")}
     res = play(emu, python, "vmss_extension_rollout.yml", inv, run_dir, extra)
     (run_dir / "stdout.txt").write_text(res["stdout"])
