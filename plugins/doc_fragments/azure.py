@@ -174,7 +174,7 @@ options:
   cancel_attached:
     description:
       - With O(on_timeout=cancel), also cancel an upgrade that this task did not start but attached to (someone else's,
-        or an earlier run's). Off by default: cancelling another operator's upgrade must be a decision.
+        or an earlier run's). Off by default, because cancelling another operator's upgrade must be a decision.
     type: bool
     default: false
   if_faulted:

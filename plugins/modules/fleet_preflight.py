@@ -18,7 +18,7 @@ description:
     plays (O(max_rings)).
   - A ring whose hosts are all left out by C(--limit) is a deliberate choice, planned as C(limited out); the reports list
     its scale sets as C(NotRun).
-  - Run it once (C(run_once=true)) in a play whose hosts are C(localhost) and every ring, and register the result: the
+  - Run it once (C(run_once=true)) in a play whose hosts are C(localhost) and every ring, and register the result; the
     ring plays pass RV(plan) and RV(started_at) to M(azure_ops.rollout.fleet_report).
   - This is an action plugin; it runs on the controller and sends no request.
 author:

@@ -12,7 +12,7 @@ module: vmss_rollout_batch
 short_description: Upgrade (or read) the extensions of a batch of VM scale sets in one controller step, with live progress
 version_added: 1.1.0
 description:
-  - The batch step of the fleet rollout. Run it once per batch (C(run_once=true)) with O(hosts=ansible_play_batch): it
+  - The batch step of the fleet rollout. Run it once per batch (C(run_once=true)) with O(hosts=ansible_play_batch); it
     plans, starts (at most once) and watches every scale set of the batch concurrently, in one process on the controller,
     and returns one record per inventory host in RV(results). The role M(azure_ops.rollout.vmss_extension_rollout) wraps
     it; use the role unless you build your own play.
@@ -222,7 +222,7 @@ results:
       returned: always
     elapsed:
       description:
-        - With O(mode=rollout), seconds from the start of the scale set's step to its outcome: the one elapsed value shown
+        - With O(mode=rollout), seconds from the start of the scale set's step to its outcome, the one elapsed value shown
           in the progress lines, the role's fact and the reports.
         - With O(mode=status), seconds since the latest upgrade started, by the service's clock at the read (Azure reports
           no end time for a rolling upgrade).
