@@ -195,3 +195,33 @@ options:
     type: int
     default: 0
 """
+
+    # Which extensions count, and the rule that says an instance runs an outdated one (module_utils/_drift.py).
+    EXTENSIONS = r"""
+options:
+  extensions:
+    description:
+      - A list of names of the scale set's model extensions to consider (for example V([HealthExtension])), compared
+        without regard to case. Default all of them.
+      - A name the model does not have fails the task. Anything but a non-empty list of strings (a single string
+        included), or a name with C(/), C(\), C(?), C(#), C(<), C(>), C(%), C(&), C(:), C(*) or longer than 256
+        characters, fails before any request.
+    type: raw
+notes:
+  - "B(Which instances are outdated.) Azure has no call that says whether an extension rolling upgrade would change
+    anything, so this is read and decided here, for each considered extension of the scale set's model (C(publisher),
+    C(type), C(typeHandlerVersion) = C(major.minor), C(autoUpgradeMinorVersion))."
+  - "The B(target version) is the highest version the versions catalog lists for that publisher and type in the scale
+    set's location with the model's major version, and also its minor version when C(autoUpgradeMinorVersion) is false
+    (or absent). Versions compare as integer tuples (C(2.1.10) is newer than C(2.1.9)); the catalog's order means
+    nothing. When no version is listed the target is unknown and the extension cannot be outdated; its record says so in
+    C(note)."
+  - "An instance is B(outdated) for an extension when the full version its instance view reports (matched on the
+    extension name, publisher and type compared without regard to case) is lower than the target. An instance that
+    reports no version for it (deallocated, agent not ready, extension absent) is B(unknown): listed in
+    C(unknown_instances), it does not by itself make the scale set outdated. The scale set is outdated when any instance
+    is outdated for any considered extension."
+  - "Cost per scale set: one read of the model, the pages of the VM list with C($expand=instanceView) (an expensive read
+    for Compute, never the per-instance instance view), and one read of the versions catalog per location, publisher and
+    type per task run (cached)."
+"""

@@ -30,11 +30,15 @@ __metaclass__ = type
 
 import threading
 
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _validation
 from ansible_collections.azure_ops.rollout.plugins.module_utils._client import resource_path
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureTimeoutError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure
 from ansible_collections.azure_ops.rollout.plugins.module_utils._vmss import API_VERSION, vmss_path
 
+# The ``extensions`` option (documented in the doc fragment azure_ops.rollout.azure.extensions) and its rule.
+EXTENSIONS_SPEC = {"extensions": {"type": "raw"}}   # raw: a scalar is refused, not made a one-item list
+EXTENSIONS_RULES = {"extensions": _validation.ListOf(_validation.EXTENSION_NAME)}
 # Seconds between checks of the deadline while waiting for another thread's catalog read.
 WAIT_STEP = 1.0
 RECORD_KEYS = ("name", "publisher", "type", "model_version", "target_version", "outdated", "instance_count",

@@ -53,6 +53,27 @@ class Range:
         return None
 
 
+class ListOf:
+    """A list-of-strings option rule (for a ``raw`` option, so that no scalar is quietly made a list): not empty,
+    and every element a string that follows ``rule``."""
+
+    def __init__(self, rule):
+        self.rule = rule
+
+    def problem(self, value):
+        if not isinstance(value, (list, tuple)):
+            return "must be a list of names (got %s)" % type(value).__name__
+        if not value:
+            return "must name at least one item (omit the option for all)"
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                return "item %d must be a string (got %s)" % (index + 1, type(item).__name__)
+            problem = self.rule.problem(item)
+            if problem:
+                return "item %d (%r) %s" % (index + 1, str(item)[:80], problem)
+        return None
+
+
 UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 SUBSCRIPTION_ID = Rule(UUID, 36, 36, "must be a subscription GUID such as 00000000-0000-0000-0000-000000000000")
@@ -64,6 +85,9 @@ AKS_NAME = Rule(r"^[a-zA-Z0-9]$|^[a-zA-Z0-9][-_a-zA-Z0-9]{0,61}[a-zA-Z0-9]$", 1,
                 r"must match ^[a-zA-Z0-9]$|^[a-zA-Z0-9][-_a-zA-Z0-9]{0,61}[a-zA-Z0-9]$")
 AGENT_POOL = Rule(r"^[a-z][a-z0-9]{0,11}$", 1, 12, r"must match ^[a-z][a-z0-9]{0,11}$ (lowercase, starting with a letter)")
 OPERATION_ID = Rule(r"^(?!\.{1,2}$)[^/\\?#]+$", 1, 256, "must not contain '/', '\\', '?' or '#' nor be '.' or '..'")
+# Azure resource names never hold these (they would change the URL); extension names are at most 256 long.
+EXTENSION_NAME = Rule(r"^(?!\.{1,2}$)[^/\\?#<>%&:*]+$", 1, 256,
+                      "must be an extension name: none of / \\ ? # < > % & : * and not '.' or '..'")
 API_VERSION = Rule(r"^\d{4}-\d{2}-\d{2}(-preview)?$", 10, 18, "must look like 2024-07-01 or 2025-05-02-preview")
 ADU_INSTANCE = Rule(r"^[a-zA-Z0-9][-a-zA-Z0-9]*$", 1, 64, "must be letters, digits and '-', starting with a letter or digit")
 ADU_ENDPOINT = Rule(r"^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*(:[0-9]{1,5})?$", 1, 253,

@@ -18,12 +18,21 @@ import datetime
 import email.utils
 import re
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _lro, _shapes
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _lro, _shapes, _validation
 from ansible_collections.azure_ops.rollout.plugins.module_utils._client import resource_path
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
 
 API_VERSION = "2024-07-01"
 RUNNING = "RollingForward"
+
+# The options naming the scale set a VMSS module reads (doc fragment azure_ops.rollout.azure.vmss), and their rules.
+TARGET_SPEC = {
+    "resource_group": {"type": "str", "required": True},
+    "name": {"type": "str", "required": True, "aliases": ["vmss_name"]},
+    "api_version": {"type": "str", "default": API_VERSION},
+}
+TARGET_RULES = {"resource_group": _validation.RESOURCE_GROUP, "name": _validation.VMSS_NAME,
+                "api_version": _validation.API_VERSION}
 
 # ``rollingUpgrades/latest`` as read: whether any upgrade ever ran, the shaped upgrade (or None), and the
 # service's clock at the time of the answer (its Date header) for "completed within" and "is it ours".

@@ -146,15 +146,11 @@ rolling_upgrade:
       returned: when the service sends it
 """
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _vmss, _validation
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _vmss
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import AzureModule
 
-ARGUMENT_SPEC = {
-    "resource_group": {"type": "str", "required": True},
-    "name": {"type": "str", "required": True, "aliases": ["vmss_name"]},
-    "api_version": {"type": "str", "default": _vmss.API_VERSION},
-}
-RULES = {"resource_group": _validation.RESOURCE_GROUP, "name": _validation.VMSS_NAME, "api_version": _validation.API_VERSION}
+ARGUMENT_SPEC = _vmss.TARGET_SPEC
+RULES = _vmss.TARGET_RULES
 
 
 def read_latest(module):

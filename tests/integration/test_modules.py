@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
-"""The four modules under real ansible-playbook runs against the emulator (assertions live in the playbooks)."""
+"""The modules under real ansible-playbook runs against the emulator (assertions live in the playbooks)."""
 
 from pathlib import Path
+
+from tests.emulator import load_scenario
 
 PLAYBOOKS = Path(__file__).parent / "module_playbooks"
 SUB = "00000000-0000-0000-0000-000000000001"
@@ -59,3 +61,19 @@ def test_invalid_input_fails_before_any_request(emulator, run_playbook, tmp_path
                   "subscription_id is required"):
         assert words in result.stdout, result.stdout
     assert [r for r in emulator.requests if r["kind"] != "control"] == []
+
+
+def test_vmss_extension_info(emulator, run_playbook):
+    data = load_scenario("default")
+    data["page_size"] = 3
+    emulator.load(data)
+    result = run_playbook(PLAYBOOKS / "vmss_extension_info.yml", env=_env(emulator), extra_vars={"subscription_id": SUB},
+                          timeout=240)
+    result.assert_ok()
+    assert "changed=0" in result.stdout and "failed=0" in result.stdout
+    arm = [r for r in emulator.requests if r["kind"] == "arm"]
+    assert not [r for r in arm if r["method"] != "GET" or "/virtualMachines/" in r["path"]]
+    # Per run: the model, the VM list pages (4 for vmss-healthy, 2 for vmss-done), one catalog read per type.
+    lists = [r for r in arm if r["path"].endswith("/virtualMachines")]
+    assert len(lists) == 4 + 4 + 2 and all(r["query"]["$expand"] == ["instanceView"] for r in lists)
+    assert len([r for r in arm if r["path"].endswith("/versions")]) == 2 + 1 + 1

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from ansible_collections.azure_ops.rollout.plugins.modules import (
-    adu_operations_info, aks_operation_info, vmss_extension_upgrade, vmss_rolling_upgrade_info)
+    adu_operations_info, aks_operation_info, vmss_extension_info, vmss_extension_upgrade, vmss_rolling_upgrade_info)
 
 from ._harness import run_module_inprocess
 
@@ -21,10 +21,15 @@ MODULES = {
     "vmss_rolling_upgrade_info": (vmss_rolling_upgrade_info, {"resource_group": "rg-test", "name": "vmss-done"}),
     "vmss_extension_upgrade": (vmss_extension_upgrade, {"resource_group": "rg-test", "name": "vmss-healthy", "wait": False}),
     "aks_operation_info": (aks_operation_info, {"resource_group": "rg-test", "name": "aks-test"}),
+    "vmss_extension_info": (vmss_extension_info, {"resource_group": "rg-test", "name": "vmss-healthy"}),
     "adu_operations_info": (adu_operations_info, {"endpoint": "HOST", "instance_id": "blue", "max_items": 5}),
 }
 
 LONG = "a" * 5000
+# Values of a list of extension names that cannot be: not a list (a single name included), empty, items that are
+# not strings or break the name rule.
+EXTENSIONS_BAD = ["HealthExtension", {"HealthExtension": 1}, True, 5, [], [["HealthExtension"]], [None], ["ok", ""],
+                  ["a/b"], [".."], ["x" * 257], ["a\nb"], ["a:b"], ["50%"]]
 # Values that break a name/segment rule in some way.
 SEGMENT_BAD = ["", "a/b", "../x", "..", "a?b", "a#b", "a\\b", "a\nb", "a b%2F", LONG, {"a": 1}]
 
@@ -55,6 +60,12 @@ PER_MODULE_BAD = {
         "on_timeout": ["bogus", ""],
         "skip_if_completed_within": [-1, 31536001, "x"],
         "operation_url": ["", "http://127.0.0.1/x", "ftp://x", "https://" + "a" * 3000, "https"],
+    },
+    "vmss_extension_info": {
+        "resource_group": SEGMENT_BAD + ["a" * 91],
+        "name": SEGMENT_BAD + ["a" * 65, "-vmss", "vmss."],
+        "api_version": ["", "latest", "2024-07-01/../x"],
+        "extensions": EXTENSIONS_BAD,
     },
     "aks_operation_info": {
         "resource_group": SEGMENT_BAD + ["a" * 91],
