@@ -65,6 +65,17 @@ def read_json(path: Path):
     return json.loads(Path(path).read_text())
 
 
+def plain(value):
+    """ansible-inventory 2.19 marks values from inventory plugins as {"__ansible_unsafe": value}; unwrap them."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
 def rows_by_name(report):
     return {row["name"]: row for row in report["rows"]}
 

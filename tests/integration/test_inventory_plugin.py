@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from .conftest import PLAYBOOKS, FAST_VARS, posts, read_json, rows_by_name, scenario, vmss
+from .conftest import PLAYBOOKS, FAST_VARS, plain, posts, read_json, rows_by_name, scenario, vmss
 
 FLEET = [
     vmss("inv-canary", "canary", rg="rg-it"),
@@ -28,17 +28,6 @@ BASE_CONFIG = {
 }
 
 
-def _plain(value):
-    """ansible-inventory 2.19 marks values from inventory plugins as {"__ansible_unsafe": value}; unwrap them."""
-    if isinstance(value, dict):
-        if set(value) == {"__ansible_unsafe"}:
-            return value["__ansible_unsafe"]
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _inventory(tmp_path: Path, emulator, config: dict, name="fleet.azure_vmss.yml", args=("--list",)):
     path = tmp_path / name
     path.write_text(yaml.safe_dump(config))
@@ -49,7 +38,7 @@ def _inventory(tmp_path: Path, emulator, config: dict, name="fleet.azure_vmss.ym
                           check=False)
     assert proc.returncode == 0, proc.stderr
     assert "Failed to parse" not in proc.stderr, proc.stderr
-    return _plain(json.loads(proc.stdout))
+    return plain(json.loads(proc.stdout))
 
 
 def _lists(emulator):
