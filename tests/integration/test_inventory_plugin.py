@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -107,4 +108,4 @@ def test_rollout_playbook_runs_unchanged_over_the_plugin(emulator, run_playbook,
     assert {r["status"] for r in rows.values()} == {"Completed"}
     assert [rows[n]["ring"] for n in ("inv-canary", "inv-r1-eus", "inv-r2-weu")] == ["canary", "ring1", "ring2"]
     assert len(posts(emulator, "/extensionRollingUpgrade")) == 4
-    assert "inv-r2-weu: Completed 100%" in result.stdout
+    assert re.search(r"^  inv-r2-weu +Completed +100%  ok 3 ", result.stdout, re.M), result.stdout
