@@ -74,7 +74,8 @@ class ActionModule(ActionBase):
             jobs = [_fleet.Job(target, params, client, check_mode) for target in valid]
             title = "ring %s" % params["ring"] if params.get("ring") else "batch"
             done = _fleet.run_rollout(jobs, client.clock, self._emit, params["progress_interval"],
-                                      params["max_concurrent_starts"], params["on_timeout"], title=title)
+                                      params["max_concurrent_starts"], params["on_timeout"], title=title,
+                                      throttle_note=client.pacer.note)
         for record in done:
             records[record["host"]] = record
         ordered = [records[target["host"]] for target in targets]

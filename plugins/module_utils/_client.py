@@ -17,7 +17,7 @@ import json
 import threading
 import uuid
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _auth
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _auth, _pacing
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import (
     AzureAuthError, AzureError, AzureTimeoutError, parse_error_body)
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import (
@@ -119,10 +119,14 @@ class AzureClient:
     ever sent to the origin registered for that scope.
     """
 
-    def __init__(self, options, clock=None, retry=None, session=None, max_connections=10):
+    def __init__(self, options, clock=None, retry=None, session=None, max_connections=10, pacer=None):
         self.options = dict(options)
         self.clock = clock or SystemClock()
         self.retry = retry or RetryPolicy()
+        # Azure's rate limits are shared by everything this process sends: one pacer (_pacing.PACER) on the
+        # real clock; a client on another clock (tests) gets its own on that clock.
+        self.pacer = pacer or (_pacing.PACER if clock is None else _pacing.Pacer(self.clock))
+        self._throttle_waits = []  # (thread id, policy, seconds waited)
         arm = _auth.endpoints(self.options)[0]
         self.resource_manager_endpoint = arm
         self.subscription_id = self.options.get("subscription_id")
@@ -175,6 +179,13 @@ class AzureClient:
                     self._tokens = _auth.TokenProvider(chain)
         return self._tokens
 
+    def throttled(self, this_thread=False):
+        """What Azure's throttling cost this client's requests (of this thread only, for a job of a batch step):
+        ``[{"policy", "times", "seconds"}]``, the ``throttled`` entry of a result."""
+        ident = threading.current_thread().ident
+        return _pacing.summarize((policy, seconds) for thread, policy, seconds in list(self._throttle_waits)
+                                 if not this_thread or thread == ident)
+
     def register_scope(self, name, scope, endpoint):
         """Allow ``scope``'s token to be sent to ``endpoint``'s origin (a data plane)."""
         self._scopes[name] = (scope, origin(endpoint))
@@ -213,8 +224,8 @@ class AzureClient:
             if deadline.expired():
                 raise AzureTimeoutError("the deadline passed before %s %s could be sent" % (method, _redact(url)), url=url)
             try:
-                response = self._send(method, url, params, body if form is None else form, token_scope, headers, deadline,
-                                      form is not None)
+                response = self._paced_send(method, url, params, body if form is None else form, token_scope, headers,
+                                            deadline, form is not None)
             except _ConnectionFailed as failure:
                 if attempt >= self.retry.max_attempts or not may_retry(starts_operation, None, failure.sent):
                     raise AzureError("%s %s failed: %s" % (method, _redact(url), failure.reason), code="ConnectionError", url=url)
@@ -240,11 +251,35 @@ class AzureClient:
                         raise error
                     hinted = parse_retry_after(response.headers, self.clock.wall())
                     wait = next(delays) if hinted is None else hinted
+                    if response.status == 429:
+                        self._wait_out_throttle(method, url, error, wait, deadline)
+                        continue
             if wait > self.retry.max_wait or wait > deadline.remaining():
                 raise AzureTimeoutError(
                     "gave up on %s %s: the service asked to wait %.0f s, beyond the time left (%.0f s)"
                     % (method, _redact(url), wait, min(deadline.remaining(), self.retry.max_wait)), url=url)
             deadline.sleep(wait)
+
+    def _wait_out_throttle(self, method, url, error, wait, deadline):
+        """Azure said 429: wait its Retry-After within the deadline (recorded), or raise at once if it reaches past it."""
+        policy = _pacing.throttle_policy(error, method)
+        self.pacer.throttle(method, url, policy or error.code, wait)
+        left = deadline.remaining() if deadline.at is not None else self.retry.max_wait
+        if wait > left:
+            raise _pacing.throttled_error(method, _redact(url), error, policy, wait, left)
+        self._throttle_waits.append((threading.current_thread().ident, policy or error.code, deadline.sleep(wait)))
+
+    def _paced_send(self, method, url, params, body, token_scope, headers, deadline, is_form=False):
+        """``_send`` in its turn under Azure's rate limits; the pacer learns from the answer."""
+        turn = self.pacer.turn(method, url, deadline)
+        ident = threading.current_thread().ident
+        self._throttle_waits.extend((ident, policy, seconds) for policy, seconds in turn.held)
+        response = None
+        try:
+            response = self._send(method, url, params, body, token_scope, headers, deadline, is_form)
+        finally:
+            self.pacer.observe(turn, response.headers if response is not None else None)
+        return response
 
     def _send(self, method, url, params, body, token_scope, headers, deadline, is_form=False):
         import requests

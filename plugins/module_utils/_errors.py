@@ -145,7 +145,9 @@ def parse_error_body(status, reason, headers, content):
         fields.update(code="".join(title.split()) or _STATUS_CODES.get(status),
                       message=body.get("detail") or title or None)
     elif isinstance(body, dict) and ("code" in body or "message" in body):
-        fields.update(code=body.get("code"), message=body.get("message"))
+        # An unwrapped error object (THROTTLING.md prints Compute's 429 so), details included.
+        fields.update(code=body.get("code"), message=body.get("message"), target=body.get("target"),
+                      details=body.get("details") or [])
     elif text.strip():
         fields.update(message=_short(text))
     if not fields.get("code"):

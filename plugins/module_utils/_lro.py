@@ -62,12 +62,16 @@ class Timeline:
 
 
 class WaitResult:
-    def __init__(self, done, value, elapsed, timeline, polls):
+    """How a wait ended; ``stopped_by`` is the AzureTimeoutError that ended it early (for example a throttle
+    whose Retry-After reached past the deadline), None when it ran its course."""
+
+    def __init__(self, done, value, elapsed, timeline, polls, stopped_by=None):
         self.done = done
         self.value = value
         self.elapsed = elapsed
         self.timeline = timeline
         self.polls = polls
+        self.stopped_by = stopped_by
 
     @property
     def timed_out(self):
@@ -87,10 +91,10 @@ def wait_until(fetch, is_done, deadline, interval, summarize=None, on_poll=None)
     while True:
         try:
             value, hinted = fetch()
-        except AzureTimeoutError:
-            # The deadline passed inside a read: that is a timeout of the wait,
-            # reported with the last status seen (the caller's on_timeout applies).
-            return WaitResult(False, value, deadline.elapsed(), timeline.entries, timeline.polls)
+        except AzureTimeoutError as error:
+            # The deadline passed inside a read (or Azure throttled it past the deadline): that is a timeout
+            # of the wait, reported with the last status seen (the caller's on_timeout applies).
+            return WaitResult(False, value, deadline.elapsed(), timeline.entries, timeline.polls, stopped_by=error)
         except AzureError as error:
             # ARM: an error reading the status is not the operation's failure.
             # Keep the last status seen and read again, a few times at most.

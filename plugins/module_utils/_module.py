@@ -95,7 +95,11 @@ class AzureModule:
         try:
             result = main(self)
         except ModuleFailure as failure:
-            self.module.fail_json(msg=failure.msg, **failure.result)
+            self.module.fail_json(**dict(failure.result, msg=failure.msg, throttled=self.throttled()))
         except AzureError as error:
-            self.module.fail_json(msg=str(error), error=error.to_dict())
-        self.module.exit_json(**result)
+            self.module.fail_json(msg=str(error), error=error.to_dict(), throttled=self.throttled())
+        self.module.exit_json(**dict(result, throttled=self.throttled()))
+
+    def throttled(self):
+        """The ``throttled`` result entry: ``[{"policy", "times", "seconds"}]`` Azure's 429s made this task wait."""
+        return self._client.throttled() if self._client is not None else []

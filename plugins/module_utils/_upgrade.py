@@ -27,6 +27,7 @@ import time
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _lro, _shapes, _validation, _vmss
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
+from ansible_collections.azure_ops.rollout.plugins.module_utils._pacing import AzureThrottledError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
 
@@ -151,18 +152,25 @@ def run_extension_upgrade(job, observer=None):
                   operation=_shapes.compute_operation(op_status) if op_status else None,
                   elapsed=round(outcome.elapsed, 1))
     if outcome.timed_out:
-        return _on_timeout(job, target, result)
+        return _on_timeout(job, target, result, outcome.stopped_by)
     if not succeeded(outcome.value, op_status, started_after):
         raise ModuleFailure(_vmss.failure_message(outcome.value, result["operation"]), **result)
     return result
 
 
-def _on_timeout(job, target, result):
-    """Apply ``on_timeout``. Only an upgrade this task started is cancelled, unless ``cancel_attached``."""
+def _on_timeout(job, target, result, cause=None):
+    """Apply ``on_timeout``. Only an upgrade this task started is cancelled, unless ``cancel_attached``.
+
+    ``cause``: a throttle whose Retry-After reached past the deadline ends the wait early; the message says so.
+    """
     params = job.params
     result["timed_out"] = True
-    text = "Timed out after %ss waiting for the rolling upgrade of %s; last progress: %s" % (
-        params["wait_timeout"], params["name"], _vmss.progress_text(result["rolling_upgrade"]))
+    if isinstance(cause, AzureThrottledError):
+        text = "Stopped waiting for the rolling upgrade of %s after %ss of wait_timeout=%ss: %s; last progress: %s" % (
+            params["name"], result["elapsed"], params["wait_timeout"], cause, _vmss.progress_text(result["rolling_upgrade"]))
+    else:
+        text = "Timed out after %ss waiting for the rolling upgrade of %s; last progress: %s" % (
+            params["wait_timeout"], params["name"], _vmss.progress_text(result["rolling_upgrade"]))
     still_running = _vmss.is_running(result["rolling_upgrade"]) or result["rolling_upgrade"] is None
     if params["on_timeout"] == "leave":
         result["left_running"] = still_running

@@ -18,6 +18,10 @@ description:
     (see O(if_running)) instead of starting a second one. RV(changed) is true only when this task started an upgrade.
   - An upgrade that ends C(Faulted) or C(Cancelled), or an operation that ends C(Failed), fails the task with Azure's
     error code and message, and still returns RV(operation) and RV(rolling_upgrade).
+  - When Azure throttles a status read for longer than O(wait_timeout) leaves (a C(Retry-After) of 20 minutes is
+    possible), the wait ends at once under O(on_timeout), and the message says that Azure throttled it, with the policy
+    and the C(Retry-After). A throttled start is retried after its C(Retry-After) (a 429 proves nothing started).
+    RV(throttled) tells what throttling cost the task.
 author:
   - azure_ops.rollout maintainers (@azure-ops)
 options:
@@ -170,6 +174,14 @@ left_running:
   returned: always
   type: bool
   sample: false
+throttled:
+  description:
+    - What Azure's rate limits cost this task, one item per policy that answered 429 (for example C(GetVMScaleSet3Min)
+      or C(subscription-reads)) with C(times) and the C(seconds) waited. Empty when Azure never throttled it.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{policy: GetVMScaleSet3Min, times: 1, seconds: 134.0}]
 """
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _upgrade, _validation

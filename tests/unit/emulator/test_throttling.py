@@ -16,7 +16,7 @@ VMSS = "/subscriptions/%s/resourceGroups/rg-test/providers/Microsoft.Compute/vir
 # ---------------------------------------------------------------------------- pure pieces
 def test_token_bucket_refills_in_the_time_given():
     bucket = TokenBucket(3, 2.0, now=100.0)
-    assert [bucket.take(100.0) for _ in range(3)] == [(True, 2), (True, 1), (True, 0)]
+    assert [bucket.take(100.0) for count in range(3)] == [(True, 2), (True, 1), (True, 0)]
     assert bucket.take(100.0) == (False, 0.5)          # one token needs 0.5 s at 2 per second
     assert bucket.take(100.25) == (False, 0.25)
     assert bucket.take(100.5) == (True, 0)
@@ -25,7 +25,7 @@ def test_token_bucket_refills_in_the_time_given():
 
 def test_fixed_window_counts_from_its_origin():
     window = FixedWindow(2, 180, origin=1000.0)
-    for _ in range(2):
+    for count in range(2):
         assert not window.full(1010.0)
         window.count += 1
     assert window.full(1179.9) and window.remaining(1179.9) == 0
@@ -91,7 +91,7 @@ def _resource_header(resp):
 def test_compute_window_refuses_with_the_crp_shape_until_it_ends(emulator, client):
     emulator.load(_scenario({"compute": {"GetVMScaleSet3Min": 3}}))
     counts = []
-    for _ in range(3):
+    for count in range(3):
         resp = client.get(vmss_path("vmss-healthy"))
         assert resp.status_code == 200
         counts.append(_resource_header(resp))
@@ -136,7 +136,7 @@ def test_arm_bucket_refuses_reads_then_refills(emulator, client):
     emulator.load(_scenario({"arm": {"reads": [3, 0.5]}}))
     aks = ("/subscriptions/%s/resourceGroups/rg-test/providers/Microsoft.ContainerService/managedClusters/aks-test/operations"
            "?api-version=2025-05-02-preview" % SUB)
-    answers = [client.get(aks) for _ in range(4)]
+    answers = [client.get(aks) for count in range(4)]
     assert [r.status_code for r in answers[:3]] == [200, 200, 200]
     assert [r.headers["x-ms-ratelimit-remaining-subscription-reads"] for r in answers[:3]] == ["2", "1", "0"]
     assert "x-ms-ratelimit-remaining-resource" not in answers[0].headers    # no Compute policy for AKS
@@ -166,7 +166,7 @@ def test_limits_are_per_subscription(emulator, client):
 def test_switch_off_keeps_full_budget_headers(emulator, client):
     emulator.load(_scenario({"compute": {"GetVMScaleSet3Min": 1}}))
     emulator.set_throttling(False)
-    for _ in range(5):
+    for count in range(5):
         resp = client.get(vmss_path("vmss-healthy"))
         assert resp.status_code == 200
         assert _resource_header(resp) == {"Microsoft.Compute/GetVMScaleSet3Min": "0",
@@ -203,7 +203,7 @@ def test_faults_and_limits_compose(emulator, client):
             "times": 1}
     emulator.load(fleet(2, throttling={"compute": {"GetVMScaleSet3Min": 1}}, faults=[rule]))
     path = vmss_path("vmss-0000", rg="rg-fleet-0")
-    answers = [client.get(path) for _ in range(3)]
+    answers = [client.get(path) for count in range(3)]
     assert [r.status_code for r in answers] == [429, 200, 429]
     assert answers[0].json()["error"]["code"] == "TooManyRequests"          # the injected fault, not counted
     assert answers[2].json()["error"]["code"] == "OperationNotAllowed"      # the limit

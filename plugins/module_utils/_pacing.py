@@ -1,0 +1,357 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, azure_ops.rollout contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pacing under Azure's rate limits: slow down before Azure says stop, and wait out a 429 visibly.
+
+Azure Resource Manager counts requests per subscription in token buckets and the Compute resource provider
+in named policies over fixed windows (``GetVMScaleSet3Min``, ``GetVMScaleSet30Min``...). Every answer tells
+what is left: ``x-ms-ratelimit-remaining-subscription-reads: 249`` and
+``x-ms-ratelimit-remaining-resource: Microsoft.Compute/GetVMScaleSet3Min;197,Microsoft.Compute/GetVMScaleSet30Min;1297``
+(THROTTLING.md in the design notes). A 429 says how long to wait (``Retry-After``) and, from Compute, which
+policy ran out.
+
+``PACER``, one per process, is shared by every client, every thread of a batch step and every call of a
+module run, because Azure's budgets are shared the same way. For each kind of request it learns which
+counters Azure reports, and
+
+* when a counter falls below a low-water mark (``LOW_FRACTION`` of the most it was seen at), spreads what is
+  left over the time until its window is surely back, so the budget is not exhausted before it refills;
+* after a 429 that names its policy (or ARM's subscription bucket), holds every request counted against it
+  until the ``Retry-After`` has passed: one 429 per throttle, not one per thread;
+* keeps the latest throttle for display (``throttled``).
+
+Decisions that need no state (header parsing, naming a policy, windows) are pure functions.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import re
+import threading
+
+from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureTimeoutError
+from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import SystemClock
+
+try:
+    from urllib.parse import urlsplit
+except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
+    raise
+
+REMAINING_PREFIX = "x-ms-ratelimit-remaining-"
+RESOURCE_HEADER = "x-ms-ratelimit-remaining-resource"
+# Pace a counter once it falls under this share of the most it was seen at, and never before it falls under
+# LOW_FLOOR (so a small budget is not paced from its first request).
+LOW_FRACTION = 0.2
+LOW_FLOOR = 5
+# How long a budget without a window in its name may take to come back: ARM's buckets refill completely in
+# 10 s (reads: 250 at 25/s) and 20 s (writes, deletes: 200 at 10/s); anything else unknown.
+ARM_HORIZON = 20.0
+DEFAULT_HORIZON = 60.0
+# A paced request looks again this often whether its budget came back (an answer to another request may say so).
+PACE_SLICE = 2.0
+_WINDOW = re.compile(r"(\d+)(Sec|Min|Hour)$")
+_UNITS = {"Sec": 1, "Min": 60, "Hour": 3600}
+_ARM_KIND = re.compile(r"Number of '(read|write|delete)' requests", re.I)
+
+
+# -- pure functions --------------------------------------------------------------------------------------
+def parse_resource(value):
+    """``[(name, remaining)]`` from a ``name;count`` list such as ``Microsoft.Compute/GetVMScaleSet3Min;197,...``.
+
+    Pairs that do not parse are left out; names are kept as sent (``Microsoft.Compute/HighCostGet`` too).
+    """
+    pairs = []
+    for item in str(value or "").split(","):
+        name, sep, count = item.strip().rpartition(";")
+        if not sep or not name.strip():
+            continue
+        try:
+            pairs.append((name.strip(), int(count.strip())))
+        except ValueError:
+            continue
+    return pairs
+
+
+def remaining_counts(headers):
+    """``{counter: remaining}`` from every ``x-ms-ratelimit-remaining-*`` header of an answer.
+
+    ``x-ms-ratelimit-remaining-subscription-reads: 249`` gives ``subscription-reads``; the ``-resource``
+    header gives one entry per policy.
+    """
+    counts = {}
+    for key, value in headers.items():
+        lower = key.lower()
+        if not lower.startswith(REMAINING_PREFIX):
+            continue
+        if lower == RESOURCE_HEADER:
+            counts.update(parse_resource(value))
+            continue
+        try:
+            counts[lower[len(REMAINING_PREFIX):]] = int(str(value).strip())
+        except ValueError:
+            continue
+    return counts
+
+
+def short_name(counter):
+    """``GetVMScaleSet3Min`` for ``Microsoft.Compute/GetVMScaleSet3Min`` (how Azure names it in a 429)."""
+    return counter.rsplit("/", 1)[-1]
+
+
+def horizon(counter):
+    """The longest a counter's budget takes to come back: its window from the name, else a default."""
+    match = _WINDOW.search(counter)
+    if match:
+        return float(int(match.group(1)) * _UNITS[match.group(2)])
+    if counter.startswith(("subscription-", "tenant-")):
+        return ARM_HORIZON
+    return DEFAULT_HORIZON
+
+
+def throttle_policy(error, method="GET"):
+    """The policy a 429 names, or None.
+
+    Compute names it in a ``TooManyRequests`` detail (``target``, or ``operationGroup`` in the detail's JSON
+    message); ARM's ``SubscriptionRequestsThrottled`` means a subscription bucket (``subscription-reads``...).
+    """
+    for detail in error.details or []:
+        if not isinstance(detail, dict):
+            continue
+        if detail.get("target"):
+            return str(detail["target"])
+        try:
+            inner = json.loads(detail.get("message") or "")
+        except (TypeError, ValueError):
+            continue
+        if isinstance(inner, dict) and inner.get("operationGroup"):
+            return str(inner["operationGroup"])
+    if error.code == "SubscriptionRequestsThrottled":
+        match = _ARM_KIND.search(error.message or "")
+        if match:
+            return "subscription-%ss" % match.group(1).lower()
+        method = method.upper()
+        return "subscription-" + ("reads" if method in ("GET", "HEAD") else "deletes" if method == "DELETE" else "writes")
+    return None
+
+
+def request_class(method, url):
+    """``(host, subscription, method, path template)``: requests Azure counts alike.
+
+    ARM paths alternate type and name after ``providers/{namespace}``; names become ``*``, so every
+    ``rollingUpgrades/latest`` of a subscription is one class, every status read of an operation another.
+    """
+    parts = urlsplit(url)
+    segments = [s.lower() for s in parts.path.split("/") if s]
+    subscription = segments[1] if len(segments) > 1 and segments[0] == "subscriptions" else ""
+    template, is_name, index = [], False, 0
+    while index < len(segments):
+        if segments[index] == "providers" and index + 1 < len(segments):
+            template += segments[index:index + 2]
+            index, is_name = index + 2, False
+            continue
+        template.append("*" if is_name else segments[index])
+        is_name = not is_name
+        index += 1
+    return parts.netloc.lower(), subscription, method.upper(), "/" + "/".join(template)
+
+
+def duration_text(seconds):
+    """``4m10s``, ``45s``, ``1h02m``: a wait as an operator reads it."""
+    seconds = int(round(max(0.0, seconds)))
+    if seconds < 60:
+        return "%ds" % seconds
+    if seconds < 3600:
+        return "%dm%02ds" % (seconds // 60, seconds % 60)
+    return "%dh%02dm" % (seconds // 3600, seconds % 3600 // 60)
+
+
+class AzureThrottledError(AzureTimeoutError):
+    """Azure throttled a request (429) for longer than its deadline allows: stop now instead of sleeping into it."""
+
+    def __init__(self, message, policy=None, retry_after=None, **kwargs):
+        kwargs.setdefault("status", 429)
+        kwargs.setdefault("code", "TooManyRequests")
+        super(AzureThrottledError, self).__init__(message, **kwargs)
+        self.policy = policy
+        self.retry_after = retry_after
+
+
+def throttled_error(method, url, error, policy, wait, left):
+    """The AzureThrottledError for a 429 (``error``) whose ``Retry-After`` (``wait``) outlasts the ``left`` seconds."""
+    message = ("throttled by Azure on %s %s: policy %s, Retry-After %.0f s, beyond the %.0f s it may still wait "
+               "(deadline); not waiting for it" % (method, url, policy or "not named", wait, left))
+    return AzureThrottledError(message, policy=policy, retry_after=wait, status=error.status, code=error.code,
+                               target=error.target, details=error.details, request_id=error.request_id, url=error.url)
+
+
+# -- the pacer -----------------------------------------------------------------------------------------------
+class _Counter:
+    """What is known of one budget (one subscription's ``Microsoft.Compute/GetVMScaleSet3Min``, say)."""
+
+    def __init__(self, name):
+        self.name = name
+        self.horizon = horizon(name)
+        self.reported = None    # the last count Azure reported
+        self.peak = 0           # the most it was seen at: the budget's size, as far as we know
+        self.remaining = None   # reported, less the requests sent since and not answered yet
+        self.in_flight = 0
+        self.reset_at = None    # when the count was last seen to go up (its window came back by then)
+        self.sent_at = None     # when the last request counted here went
+        self.resume_at = 0.0    # no request counted here goes before this time (a 429's Retry-After)
+
+
+class Turn:
+    """A request on its way: the counters it was counted against, the seconds it was paced, and the throttles
+    announced by other requests it waited out (``held``: ``[(policy, seconds)]``)."""
+
+    def __init__(self, cls, keys, paced, held):
+        self.cls = cls
+        self.keys = keys
+        self.paced = paced
+        self.held = held
+
+
+class Pacer:
+    """Rate-limit state of one process, shared by its threads (see the module docstring)."""
+
+    def __init__(self, clock=None, low_fraction=LOW_FRACTION, low_floor=LOW_FLOOR):
+        self.clock = clock or SystemClock()
+        self.low_fraction = low_fraction
+        self.low_floor = low_floor
+        self._lock = threading.Lock()
+        self._classes = {}    # request class -> set of counter keys
+        self._counters = {}   # (host, subscription, counter name) -> _Counter
+        self._throttles = {}  # policy (or error code) -> time its Retry-After ends
+        self.paced_seconds = 0.0
+
+    def reset(self):
+        """Forget everything (tests, or a process that starts over)."""
+        with self._lock:
+            self._classes, self._counters, self._throttles = {}, {}, {}
+            self.paced_seconds = 0.0
+
+    def _interval(self, counter):
+        """The gap to keep after the last request counted here: none until the count runs low, then what is left
+        spread from that request to the time the budget is surely back (the window's end if it was seen to start,
+        else a whole window later)."""
+        if (counter.remaining is None or counter.sent_at is None
+                or counter.remaining >= max(self.low_floor, self.low_fraction * counter.peak)):
+            return 0.0
+        back = counter.sent_at + counter.horizon
+        if counter.reset_at is not None and counter.sent_at < counter.reset_at + counter.horizon:
+            back = counter.reset_at + counter.horizon
+        return (back - counter.sent_at) / max(counter.remaining, 1)
+
+    def turn(self, method, url, deadline):
+        """Wait until a request may go, then count it as sent; returns its Turn (pass it to ``observe``).
+
+        A throttle Azure announced for the request's budgets that outlasts ``deadline`` raises
+        AzureThrottledError at once (nothing is sent). Pacing never holds a request past its deadline: then it
+        goes, and Azure decides.
+        """
+        cls = request_class(method, url)
+        paced, held = 0.0, []
+        while True:
+            with self._lock:
+                now = self.clock.monotonic()
+                keys = sorted(self._classes.get(cls, ()))
+                counters = [self._counters[key] for key in keys]
+                resume = max([(c.resume_at, short_name(c.name)) for c in counters] or [(0.0, None)])
+                pace = max([c.sent_at + self._interval(c) - now for c in counters if c.sent_at is not None] or [0.0])
+                if resume[0] <= now and (pace <= 0 or pace >= deadline.remaining()):
+                    for counter in counters:
+                        counter.sent_at = now
+                        counter.in_flight += 1
+                        if counter.remaining is not None:
+                            counter.remaining -= 1
+                    self.paced_seconds += paced
+                    return Turn(cls, keys, paced, held)
+            if resume[0] > now:
+                wait = resume[0] - now
+                if wait > deadline.remaining():
+                    raise AzureThrottledError(
+                        "throttled by Azure: policy %s resumes in %.0f s, beyond the %.0f s left before the deadline; "
+                        "not sending %s %s" % (resume[1], wait, deadline.remaining(), method, url.split("?")[0]),
+                        policy=resume[1], retry_after=wait, url=url)
+                held.append((resume[1], deadline.sleep(wait)))
+            else:
+                paced += deadline.sleep(min(pace, PACE_SLICE))
+
+    def observe(self, turn, headers=None):
+        """Learn from an answer's headers (None when no answer came) and close the Turn."""
+        counts = remaining_counts(headers) if headers is not None else {}
+        with self._lock:
+            now = self.clock.monotonic()
+            for key in turn.keys:
+                self._counters[key].in_flight -= 1
+            host, subscription = turn.cls[0], turn.cls[1]
+            for name, value in counts.items():
+                key = (host, subscription, name)
+                self._classes.setdefault(turn.cls, set()).add(key)
+                counter = self._counters.get(key)
+                if counter is None:
+                    counter = self._counters[key] = _Counter(name)
+                if counter.reported is not None and value > counter.reported:
+                    counter.reset_at = now
+                counter.reported = value
+                counter.peak = max(counter.peak, value)
+                counter.remaining = value - counter.in_flight
+                if counter.sent_at is None:
+                    counter.sent_at = now
+
+    def throttle(self, method, url, policy, wait):
+        """Azure answered 429 with ``Retry-After`` ``wait`` for ``policy`` (a name, or the error code if unnamed).
+
+        A named policy (or ARM bucket) holds every request counted against it until then; every throttle is
+        kept for ``throttled``.
+        """
+        cls = request_class(method, url)
+        with self._lock:
+            now = self.clock.monotonic()
+            resume = now + wait
+            self._throttles[policy] = max(self._throttles.get(policy, 0.0), resume)
+            matched = [key for key in self._classes.get(cls, ()) if short_name(key[2]) == policy]
+            if not matched and (policy.startswith("subscription-") or _WINDOW.search(policy)):
+                key = (cls[0], cls[1], policy)
+                self._counters.setdefault(key, _Counter(policy))
+                self._classes.setdefault(cls, set()).add(key)
+                matched = [key]
+            for key in matched:
+                counter = self._counters[key]
+                counter.resume_at = max(counter.resume_at, resume)
+                counter.remaining = 0
+
+    def throttled(self, now=None):
+        """The throttle in force that ends last: ``{"policy": "GetVMScaleSet3Min", "resume_in": 250.0}``, or None."""
+        with self._lock:
+            now = self.clock.monotonic() if now is None else now
+            active = [(resume, policy) for policy, resume in self._throttles.items() if resume > now]
+        if not active:
+            return None
+        resume, policy = max(active)
+        return {"policy": policy, "resume_in": round(resume - now, 1)}
+
+    def note(self, now=None):
+        """``throttled by Azure: GetVMScaleSet3Min, resuming in 4m10s`` while a throttle is in force, else None."""
+        state = self.throttled(now)
+        if state is None:
+            return None
+        return "throttled by Azure: %s, resuming in %s" % (state["policy"], duration_text(state["resume_in"]))
+
+
+def summarize(waits):
+    """The ``throttled`` result entry from ``[(policy, seconds waited)]``: one item per policy, in order of first wait."""
+    order, totals = [], {}
+    for policy, seconds in waits:
+        if policy not in totals:
+            order.append(policy)
+            totals[policy] = {"policy": policy, "times": 0, "seconds": 0.0}
+        totals[policy]["times"] += 1
+        totals[policy]["seconds"] = round(totals[policy]["seconds"] + seconds, 1)
+    return [totals[policy] for policy in order]
+
+
+# The one pacer of this process (see the module docstring).
+PACER = Pacer()
