@@ -237,15 +237,15 @@ def html(document):
             row["succeeded"], row["failed_instances"], (row.get("pending") or 0) + (row.get("in_progress") or 0))
         error = " ".join(part for part in (row.get("error_code"), row.get("error_message")) if part) or (
             row.get("msg") if row.get("failed") or row["status"] == "Error" else "") or ""
-        name = '<td class="name">%s<div class="small">%s</div></td>' % (escape(row["name"] or row["host"]),
-                                                                      escape(row.get("resource_group") or ""))
+        name = '<td class="name">%s<div class="small">%s</div></td>' % (
+            escape(row["name"] or row["host"]), escape(row.get("resource_group") or ""))
         if status_kind:
             percent = "-" if row.get("percent") is None else "%d%%" % round(row["percent"])
             cells = [name, "<td>%s</td>" % _chip(row["status"]), '<td class="num">%s</td>' % percent,
                      '<td class="num">%s</td>' % counts,
                      '<td class="small">%s</td>' % escape(row.get("start_time") or "-"),
-                     '<td class="small">%s<br>%s</td>' % (escape(row.get("last_action") or ""),
-                                                         escape(row.get("last_action_time") or "-")),
+                     '<td class="small">%s<br>%s</td>' % (
+                         escape(row.get("last_action") or ""), escape(row.get("last_action_time") or "-")),
                      '<td class="num">%s</td>' % _outcome.duration(row.get("elapsed")),
                      '<td class="err">%s</td>' % escape(error)]
         else:

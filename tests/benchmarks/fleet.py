@@ -222,7 +222,7 @@ def long_batch_lines(emu, python, out, n=50, minutes=40, scale=30.0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--sizes", default="100,500")
     parser.add_argument("--upgrade", type=float, default=60.0, help="seconds of real time each upgrade lasts")
     parser.add_argument("--quick", action="store_true", help="20 scale sets, 20 s upgrades, no long batch")
