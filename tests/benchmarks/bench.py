@@ -25,7 +25,6 @@ import _common as C  # noqa: E402  pylint: disable=wrong-import-position
 C.ensure_collection_link()
 
 from tests.emulator import Emulator  # noqa: E402  pylint: disable=wrong-import-position
-from tests.emulator.scenarios import fleet  # noqa: E402  pylint: disable=wrong-import-position
 
 SUB = "00000000-0000-0000-0000-000000000001"
 LATEST = ("/subscriptions/%s/resourceGroups/rg-test/providers/Microsoft.Compute/virtualMachineScaleSets/vmss-done"
@@ -340,94 +339,15 @@ def bench_lro(emu, rounds, results):
 
 
 # --------------------------------------------------------------------------- 3. fleet scale
-def fleet_inventory(path, n, python):
-    scenario = fleet(n)
-    groups = {"canary": {}, "ring1": {}, "ring2": {}}
-    for vmss in scenario["scale_sets"]:
-        groups[vmss["tags"]["ring"]][vmss["name"]] = {"resource_group": vmss["resource_group"]}
-    inv = {"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": python},
-                   "children": {g: {"hosts": hosts} for g, hosts in groups.items()}}}
-    path.write_text(json.dumps(inv))
+def bench_fleet(emu, sizes, results, quick=False):
+    """The fleet rollout, the status gate and a long batch's output (tests/benchmarks/fleet.py)."""
+    import fleet as F  # pylint: disable=import-outside-toplevel
 
-
-def run_rollout(emu, python, n, run_dir, forks=50, extra_vars=None, timeout=1800, memory=True):
-    """Run playbooks/vmss_extension_rollout.yml over the fleet loaded in ``emu``; returns C.run()'s dict."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    inv = run_dir / "inventory.json"
-    fleet_inventory(inv, n, python)
-    ev = {"vmss_extension_rollout_poll_interval": 2, "vmss_extension_rollout_progress_interval": 4,
-          "vmss_extension_rollout_wait_timeout": 600, "vmss_extension_rollout_skip_if_completed_within": 0,
-          "vmss_extension_rollout_throttle": 0, "vmss_extension_rollout_run_dir": str(run_dir / "progress"),
-          "rollout_report_dir": str(run_dir / "reports")}
-    ev.update(extra_vars or {})
-    (run_dir / "vars.json").write_text(json.dumps(ev))
-    env = C.ansible_env(emu, python, run_dir=run_dir)
-    cmd = [str(Path(python).parent / "ansible-playbook"), "-i", str(inv), "-f", str(forks), "-e", "@" + str(run_dir / "vars.json"),
-           str(C.REPO / "playbooks" / "vmss_extension_rollout.yml")]
-    return C.run(cmd, env=env, timeout=timeout, memory=memory)
-
-
-def max_rate(emu, window=1.0):
-    times = sorted(r["time"] for r in emu.requests if r["kind"] == "arm")
-    best, j = 0, 0
-    for i, t in enumerate(times):
-        while times[j] < t - window:
-            j += 1
-        best = max(best, i - j + 1)
-    return best
-
-
-def bench_fleet(emu, sizes, results, throttled_size=100):
-    playbook = C.REPO / "playbooks" / "vmss_extension_rollout.yml"
-    if not playbook.exists():
-        section("3. Fleet scale", "(not run: playbooks/vmss_extension_rollout.yml is not in this checkout yet)")
-        return
-    python = str(REPO_PY)
-    rows = []
-    raw = {}
-    cases = [(n, False) for n in sizes] + ([(throttled_size, True)] if throttled_size else [])
-    for n, throttled in cases:
-        scenario = fleet(n, time_scale=60.0)
-        emu.load(scenario)
-        if throttled:
-            emu.add_fault({"name": "bench-throttle", "match": {"kind": "arm", "method": "GET"},
-                           "action": {"status": 429, "retry_after": 2}, "probability": 0.3})
-        run_dir = C.OUT / ("fleet-%d%s" % (n, "-429" if throttled else ""))
-        shutil.rmtree(run_dir, ignore_errors=True)
-        res = run_rollout(emu, python, n, run_dir)
-        log = emu.requests
-        state = emu.state()["scale_sets"]
-        completed = sum(1 for s in state if ((s["latest"] or {}).get("properties") or {}).get("runningStatus", {}).get("code") == "Completed")
-        posts = sum(1 for r in log if r["method"] == "POST" and r["path"].endswith("extensionRollingUpgrade") and r["status"] == 202)
-        arm = sum(1 for r in log if r["kind"] == "arm")
-        tokens = sum(1 for r in log if r["kind"] == "token")
-        throttled_count = sum(1 for r in log if r.get("status") == 429)
-        label = "%d%s" % (n, " (30% of GETs 429, Retry-After 2)" if throttled else "")
-        rows.append([label, res["rc"], res["wall"], arm, arm / n, tokens, tokens / n, posts, completed, throttled_count,
-                     max_rate(emu), res["peak_mb"], res["peak_procs"]])
-        raw[label] = {"rc": res["rc"], "wall": res["wall"], "arm": arm, "tokens": tokens, "posts": posts, "completed": completed,
-                      "throttled": throttled_count, "peak_mb": res["peak_mb"], "peak_procs": res["peak_procs"]}
-        say("  fleet %s: rc=%s %.1fs arm=%d tokens=%d posts=%d completed=%d peak=%sMB" % (
-            label, res["rc"], res["wall"], arm, tokens, posts, completed, res["peak_mb"]))
-        if res["rc"]:
-            (run_dir / "stdout.txt").write_text(res["stdout"])
-            (run_dir / "stderr.txt").write_text(res["stderr"])
-            say("  (output in %s)" % run_dir)
-    table = C.md_table(["scale sets", "rc", "wall (s)", "ARM requests", "per scale set", "token requests", "per scale set",
-                        "upgrades started", "Completed", "429s served", "max ARM req/s", "peak controller RSS (MiB)",
-                        "peak processes"], rows)
-    plain = [raw["%d" % n] for n in sizes if "%d" % n in raw]
-    notes = ["forks 50, role defaults except poll_interval 2 s, progress_interval 4 s, throttle 0; "
-             "fleet(n) scenario: 10 instances per scale set, 5 × 60 sim s batches at time scale 60 (5 s real).",
-             "Peak RSS is the sum over ansible-playbook, its workers and the module processes (sampled every 0.1 s)."]
-    if len(plain) >= 2:
-        a, b = plain[0], plain[-1]
-        na, nb = sizes[0], sizes[len(plain) - 1]
-        notes.append("growth %d→%d scale sets (×%.0f): wall ×%.1f, ARM requests ×%.1f, token requests ×%.1f, peak RSS ×%.1f"
-                     % (na, nb, nb / na, b["wall"] / a["wall"], b["arm"] / max(a["arm"], 1), b["tokens"] / max(a["tokens"], 1),
-                        (b["peak_mb"] or 0) / max(a["peak_mb"] or 1, 1)))
-    section("3. Fleet scale (playbooks/vmss_extension_rollout.yml)", table, notes)
-    results["fleet"] = raw
+    figures = F.run_all(emu, str(REPO_PY), sizes, 20.0 if quick else 60.0, long_batch=not quick)
+    text = F.summary(figures)
+    say(text)
+    REPORT.append(text.strip())
+    results["fleet"] = figures
 
 
 # --------------------------------------------------------------------------- 4. Device Update paging
@@ -532,14 +452,13 @@ def main(argv=None):
     parser.add_argument("--sections", default="overhead,lro,adu,fleet")
     parser.add_argument("--rounds", type=int, default=4, help="rounds of the overhead comparison (default 4)")
     parser.add_argument("--lro-rounds", type=int, default=2)
-    parser.add_argument("--fleet", default="10,100,500", help="fleet sizes (default 10,100,500)")
-    parser.add_argument("--no-throttled-fleet", action="store_true")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, fleets 10 only")
+    parser.add_argument("--fleet", default="100,500", help="fleet sizes (default 100,500)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, a fleet of 20 only")
     args = parser.parse_args(argv)
     if not REPO_PY.exists():
         REPO_PY = Path(sys.executable)
     if args.quick:
-        args.rounds, args.lro_rounds, args.fleet = 1, 1, "10"
+        args.rounds, args.lro_rounds, args.fleet = 1, 1, "20"
     C.OUT.mkdir(parents=True, exist_ok=True)
     started = time.time()
     results = {"machine": C.machine_summary(), "started": started}
@@ -553,8 +472,7 @@ def main(argv=None):
         if "adu" in wanted:
             bench_adu(emu, results)
         if "fleet" in wanted:
-            bench_fleet(emu, [int(x) for x in args.fleet.split(",") if x],
-                        results, throttled_size=None if (args.no_throttled_fleet or args.quick) else 100)
+            bench_fleet(emu, [int(x) for x in args.fleet.split(",") if x], results, quick=args.quick)
     results["duration"] = time.time() - started
     C.save_json("results.json", results)
     md = ("# Benchmark results\n\nMachine: %s. Run: `make bench` (%.0f s), %s.\n\n"

@@ -229,24 +229,29 @@ def main(argv=None):
     args = parser.parse_args(argv)
     sizes = [20] if args.quick else [int(x) for x in args.sizes.split(",")]
     upgrade = 20.0 if args.quick else args.upgrade
-    python = str(Path(sys.executable))
+    with Emulator(scenario="default") as emu:
+        results = run_all(emu, str(Path(sys.executable)), sizes, upgrade, long_batch=not args.quick)
+    print(summary(results))
+    return results
+
+
+def run_all(emu, python, sizes, upgrade, long_batch=True):
+    """Every measurement of this benchmark against ``emu``; the figures, also in tests/output/bench/fleet/."""
     out = C.OUT / "fleet"
     out.mkdir(parents=True, exist_ok=True)
     results = {"baseline_issue8": BASELINE, "rollout": [], "status": [], "long_batch": None}
-    with Emulator(scenario="default") as emu:
-        for n in sizes:
-            figures = rollout(emu, python, n, upgrade, out)
-            results["rollout"].append(figures)
-            print(json.dumps(figures), flush=True)
-        for n in sizes:
-            figures = status_gate(emu, python, n, out)
-            results["status"].append(figures)
-            print(json.dumps(figures), flush=True)
-        if not args.quick:
-            results["long_batch"] = long_batch_lines(emu, python, out)
-            print(json.dumps(results["long_batch"]), flush=True)
+    for n in sizes:
+        figures = rollout(emu, python, n, upgrade, out)
+        results["rollout"].append(figures)
+        print(json.dumps(figures), flush=True)
+    for n in sizes:
+        figures = status_gate(emu, python, n, out)
+        results["status"].append(figures)
+        print(json.dumps(figures), flush=True)
+    if long_batch:
+        results["long_batch"] = long_batch_lines(emu, python, out)
+        print(json.dumps(results["long_batch"]), flush=True)
     (out / "results.json").write_text(json.dumps(results, indent=2))
-    print(summary(results))
     return results
 
 
