@@ -31,6 +31,7 @@ ARGUMENT_SPEC = {
     "max_fail_percentage": {"type": "float", "default": 0},
     "fail_on": {"type": "list", "elements": "str", "default": list(_outcome.STATUS_FAIL_ON)},
     "gate": {"type": "bool", "default": True},
+    "fail_on_drift": {"type": "bool", "default": False},
 }
 RESULT_FACT, ERROR_FACT = "vmss_extension_rollout_result", "vmss_extension_rollout_error"
 
@@ -53,7 +54,7 @@ class ActionModule(ActionBase):
             records = list((params["records"] or {}).values())
             rows = _report.status_rows(records, params["rings"], groups)
             document = _report.report("status", params["title"] or "VMSS fleet status", rows,
-                                      _report.status_headline(rows, params["fail_on"]),
+                                      _report.status_headline(rows, params["fail_on"], params["fail_on_drift"]),
                                       params["run_started_at"] or ended, ended, check_mode)
             failures = {}
         else:
@@ -82,7 +83,7 @@ class ActionModule(ActionBase):
         result = {"changed": False, "headline": document["headline"], "summary": document["summary"],
                   "failures": failures, "json": paths["json"], "html": paths["html"]}
         if params["kind"] == "status" and params["gate"]:
-            bad = _outcome.gate(rows, params["fail_on"])
+            bad = _outcome.gate(rows, params["fail_on"], params["fail_on_drift"])
             if bad:
                 result.update(failed=True, msg=document["headline"])
         return result

@@ -69,7 +69,8 @@ class ActionModule(ActionBase):
 
         client = AzureClient(options, max_connections=max(10, min(len(valid), 100)))
         if params["mode"] == "status":
-            done = _fleet.run_status(valid, client, params["api_version"], params["parallel_reads"])
+            done = _fleet.run_status(valid, client, params["api_version"], params["parallel_reads"], params["drift"],
+                                     params.get("extensions"))
         else:
             jobs = [_fleet.Job(target, params, client, check_mode) for target in valid]
             title = "ring %s" % params["ring"] if params.get("ring") else "batch"

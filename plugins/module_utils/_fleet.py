@@ -39,6 +39,7 @@ BATCH_SPEC = dict(_upgrade.DECISION_SPEC, **{
     "progress_interval": {"type": "int", "default": 30},
     "max_concurrent_starts": {"type": "int", "default": 10},
     "parallel_reads": {"type": "int", "default": 20},
+    "drift": {"type": "bool", "default": False},
     "variable_prefix": {"type": "str", "default": ""},
 })
 BATCH_RULES = dict(_upgrade.DECISION_RULES, **{
@@ -256,17 +257,26 @@ def run_rollout(jobs, clock, emit, progress_interval=30, max_concurrent_starts=1
     return [job.record for job in jobs]
 
 
-def run_status(targets, client, api_version=_vmss.API_VERSION, parallel=20):
-    """Read the latest rolling upgrade of every target (read only); return status records in target order."""
+def run_status(targets, client, api_version=_vmss.API_VERSION, parallel=20, drift=False, extensions=None):
+    """Read the latest rolling upgrade of every target (read only); return status records in target order.
+
+    With ``drift``, also each scale set's extension drift (``_drift.check``: one model read, the VM list pages, and
+    the catalog reads shared by the whole batch through one cache).
+    """
     from concurrent.futures import ThreadPoolExecutor  # pylint: disable=import-outside-toplevel
+    from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift  # pylint: disable=import-outside-toplevel
+
+    cache = _drift.CatalogCache()
 
     def read(target):
+        where = (target["subscription_id"], target["resource_group"], target["name"])
         try:
-            latest = _vmss.read_latest(client, target["subscription_id"], target["resource_group"], target["name"],
-                                       api_version=api_version)
-        except AzureError as error:
-            return _outcome.status_record(target, failure={"msg": str(error), "error": error.to_dict()})
-        return _outcome.status_record(target, latest.upgrade, server_now=latest.server_time)
+            latest = _vmss.read_latest(client, *where, api_version=api_version)
+            found = _drift.check(client, *where, cache=cache, names=extensions) if drift else None
+        except (AzureError, ModuleFailure) as error:
+            details = error.to_dict() if isinstance(error, AzureError) else None
+            return _outcome.status_record(target, failure={"msg": str(error) if details else error.msg, "error": details})
+        return _outcome.status_record(target, latest.upgrade, server_now=latest.server_time, drift=found)
 
     with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(targets) or 1))) as pool:
         return list(pool.map(read, targets))

@@ -173,10 +173,11 @@ def error_record(target, msg, error=None, status="Error"):
 STATUS_FAIL_ON = ("Faulted", "Error")
 
 
-def status_record(target, latest=None, failure=None, server_now=None):
+def status_record(target, latest=None, failure=None, server_now=None, drift=None):
     """The record of one scale set's latest rolling upgrade (read only): fleet status and its gate.
 
-    ``latest``: the shaped ``rollingUpgrades/latest`` or None (never upgraded); ``failure`` as for rollouts.
+    ``latest``: the shaped ``rollingUpgrades/latest`` or None (never upgraded); ``failure`` as for rollouts;
+    ``drift``: what ``_drift.check`` found, or None when drift was not read (``outdated`` is then None).
     ``elapsed``: seconds since the latest upgrade started, by the service's clock at the read (``server_now``).
     Azure reports no end time on ``rollingUpgrades/latest`` (``lastActionTime`` is the time of the Start or Cancel).
     """
@@ -198,9 +199,19 @@ def status_record(target, latest=None, failure=None, server_now=None):
         "last_action_time": running.get("last_action_time"),
         "elapsed": _elapsed_between(running.get("start_time"), server_now),
         "msg": (failure or {}).get("msg"),
+        "outdated": drift["outdated"] if drift else None,
+        "outdated_instance_count": drift["outdated_instance_count"] if drift else None,
+        "outdated_extensions": outdated_extensions(drift),
     })
     record.update(counts(latest))
     return record
+
+
+def outdated_extensions(drift):
+    """The outdated extensions of a drift check, small: name, target, installed versions, instance counts."""
+    return [{"name": ext["name"], "target_version": ext["target_version"], "instance_versions": ext["instance_versions"],
+             "outdated_instances": len(ext["outdated_instances"]), "unknown_instances": len(ext["unknown_instances"])}
+            for ext in (drift or {}).get("extensions", []) if ext["outdated"]]
 
 
 def _elapsed_between(start, end):
@@ -210,9 +221,9 @@ def _elapsed_between(start, end):
     return round(max(0.0, (end - start).total_seconds()), 1)
 
 
-def gate(records, fail_on=STATUS_FAIL_ON):
-    """The records that fail a status gate."""
-    return [record for record in records if record["status"] in fail_on]
+def gate(records, fail_on=STATUS_FAIL_ON, fail_on_drift=False):
+    """The records that fail a status gate: a status in ``fail_on``, or (``fail_on_drift``) outdated extensions."""
+    return [record for record in records if record["status"] in fail_on or (fail_on_drift and record.get("outdated"))]
 
 
 # -- progress lines -------------------------------------------------------------------------------------------------

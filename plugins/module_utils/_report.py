@@ -130,23 +130,43 @@ def status_rows(records, rings, inventory_groups):
     return [dict(record, ring=ring_of.get(record["host"], "")) for record in records]
 
 
-def status_headline(rows, fail_on):
-    bad = [row for row in rows if row["status"] in fail_on]
+def status_headline(rows, fail_on, fail_on_drift=False):
+    """``Gate failed: 1 of 12 scale sets Faulted/Error (api-r1-weu-02). ...``, with the drift when it was read."""
+    bad = _outcome.gate(rows, fail_on, fail_on_drift)
+    what = "/".join(fail_on) + (" or outdated" if fail_on_drift else "")
     text = ", ".join("%d %s" % (n, status) for status, n in tally(rows).items())
+    behind = [row for row in rows if row.get("outdated")]
+    if any(row.get("outdated") is not None for row in rows):
+        text += "; %d with outdated extensions (%d instances)" % (
+            len(behind), sum(row.get("outdated_instance_count") or 0 for row in behind))
     if bad:
         names = ", ".join(row["name"] for row in bad[:10]) + (" and %d more" % (len(bad) - 10) if len(bad) > 10 else "")
-        return "Gate failed: %d of %d scale sets %s (%s). %s." % (len(bad), len(rows), "/".join(fail_on), names, text)
-    return "Gate passed: no scale set %s. %d scale sets: %s." % ("/".join(fail_on), len(rows), text)
+        return "Gate failed: %d of %d scale sets %s (%s). %s." % (len(bad), len(rows), what, names, text)
+    return "Gate passed: no scale set %s. %d scale sets: %s." % (what, len(rows), text)
+
+
+def drift_text(row):
+    """``HealthExtension 1.0.0 on 8 -> 1.0.9 (8 outdated)`` per outdated extension, or '' ."""
+    if row.get("outdated") is None:
+        return ""
+    if not row.get("outdated"):
+        return "current"
+    return "; ".join("%s %s -> %s (%d outdated%s)" % (
+        ext["name"], ", ".join("%s on %d" % item for item in sorted(ext["instance_versions"].items())),
+        ext["target_version"], ext["outdated_instances"],
+        ", %d unknown" % ext["unknown_instances"] if ext["unknown_instances"] else "")
+        for ext in row.get("outdated_extensions") or [])
 
 
 # -- text and HTML -------------------------------------------------------------------------------------------------
 def text_lines(document, limit=20):
     """A short text summary for the play output: the headline, the counts and the failed rows (at most ``limit``)."""
     lines = [document["headline"]]
-    bad = [row for row in document["rows"] if row.get("failed") or row["status"] in ("Faulted", "Error")]
+    bad = [row for row in document["rows"]
+           if row.get("failed") or row["status"] in ("Faulted", "Error") or row.get("outdated")]
     for row in bad[:limit]:
-        lines.append("  %-10s %-24s %-10s %s" % (row["ring"] or "-", row["name"], row["status"],
-                                                 (row.get("msg") or row.get("error_message") or "")[:200]))
+        lines.append("  %-10s %-24s %-10s %s" % (row["ring"] or "-", row["name"], row["status"], (
+            row.get("msg") or row.get("error_message") or drift_text(row) or "")[:200]))
     if len(bad) > limit:
         lines.append("  ... and %d more, see the report" % (len(bad) - limit))
     return lines
@@ -221,8 +241,9 @@ def html(document):
                '<span class="chip %s">%s: %d</span>' % (_chip_kind(status), escape(status), count)
                for status, count in document["summary"].items())]
     if status_kind:
-        head = ("Scale set", "Status", "Done", "OK / failed / pending", "Started", "Last action", "Elapsed", "Error")
-        widths = (19, 10, 13, 12, 13, 13, 7, 13)
+        head = ("Scale set", "Status", "Done", "OK / failed / pending", "Started", "Last action", "Since start",
+                "Extensions", "Error")
+        widths = (14, 9, 6, 9, 12, 12, 7, 17, 14)
     else:
         head = ("Scale set", "Status", "Progress over time", "OK / failed / pending", "Started (UTC)", "Elapsed", "Error")
         widths = (17, 10, 16, 11, 12, 7, 27)
@@ -247,6 +268,7 @@ def html(document):
                      '<td class="small">%s<br>%s</td>' % (
                          escape(row.get("last_action") or ""), escape(row.get("last_action_time") or "-")),
                      '<td class="num">%s</td>' % _outcome.duration(row.get("elapsed")),
+                     '<td class="small">%s</td>' % escape(drift_text(row) or "-"),
                      '<td class="err">%s</td>' % escape(error)]
         else:
             extra = []

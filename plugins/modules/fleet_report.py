@@ -68,9 +68,15 @@ options:
     elements: str
     default: [Faulted, Error]
   gate:
-    description: With O(kind=status), fail the task when a scale set's status is in O(fail_on).
+    description: With O(kind=status), fail the task when a scale set's status is in O(fail_on) (or, with
+      O(fail_on_drift=true), when it runs outdated extensions).
     type: bool
     default: true
+  fail_on_drift:
+    description: With O(kind=status), also fail the gate when a scale set has outdated extensions (from the status
+      records' C(outdated), read with the batch step's C(drift) option).
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full

@@ -66,6 +66,14 @@ options:
     description: With O(mode=status), at most this many reads at once (1 to 200).
     type: int
     default: 20
+  drift:
+    description:
+      - With O(mode=status), also read each scale set's extension drift (as M(azure_ops.rollout.vmss_extension_info)
+        does: one model read, the VM list with instance views, the versions catalog read once per location, publisher and
+        type for the whole batch) into RV(results.outdated), RV(results.outdated_instance_count) and
+        RV(results.outdated_extensions).
+    type: bool
+    default: false
   variable_prefix:
     description:
       - Written before each option name in the messages about invalid options, for a caller that exposes the options as
@@ -243,6 +251,20 @@ results:
     last_action_time:
       description: Time of the last action on the latest rolling upgrade, as Azure reports it.
       type: str
+      returned: with O(mode=status)
+    outdated:
+      description: Whether an instance runs an outdated extension (null when drift was not read).
+      type: bool
+      returned: with O(mode=status)
+    outdated_instance_count:
+      description: Instances outdated for any extension (null when drift was not read).
+      type: int
+      returned: with O(mode=status)
+    outdated_extensions:
+      description: The outdated extensions, each C(name), C(target_version), C(instance_versions) (installed version to
+        instance count), C(outdated_instances) and C(unknown_instances) (counts).
+      type: list
+      elements: dict
       returned: with O(mode=status)
     timeline:
       description: Distinct progress observations (C(elapsed), C(code), C(succeeded), C(failed), C(in_progress),

@@ -30,9 +30,15 @@ def test_fleet_status_report_and_gate(emulator, run_playbook, tmp_path):
     result.assert_failed()
     assert "Gate failed: 1 of 4 scale sets Faulted/Error (st-faulted)." in result.stdout
     assert posts(emulator) == []
-    # One read per scale set, from one batch step: one token for the whole fleet.
-    assert len([e for e in emulator.requests if e["kind"] == "arm"]) == 4
+    # From one batch step, one token for the whole fleet. Per scale set: the latest upgrade, the model and the VM
+    # list pages (never an instance view per instance); the versions catalog once per location/publisher/type.
+    arm = [e["path"] for e in emulator.requests if e["kind"] == "arm"]
     assert len([e for e in emulator.requests if e["kind"] == "token"]) == 1
+    assert len([p for p in arm if p.endswith("/rollingUpgrades/latest")]) == 4
+    assert len([p for p in arm if p.endswith("/virtualMachineScaleSets/" + p.rsplit("/", 1)[-1])]) == 4
+    assert not [p for p in arm if p.endswith("/instanceView")]
+    catalog = [p for p in arm if p.endswith("/versions")]
+    assert len(catalog) == len(set(catalog)) >= 1
     report = read_json(tmp_path / "reports" / "fleet_status.json")
     rows = rows_by_name(report)
     assert rows["st-done"]["status"] == "Completed" and rows["st-done"]["percent"] == 100.0
@@ -44,6 +50,10 @@ def test_fleet_status_report_and_gate(emulator, run_playbook, tmp_path):
     assert rows["st-never"]["status"] == "NeverUpgraded"
     assert {r["ring"] for r in report["rows"]} == {"canary", "ring1", "ring2"}
     assert re.search(r"ring1\s+st-faulted\s+Faulted", result.stdout)      # the failed rows in the output
+    # Drift of every scale set: the never-upgraded one runs the old extension on every instance.
+    assert rows["st-never"]["outdated"] is True and rows["st-never"]["outdated_instance_count"] == 5
+    assert rows["st-never"]["outdated_extensions"][0]["outdated_instances"] == 5
+    assert all(isinstance(row["outdated"], bool) for row in rows.values())
 
     dom = chromium_dom(tmp_path / "reports" / "fleet_status.html", tmp_path)
     assert 'class="headline bad"' in dom and "Gate failed" in dom
@@ -62,6 +72,11 @@ def test_fleet_status_gate_passes_without_faulted(emulator, run_playbook, tmp_pa
                           extra_vars={"fleet_report_dir": str(tmp_path / "reports")}).assert_ok()
     assert "Gate passed: no scale set Faulted/Error." in result.stdout
     assert len(read_json(tmp_path / "reports" / "fleet_status.json")["rows"]) == 3
+    # The drift gate (off by default) fails on the scale sets with outdated extensions.
+    result = run_playbook(PLAYBOOKS / "fleet_status.yml", inventory=inv, emulator=emulator,
+                          extra_vars={"fleet_report_dir": str(tmp_path / "reports"), "fleet_fail_on_drift": True})
+    result.assert_failed()
+    assert re.search(r"Gate failed: \d of 3 scale sets Faulted/Error or outdated \(.*st-never", result.stdout)
 
 
 def test_adu_operations_report(emulator, run_playbook, tmp_path):
