@@ -14,6 +14,7 @@ __metaclass__ = type
 from html import escape
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _outcome
+from ansible_collections.azure_ops.rollout.plugins.module_utils._vmss import parse_time
 
 ZERO_SCALE_SETS = ("no scale set in the inventory for %s: the inventory source failed or matched nothing. Check the "
                    "inventory (ansible-inventory --graph); set ANSIBLE_INVENTORY_UNPARSED_FAILED=true (or "
@@ -210,6 +211,7 @@ h1{font-size:22px;margin:0 0 4px}.meta{color:#59636e;margin:0 0 14px}
 table{border-collapse:collapse;width:100%;table-layout:fixed}th,td{border-bottom:1px solid #d0d7de;padding:6px 8px;text-align:left;vertical-align:top}
 th{background:#f6f8fa;font-size:12px;text-transform:uppercase;letter-spacing:.03em;color:#59636e}
 td.num{text-align:right;font-variant-numeric:tabular-nums}td.err{font-size:12px;color:#a40e26;word-wrap:break-word}
+td.err b.code{display:block;overflow-wrap:anywhere;font-weight:600}
 td.name{font-weight:600;word-wrap:break-word}tr.ringhead td{background:#f6f8fa;font-weight:700;color:#424a53}
 .small{font-size:12px;color:#59636e}svg.spark{display:block}
 """
@@ -243,7 +245,7 @@ def html(document):
     if status_kind:
         head = ("Scale set", "Status", "Done", "OK / failed / pending", "Started", "Last action", "Since start",
                 "Extensions", "Error")
-        widths = (14, 9, 6, 9, 12, 12, 7, 17, 14)
+        widths = (13, 9, 5, 8, 11, 11, 7, 16, 20)
     else:
         head = ("Scale set", "Status", "Progress over time", "OK / failed / pending", "Started (UTC)", "Elapsed", "Error")
         widths = (17, 10, 16, 11, 12, 7, 27)
@@ -264,12 +266,13 @@ def html(document):
             percent = "-" if row.get("percent") is None else "%d%%" % round(row["percent"])
             cells = [name, "<td>%s</td>" % _chip(row["status"]), '<td class="num">%s</td>' % percent,
                      '<td class="num">%s</td>' % counts,
-                     '<td class="small">%s</td>' % escape(row.get("start_time") or "-"),
-                     '<td class="small">%s<br>%s</td>' % (
-                         escape(row.get("last_action") or ""), escape(row.get("last_action_time") or "-")),
+                     _when(row.get("start_time"), full=True),
+                     '<td class="small" title="%s">%s<br>%s</td>' % (
+                         escape(row.get("last_action_time") or ""), escape(row.get("last_action") or "-"),
+                         escape(_stamp(row.get("last_action_time")))),
                      '<td class="num">%s</td>' % _outcome.duration(row.get("elapsed")),
                      '<td class="small">%s</td>' % escape(drift_text(row) or "-"),
-                     '<td class="err">%s</td>' % escape(error)]
+                     _error_cell(row.get("error_code"), error)]
         else:
             extra = []
             if row.get("cancelled"):
@@ -281,12 +284,35 @@ def html(document):
                      "<td>%s</td>" % (progress_svg(row.get("timeline"), row.get("elapsed")) or
                                       '<span class="small">%s</span>' % escape(_no_picture(row))),
                      '<td class="num">%s</td>' % counts,
-                     '<td class="small">%s</td>' % escape(row.get("started_at") or "-"),
+                     _when(row.get("started_at")),
                      '<td class="num">%s</td>' % _outcome.duration(row.get("elapsed")),
-                     '<td class="err">%s</td>' % escape(error)]
+                     _error_cell(row.get("error_code"), error)]
         out.append("<tr>%s</tr>" % "".join(cells))
     out.append("</tbody></table></body></html>")
     return "\n".join(out)
+
+
+def _stamp(stamp, full=True):
+    """``2026-11-30 00:54:56`` (or ``00:54:56``) from an ISO 8601 stamp in UTC (Azure's has 7 fractional digits)."""
+    when = parse_time(stamp) if stamp else None
+    if when is None:
+        return stamp or ""
+    return when.strftime("%Y-%m-%d %H:%M:%S" if full else "%H:%M:%S")
+
+
+def _when(stamp, full=False):
+    """A table cell with a short UTC time, the whole stamp in its tooltip."""
+    if not stamp:
+        return '<td class="small">-</td>'
+    return '<td class="small" title="%s">%s</td>' % (escape(stamp), escape(_stamp(stamp, full)))
+
+
+def _error_cell(code, text):
+    """Azure's code in bold on its own line (it may break anywhere), then the message."""
+    if not code:
+        return '<td class="err">%s</td>' % escape(text or "")
+    message = text[len(code):].strip() if text and text.startswith(code) else (text or "")
+    return '<td class="err"><b class="code">%s</b>%s</td>' % (escape(code), escape(message))
 
 
 def _no_picture(row):

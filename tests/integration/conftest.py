@@ -99,6 +99,34 @@ def chromium_dom(html: Path, tmp_path: Path) -> str:
     return proc.stdout
 
 
+def chromium_screenshot(html: Path, tmp_path: Path, width=1400, height=1000) -> Path:
+    """A PNG of a local HTML file rendered by headless Chromium at ``width`` px; also kept under tests/output."""
+    browser = shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(browser):
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (apt-get install chromium)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    png = tmp_path / (html.stem + ".png")
+    profile = tmp_path / "chromium-shot-profile"
+    proc = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+         "--user-data-dir=%s" % profile, "--window-size=%d,%d" % (width, height), "--screenshot=%s" % png,
+         "file://%s" % html], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0 and png.is_file(), proc.stderr
+    keep = REPO_ROOT / "tests" / "output" / "screenshots"
+    keep.mkdir(parents=True, exist_ok=True)
+    shutil.copy(png, keep / png.name)
+    return png
+
+
+def png_size(png: Path):
+    """(width, height) from a PNG's IHDR chunk."""
+    data = png.read_bytes()[:24]
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
 @pytest.fixture
 def ansible_env():
     """Environment bits every run needs beyond run_playbook's defaults."""

@@ -6,7 +6,8 @@ import re
 
 import yaml
 
-from .conftest import PLAYBOOKS, chromium_dom, posts, read_json, rows_by_name, scenario, vmss, write_inventory
+from .conftest import (PLAYBOOKS, chromium_dom, chromium_screenshot, png_size, posts, read_json, rows_by_name, scenario,
+                       vmss, write_inventory)
 
 
 def _status_fleet():
@@ -61,6 +62,8 @@ def test_fleet_status_report_and_gate(emulator, run_playbook, tmp_path):
                          ("st-never", "NeverUpgraded")):
         assert re.search(r">%s<.*?<span class=\"chip [a-z]+\">%s</span>" % (name, status), dom, re.S), name
     assert rows["st-done"]["last_action_time"] in dom
+    png = chromium_screenshot(tmp_path / "reports" / "fleet_status.html", tmp_path, width=1400)
+    assert png_size(png) == (1400, 1000) and png.stat().st_size > 20000
     assert "<script" not in dom and "http://" not in dom.split("<body>")[0] and "https://" not in dom.split("<body>")[0]
 
 

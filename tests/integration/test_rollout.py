@@ -11,7 +11,8 @@ import time
 
 import yaml
 
-from .conftest import PLAYBOOKS, chromium_dom, posts, read_json, rows_by_name, scenario, vmss, write_inventory
+from .conftest import (PLAYBOOKS, chromium_dom, chromium_screenshot, png_size, posts, read_json, rows_by_name, scenario,
+                       vmss, write_inventory)
 
 ROLLOUT = PLAYBOOKS / "vmss_extension_rollout.yml"
 START = "/extensionRollingUpgrade"
@@ -304,3 +305,6 @@ def test_rollout_report_html_renders(emulator, run_playbook, tmp_path):
     assert "<script" not in dom and "http://" not in dom.split("<body>")[0] and "https://" not in dom.split("<body>")[0]
     for name in ("it-canary", "it-r1-bad", "it-r2"):
         assert ">%s<" % name in dom
+    # A screenshot at 1400 px wide (kept in tests/output/screenshots for a person to look at) has content.
+    png = chromium_screenshot(html, tmp_path, width=1400)
+    assert png_size(png) == (1400, 1000) and png.stat().st_size > 20000
