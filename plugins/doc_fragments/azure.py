@@ -128,7 +128,7 @@ attributes:
     VMSS = r"""
 options:
   resource_group:
-    description: Resource group of the scale set (1 to 90 characters matching C(^[-\w\._\(\)]+$)).
+    description: Resource group of the scale set (1 to 90 characters matching V(^[-\\w._(\)]+$), not ending with C(.)).
     type: str
     required: true
   name:

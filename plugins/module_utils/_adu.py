@@ -63,9 +63,13 @@ class OperationsApi:
         return params
 
 
-def list_operations(client, api, statuses=None, top=None, limit=None):
-    """Lazily yield shaped operations across pages, stopping after ``limit``."""
-    for item in client.pages(api.url(), params=api.params(statuses, top), scope=SCOPE_NAME, limit=limit):
+def list_operations(client, api, statuses=None, top=None):
+    """Lazily yield shaped operations across pages: at most ``top`` of them, as the API defines ``top``.
+
+    ``top`` is sent to the service, which returns "the number of available items up to but not greater
+    than" it, and reading stops after ``top`` items even when the service pages on.
+    """
+    for item in client.pages(api.url(), params=api.params(statuses, top), scope=SCOPE_NAME, limit=top):
         yield _shapes.adu_operation(item)
 
 

@@ -17,10 +17,11 @@ __metaclass__ = type
 
 import configparser
 import os
+import sys
 import threading
 import time
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureAuthError
+from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureAuthError, missing_package
 
 CLOUDS = {
     "AzureCloud": ("https://management.azure.com", "https://login.microsoftonline.com"),
@@ -187,7 +188,23 @@ class IdentityCredential:
         self._credential = None
 
 
-def _identity_kwargs(options, authority, custom_authority, verify):
+def explicit_credential_problem(options):
+    """Why explicit credentials cannot work (a secret or certificate without client_id or tenant), or None.
+
+    Checked before any request: without it a secret missing its tenant would fall through to managed identity
+    and the Azure CLI, and the error would name neither.
+    """
+    if (options.get("auth_source") or "auto") not in ("auto", "explicit"):
+        return None
+    given = next((name for name in ("secret", "x509_certificate_path") if options.get(name)), None)
+    missing = [name for name in ("client_id", "tenant") if not options.get(name)]
+    if not given or not missing:
+        return None
+    return "%s given but %s missing (set %s)" % (given, " and ".join(missing),
+                                                 ", ".join("%s or %s" % (name, ENV_FALLBACKS[name][0]) for name in missing))
+
+
+def _identity_kwargs(authority, custom_authority, verify):
     kwargs = {"authority": authority, "connection_verify": verify}
     if custom_authority:
         # Without this MSAL first asks login.microsoftonline.com about the
@@ -206,8 +223,11 @@ def credential_chain(options, verify, post):
         merged = dict(options)
         merged.update({k: v for k, v in read_credential_file(options.get("profile")).items() if v})
         options, source = merged, "explicit"
+    problem = explicit_credential_problem(dict(options, auth_source=source))
+    if problem:
+        raise AzureAuthError(problem, code="CredentialMissing")
     authority, custom = endpoints(options)[1:]
-    kwargs = _identity_kwargs(options, authority, custom, verify)
+    kwargs = _identity_kwargs(authority, custom, verify)
     client_id, tenant = options.get("client_id"), options.get("tenant")
     chain = []
 
@@ -320,9 +340,8 @@ class TokenProvider:
             return credential.get_token(scope)
         except AzureAuthError:
             raise
-        except ImportError as exc:
-            raise AzureAuthError("%s authentication needs the azure-identity Python package (%s)" % (name, exc),
-                                 code="MissingDependency")
+        except ImportError:
+            raise missing_package("azure-identity", sys.executable, "%s authentication" % name, AzureAuthError)
         except Exception as exc:  # azure-identity raises many types; keep only its message
             message = " ".join(str(exc).split())[:400]
             error = AzureAuthError("%s could not get a token: %s" % (name, message))

@@ -14,14 +14,16 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import sys
 import threading
 import uuid
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _auth, _pacing
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import (
-    AzureAuthError, AzureError, AzureTimeoutError, parse_error_body)
+    AzureAuthError, AzureError, AzureTimeoutError, missing_package, parse_error_body)
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import (
-    Deadline, SystemClock, backoff_delays, may_retry, parse_retry_after)
+    UNREACHED_ATTEMPTS, UNREACHED_BACKOFF, UNREACHED_TIMED_OUT_ATTEMPTS, Deadline, SystemClock, backoff_delays, may_retry,
+    parse_retry_after)
 
 try:
     from urllib.parse import quote, urlencode, urljoin, urlsplit, urlunsplit, parse_qsl
@@ -152,8 +154,7 @@ class AzureClient:
     def session(self):
         with self._setup_lock:
             if self._session is None:
-                import requests  # deferred so that argument errors fail fast
-
+                requests = _requests()  # deferred so that argument errors fail fast
                 session = requests.Session()
                 session.headers["User-Agent"] = USER_AGENT
                 if self.max_connections > 10:
@@ -217,8 +218,9 @@ class AzureClient:
         # A token fetched on the way (client secret grant) shares this deadline.
         self._local.deadline = deadline
         delays = backoff_delays(self.retry.backoff_base, self.retry.backoff_cap, self.retry.rng)
+        unreached_delays = backoff_delays(UNREACHED_BACKOFF, 2 * UNREACHED_BACKOFF, self.retry.rng)
         token_refreshes = 0
-        attempt = 0
+        attempt = unreached = 0
         while True:
             attempt += 1
             if deadline.expired():
@@ -227,9 +229,16 @@ class AzureClient:
                 response = self._paced_send(method, url, params, body if form is None else form, token_scope, headers,
                                             deadline, form is not None)
             except _ConnectionFailed as failure:
-                if attempt >= self.retry.max_attempts or not may_retry(starts_operation, None, failure.sent):
-                    raise AzureError("%s %s failed: %s" % (method, _redact(url), failure.reason), code="ConnectionError", url=url)
-                wait = next(delays)
+                if failure.sent:
+                    retry = attempt < self.retry.max_attempts and may_retry(starts_operation, None, True)
+                    wait = next(delays)
+                else:
+                    unreached += 1
+                    retry = unreached < (UNREACHED_TIMED_OUT_ATTEMPTS if failure.timed_out else UNREACHED_ATTEMPTS)
+                    wait = next(unreached_delays)
+                if not retry:
+                    tries = " (%d attempts)" % attempt if attempt > 1 else ""
+                    raise AzureError("%s%s: %s %s" % (failure.reason, tries, method, _redact(url)), code=failure.code, url=url)
             else:
                 if response.status in expected or response.status in allow_status:
                     # A truncated body on a read is transient (a proxy or a
@@ -282,8 +291,7 @@ class AzureClient:
         return response
 
     def _send(self, method, url, params, body, token_scope, headers, deadline, is_form=False):
-        import requests
-
+        requests = _requests()
         send_headers = {"x-ms-client-request-id": str(uuid.uuid4()), "Accept": "application/json"}
         if headers:
             send_headers.update(headers)
@@ -298,16 +306,17 @@ class AzureClient:
         elif method in ("POST", "PUT", "PATCH"):
             data = b""
         read_timeout = max(1.0, min(self.read_timeout, deadline.remaining()))
+        connect_timeout = min(CONNECT_TIMEOUT, read_timeout)
         try:
             raw = self.session.request(method, url, params=params, data=data, headers=send_headers, verify=self.verify,
-                                       timeout=(min(CONNECT_TIMEOUT, read_timeout), read_timeout), allow_redirects=False)
+                                       timeout=(connect_timeout, read_timeout), allow_redirects=False)
         except requests.exceptions.SSLError as exc:
             raise AzureError("TLS verification of %s failed (%s). Set ca_path to the CA that signed the server "
-                             "certificate, or validate_certs=false only for a trusted test endpoint."
-                             % (_redact(url), _first_line(exc)), code="CertificateVerifyFailed", url=url)
-        except (requests.exceptions.ConnectTimeout, requests.exceptions.ConnectionError,
-                requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-            raise _ConnectionFailed(_first_line(exc), sent=not _never_sent(exc))
+                             "certificate, or validate_certs=false only for a trusted test endpoint: %s %s"
+                             % (_host_port(url), _innermost_text(exc), method, _redact(url)), code="TLSError", url=url)
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                requests.exceptions.ChunkedEncodingError) as exc:
+            raise _ConnectionFailed(exc, url, connect_timeout, read_timeout)
         return Response(raw.status_code, raw.headers, raw.content, raw.url, method)
 
     def error_from(self, response):
@@ -319,15 +328,9 @@ class AzureClient:
     def _post_token_form(self, url, form):
         """POST a token request (client-credentials grant), with the usual retries; return the JSON body."""
         try:
-            response = self.request("POST", url, form=form, scope=None, deadline=getattr(self._local, "deadline", None))
-            body = response.json()
-        except AzureAuthError:
-            raise
+            body = self.request("POST", url, form=form, scope=None, deadline=getattr(self._local, "deadline", None)).json()
         except AzureError as error:
-            code = error.code if error.code in ("CertificateVerifyFailed", "Timeout") else "AuthenticationFailed"
-            raise AzureAuthError("the token endpoint %s refused the client credentials: %s %s"
-                                 % (_redact(url), error.code, error.message),
-                                 status=error.status, request_id=error.request_id, code=code)
+            raise token_error(url, error)
         if not isinstance(body, dict):
             raise AzureAuthError("the token endpoint %s did not answer a JSON object" % _redact(url))
         return body
@@ -370,26 +373,80 @@ def next_page(current_url, next_link, api_version=None):
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query, quote_via=quote), "")), None
 
 
+def _requests():
+    """The requests package, imported on first use (argument errors fail before); a clear error when it is missing."""
+    try:
+        import requests
+    except ImportError:
+        raise missing_package("requests", sys.executable)
+    return requests
+
+
+def token_error(url, error):
+    """The AzureAuthError for a failed token request: refused credentials only when the endpoint said so."""
+    if error.status in (400, 401):
+        # OAuth 2 answers invalid_client, unauthorized_client, invalid_request... with 400 or 401.
+        return AzureAuthError("the token endpoint %s refused the client credentials: %s %s"
+                              % (_redact(url), error.code, error.message),
+                              status=error.status, request_id=error.request_id, url=error.url)
+    if error.status:
+        return AzureAuthError("the token endpoint %s answered %s %s: %s" % (_redact(url), error.status, error.code, error.message),
+                              status=error.status, request_id=error.request_id, code=error.code, url=error.url)
+    # No answer at all (connection, name resolution, TLS, deadline): say which, not "refused".
+    return AzureAuthError(error.message, code=error.code, url=error.url)
+
+
 class _ConnectionFailed(Exception):
-    def __init__(self, reason, sent):
+    """A request that got no HTTP answer: ``code`` and ``reason`` say why, ``sent`` whether it may have reached the service."""
+
+    def __init__(self, exc, url, connect_timeout, read_timeout):
+        code, reason, sent, timed_out = describe_connection_failure(exc, url, connect_timeout, read_timeout)
         super(_ConnectionFailed, self).__init__(reason)
+        self.code = code
         self.reason = reason
         self.sent = sent
+        self.timed_out = timed_out
 
 
-def _never_sent(exc):
-    """True when the connection failed before the request could reach the service."""
-    import requests
+def _exception_chain(exc):
+    """``exc`` and the exceptions it wraps (requests -> urllib3 -> socket), outermost first."""
+    chain = []
+    while exc is not None and exc not in chain and len(chain) < 10:
+        chain.append(exc)
+        inner = getattr(exc, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+        exc = inner or exc.__cause__ or exc.__context__
+    return chain
 
+
+def _innermost_text(exc):
+    """The message of the innermost cause (``[Errno 111] Connection refused``), not urllib3's wrapping."""
+    inner = _exception_chain(exc)[-1]
+    text = " ".join(str(inner).split())
+    return text[:300] or inner.__class__.__name__
+
+
+def describe_connection_failure(exc, url, connect_timeout, read_timeout):
+    """(code, reason in words naming the host, may it have reached the service?, was it a connect timeout?)."""
+    requests = _requests()
+    host = _host_port(url)
+    names = [type(e).__name__ for e in _exception_chain(exc)]
+    if "NameResolutionError" in names or "gaierror" in names:
+        return "NameResolutionError", "the host name %s does not resolve (%s)" % (origin(url)[1], _innermost_text(exc)), False, False
+    if "ConnectionRefusedError" in names:
+        return "ConnectionError", "connection refused by %s" % host, False, False
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    text = repr(exc)
-    return "NewConnectionError" in text or "Connection refused" in text or "NameResolutionError" in text
+        return "ConnectionError", "no answer from %s within %s s (connect timeout)" % (host, connect_timeout), False, True
+    if "NewConnectionError" in names:
+        return "ConnectionError", "cannot connect to %s (%s)" % (host, _innermost_text(exc)), False, False
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return "ConnectionError", "no response from %s within %.0f s (read timeout)" % (host, read_timeout), True, False
+    return "ConnectionError", "connection to %s failed (%s)" % (host, _innermost_text(exc)), True, False
 
 
-def _first_line(exc):
-    text = str(exc).strip().splitlines()
-    return text[0][:300] if text else exc.__class__.__name__
+def _host_port(url):
+    return "%s:%s" % origin(url)[1:]
 
 
 def _redact(url):

@@ -56,7 +56,7 @@ class AzureError(Exception):
         if self.code:
             parts.append(self.code + ":")
         parts.append(self.message or "(no message)")
-        text = " ".join(parts)
+        text = " ".join(parts) + inner_error_text({"innererror": self.innererror})
         if self.request_id:
             text += " (request id %s)" % self.request_id
         return text
@@ -95,6 +95,41 @@ class AzureAuthError(AzureError):
     def __init__(self, message, **kwargs):
         kwargs.setdefault("code", "AuthenticationFailed")
         super(AzureAuthError, self).__init__(message, **kwargs)
+
+
+def innermost_error(error):
+    """The deepest error object that has a ``code``, following ``innererror`` / ``innerError`` (or None)."""
+    deepest = None
+    while isinstance(error, dict):
+        if error.get("code"):
+            deepest = error
+        error = error.get("innererror") or error.get("innerError") or error.get("inner_error")
+    return deepest
+
+
+def inner_error_text(error):
+    """`` (inner error CODE: message detail)`` for the innermost inner error of ``error``, or ``""``."""
+    inner = innermost_error(error.get("innererror") or error.get("innerError") or error.get("inner_error")) if error else None
+    if inner is None:
+        return ""
+    detail = inner.get("errorDetail") or inner.get("error_detail")
+    return " (inner error %s: %s)" % (inner["code"], " ".join(part for part in (inner.get("message"), detail) if part))
+
+
+def error_text(error):
+    """``code: message`` of an Azure error object, with its innermost inner error (for failure messages)."""
+    if not error:
+        return "no error details"
+    return "%s: %s%s" % (error.get("code"), error.get("message") or "", inner_error_text(error))
+
+
+def missing_package(package, interpreter, needed_for=None, error_class=None):
+    """The error for a Python package missing on the host that runs the module, naming the interpreter."""
+    return (error_class or AzureError)(
+        "%sthe Python package %s is not installed for %s (the Python that runs this task): install it there "
+        "(%s -m pip install %s) or set ansible_python_interpreter to a Python that has it"
+        % ("%s needs it; " % needed_for if needed_for else "", package, interpreter, interpreter, package),
+        code="MissingDependency")
 
 
 def _request_id(headers, body):

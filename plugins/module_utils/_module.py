@@ -69,6 +69,9 @@ class AzureModule:
                 found.append("%s %s" % (name, problem))
         if needs_subscription and not self.params.get("subscription_id") and self.params.get("auth_source") != "credential_file":
             found.append("subscription_id is required (set the option or AZURE_SUBSCRIPTION_ID)")
+        credential_problem = _auth.explicit_credential_problem(self.params)
+        if credential_problem:
+            found.append(credential_problem)
         if found:
             self.module.fail_json(msg="Invalid options: " + "; ".join(found))
 

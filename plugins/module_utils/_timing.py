@@ -17,6 +17,13 @@ import random
 import time
 
 RETRYABLE_STATUS = frozenset((429, 500, 502, 503, 504))
+# A request that never reached the service (connection refused, host name not resolved) is tried at most
+# UNREACHED_ATTEMPTS times, UNREACHED_BACKOFF seconds apart and doubling (jittered): under 1.5 s of waiting in
+# all, not the long backoff a throttled or failing service gets. A connection attempt that timed out has
+# already waited a whole connect timeout, so it is tried twice only.
+UNREACHED_ATTEMPTS = 3
+UNREACHED_TIMED_OUT_ATTEMPTS = 2
+UNREACHED_BACKOFF = 0.5
 # Statuses that prove the service did not act on the request, so even a POST
 # that starts an operation may be sent again.
 NOT_ACCEPTED_STATUS = frozenset((429, 503))

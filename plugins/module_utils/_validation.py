@@ -76,9 +76,9 @@ class ListOf:
 
 UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
-SUBSCRIPTION_ID = Rule(UUID, 36, 36, "must be a subscription GUID such as 00000000-0000-0000-0000-000000000000")
+SUBSCRIPTION_ID = Rule(UUID, description="must be a subscription GUID such as 00000000-0000-0000-0000-000000000000")
 RESOURCE_GROUP = Rule(r"^[-\w\._\(\)]*[-\w\(\)]$", 1, 90,
-                      r"must match ^[-\w\._\(\)]+$ (letters, digits, '-', '_', '.', '(', ')') and not end with '.'")
+                      r"must match ^[-\w._()]+$ (letters, digits, '-', '_', '.', '(', ')') and not end with '.'")
 VMSS_NAME = Rule(r"^[a-zA-Z0-9]([-\w\.]{0,62}[\w])?$", 1, 64,
                  "must be a scale set name: letters, digits, '-', '_', '.', starting with a letter or digit and not ending with '-' or '.'")
 AKS_NAME = Rule(r"^[a-zA-Z0-9]$|^[a-zA-Z0-9][-_a-zA-Z0-9]{0,61}[a-zA-Z0-9]$", 1, 63,

@@ -39,11 +39,13 @@ options:
     elements: str
     choices: [NotStarted, Running]
   top:
-    description: When listing, page size asked of the service (1 to 10000).
+    description:
+      - When listing, return at most this many operations (1 to 1000000). It is sent to the service as its C(top)
+        (C($top) with V(2020-09-01)), which returns no more than that, and the module stops reading pages once it has
+        that many. Without it every operation is returned, read page by page.
+      - O(max_items) is an alias, kept for playbooks written before O(top) capped the result.
     type: int
-  max_items:
-    description: When listing, stop reading pages after this many operations (1 to 1000000).
-    type: int
+    aliases: [max_items]
   api_version:
     description:
       - V(2022-10-01) is the GA API. V(2020-09-01) selects the legacy preview URL shape
@@ -85,12 +87,12 @@ EXAMPLES = r"""
     wait: true
     wait_timeout: 900
 
-- name: The 100 most recent operations through the legacy preview API
+- name: At most 100 operations, through the legacy preview API
   azure_ops.rollout.adu_operations_info:
     endpoint: contoso.api.adu.microsoft.com
     instance_id: blue
     api_version: '2020-09-01'
-    max_items: 100
+    top: 100
 """
 
 RETURN = r"""
@@ -143,7 +145,7 @@ operation:
       type: dict
       returned: always
 operations:
-  description: The listed operations, same shape as RV(operation), streamed page by page up to O(max_items).
+  description: The listed operations, same shape as RV(operation), read page by page, at most O(top).
   returned: when operation_id is not given
   type: list
   elements: dict
@@ -171,6 +173,7 @@ throttled:
 """
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _adu, _validation
+from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import error_text
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import WAIT_RULES, AzureModule, ModuleFailure, wait_spec, waited
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
 
@@ -179,8 +182,7 @@ ARGUMENT_SPEC = {
     "instance_id": {"type": "str", "required": True},
     "operation_id": {"type": "str"},
     "status": {"type": "list", "elements": "str", "choices": list(_adu.LIST_STATUSES)},
-    "top": {"type": "int"},
-    "max_items": {"type": "int"},
+    "top": {"type": "int", "aliases": ["max_items"]},
     "api_version": {"type": "str", "choices": list(_adu.API_VERSIONS), "default": _adu.GA_API_VERSION},
 }
 ARGUMENT_SPEC.update(wait_spec(timeout=1800, interval=10))
@@ -188,8 +190,7 @@ RULES = {
     "endpoint": _validation.ADU_ENDPOINT,
     "instance_id": _validation.ADU_INSTANCE,
     "operation_id": _validation.OPERATION_ID,
-    "top": _validation.Range(1, 10000),
-    "max_items": _validation.Range(1, 1000000),
+    "top": _validation.Range(1, 1000000),
 }
 RULES.update(WAIT_RULES)
 
@@ -199,7 +200,7 @@ def read_operations(module):
     _adu.connect(module.client, params["endpoint"])
     api = _adu.OperationsApi(params["endpoint"], params["instance_id"], params["api_version"])
     if not params["operation_id"]:
-        operations = list(_adu.list_operations(module.client, api, params["status"], params["top"], params["max_items"]))
+        operations = list(_adu.list_operations(module.client, api, params["status"], params["top"]))
         return {"changed": False, "exists": True, "operations": operations}
     if not params["wait"]:
         status, shaped = _adu.get_operation(module.client, api, params["operation_id"])[:2]
@@ -217,15 +218,14 @@ def read_operations(module):
         raise ModuleFailure("Timed out after %ss waiting for Device Update operation %s (last status %s)"
                             % (params["wait_timeout"], params["operation_id"], shaped["status"]), **result)
     if shaped["status"].lower() == "failed":
-        error = shaped["error"] or {}
-        raise ModuleFailure("Device Update operation %s failed: %s: %s"
-                            % (params["operation_id"], error.get("code"), error.get("message")), **result)
+        raise ModuleFailure("Device Update operation %s failed: %s" % (params["operation_id"], error_text(shaped["error"])),
+                            **result)
     return result
 
 
 def main():
     AzureModule(ARGUMENT_SPEC, rules=RULES, needs_subscription=False,
-                mutually_exclusive=[("operation_id", "status"), ("operation_id", "max_items"), ("operation_id", "top")],
+                mutually_exclusive=[("operation_id", "status"), ("operation_id", "top")],
                 required_if=[("wait", True, ["operation_id"])]).run(read_operations)
 
 

@@ -14,12 +14,12 @@ version_added: 1.0.0
 description:
   - Reads the status of one operation of an AKS managed cluster (or of one of its agent pools), or lists the operations
     of a cluster, and optionally waits for an operation to reach C(Succeeded), C(Failed) or C(Canceled).
-  - A C(Failed) status is data, not a task failure, unless O(wait=true) and O(fail_on_failed=true).
+  - A C(Failed) status is data, not a task failure, unless O(wait=true) (see O(fail_on_failed)).
 author:
   - azure_ops.rollout maintainers (@azure-ops)
 options:
   resource_group:
-    description: Resource group of the cluster (1 to 90 characters matching C(^[-\w\._\(\)]+$)).
+    description: Resource group of the cluster (1 to 90 characters matching V(^[-\\w._(\)]+$), not ending with C(.)).
     type: str
     required: true
   name:
@@ -52,8 +52,11 @@ options:
     default: 15
   fail_on_failed:
     description:
-      - When waiting, fail the task if the operation ends C(Failed) or C(Canceled). Defaults to V(true) when O(wait=true).
+      - When O(wait=true), fail the task if the operation ends C(Failed) or C(Canceled), with Azure's error code and
+        message. With V(false) the task succeeds and RV(operation) tells how the operation ended.
+      - Without O(wait) a C(Failed) status is data and never fails the task.
     type: bool
+    default: true
   max_items:
     description: When listing, stop after this many operations.
     type: int
@@ -168,6 +171,7 @@ throttled:
 """
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _aks, _validation
+from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import error_text
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import WAIT_RULES, AzureModule, ModuleFailure, wait_spec, waited
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
 
@@ -177,7 +181,7 @@ ARGUMENT_SPEC = {
     "operation_id": {"type": "str"},
     "agent_pool": {"type": "str"},
     "api_version": {"type": "str", "default": _aks.API_VERSION},
-    "fail_on_failed": {"type": "bool"},
+    "fail_on_failed": {"type": "bool", "default": True},
     "max_items": {"type": "int"},
 }
 ARGUMENT_SPEC.update(wait_spec(timeout=1800, interval=15))
@@ -215,11 +219,9 @@ def read_operations(module):
         raise ModuleFailure("Timed out after %ss waiting for AKS operation %s (last status %s, %s%% complete)"
                             % (params["wait_timeout"], params["operation_id"], shaped["status"], shaped["percent_complete"]),
                             **result)
-    fail_on_failed = params["fail_on_failed"] is not False
-    if fail_on_failed and shaped["status"].lower() != "succeeded":
-        error = shaped["error"] or {}
-        raise ModuleFailure("AKS operation %s ended %s: %s: %s" % (params["operation_id"], shaped["status"],
-                                                                   error.get("code"), error.get("message")), **result)
+    if params["fail_on_failed"] and shaped["status"].lower() != "succeeded":
+        raise ModuleFailure("AKS operation %s ended %s: %s" % (params["operation_id"], shaped["status"],
+                                                               error_text(shaped["error"])), **result)
     return result
 
 

@@ -361,7 +361,7 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils._module import A
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _adu
 args = {"endpoint": sys.argv[4], "instance_id": "bench"}
 if n:
-    args["max_items"] = n
+    args["top"] = n
 tracemalloc.start()
 t0 = time.perf_counter()
 if mode == "module":
@@ -377,7 +377,7 @@ else:  # stream: consume the generator without keeping the items
         mod = AzureModule(m.ARGUMENT_SPEC, rules=m.RULES, needs_subscription=False)
     _adu.connect(mod.client, args["endpoint"])
     api = _adu.OperationsApi(args["endpoint"], "bench")
-    items = sum(1 for _ in _adu.list_operations(mod.client, api, None, None, n or None))
+    items = sum(1 for _ in _adu.list_operations(mod.client, api, None, n or None))
 wall = time.perf_counter() - t0
 peak = tracemalloc.get_traced_memory()[1]
 print(json.dumps({"items": items, "wall": wall, "peak_kib": peak / 1024.0}))
@@ -407,14 +407,14 @@ def bench_adu(emu, results, sizes=(1000, 5000, 10000)):
             rows.append([mode, n, out["items"], pages, out["wall"], out["wall"] / out["items"] * 1000 * 1000,
                          out["peak_kib"], out["peak_kib"] / out["items"]])
             raw["%s-%d" % (mode, n)] = dict(out, pages=pages)
-            say("  adu %s max_items=%d: %d items %d pages %.2fs peak %.0f KiB" % (mode, n, out["items"], pages, out["wall"], out["peak_kib"]))
+            say("  adu %s top=%d: %d items %d pages %.2fs peak %.0f KiB" % (mode, n, out["items"], pages, out["wall"], out["peak_kib"]))
     # the whole thing through ansible-playbook once
     run_dir = C.OUT / "adu-playbook"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     book = run_dir / "adu.yml"
     book.write_text(json.dumps(_play([{"name": "list", "azure_ops.rollout.adu_operations_info": {
-        "endpoint": emu.host, "instance_id": "bench", "max_items": total}, "register": "ops"},
+        "endpoint": emu.host, "instance_id": "bench", "top": total}, "register": "ops"},
         {"name": "count", "ansible.builtin.assert": {"that": ["ops.operations | length == %d" % total], "quiet": True}}])))
     (run_dir / "inv.ini").write_text("localhost ansible_connection=local ansible_python_interpreter=%s\n" % python)
     emu.clear_requests()
@@ -422,7 +422,7 @@ def bench_adu(emu, results, sizes=(1000, 5000, 10000)):
                 env=C.ansible_env(emu, python, run_dir=run_dir), memory=True)
     pb = {"rc": res["rc"], "wall": res["wall"], "peak_mb": res["peak_mb"], "pages": count(emu, "adu")}
     raw["playbook-%d" % total] = pb
-    table = C.md_table(["mode", "max_items", "items", "pages (requests)", "time (s)", "µs per item", "peak Python heap (KiB)",
+    table = C.md_table(["mode", "top", "items", "pages (requests)", "time (s)", "µs per item", "peak Python heap (KiB)",
                         "KiB per item"], rows)
     s = {n: raw["stream-%d" % n] for n in sizes}
     mo = {n: raw["module-%d" % n] for n in sizes}
@@ -431,7 +431,7 @@ def bench_adu(emu, results, sizes=(1000, 5000, 10000)):
         "stream memory bounded (10k peak < 2× 1k peak)": s[hi]["peak_kib"] < 2 * s[lo]["peak_kib"],
         "time linear (per-item time at 10k within 1.5× of 1k)": (s[hi]["wall"] / hi) <= 1.5 * (s[lo]["wall"] / lo),
         "module memory linear (per-item at 10k within 1.5× of 1k)": (mo[hi]["peak_kib"] / hi) <= 1.5 * (mo[lo]["peak_kib"] / lo),
-        "max_items=100 reads one page": raw["stream-100"]["pages"] == 1 and raw["module-100"]["pages"] == 1,
+        "top=100 reads one page": raw["stream-100"]["pages"] == 1 and raw["module-100"]["pages"] == 1,
     }
     notes = ["stream = consuming `_adu.list_operations` (a generator) without keeping items; module = `adu_operations_info` "
              "main(), which must return the list. Page size 100 (service default).",

@@ -40,7 +40,7 @@ def test_aks_and_adu_modules(emulator, run_playbook):
     assert [r["status"] for r in adu[:3]] == [429, 429, 200]
     assert all(r["audience"] == "https://api.adu.microsoft.com" for r in adu if r["status"] == 200)
     legacy = [r for r in adu if "/v2/" in r["path"]]
-    assert legacy[0]["query"]["$top"] == ["7"] and len(legacy) == 3  # 7 + 7 + 6 of max_items 20
+    assert legacy[0]["query"]["$top"] == ["20"] and len(legacy) == 1  # top caps the result: one page of 20
 
 
 def test_invalid_input_fails_before_any_request(emulator, run_playbook, tmp_path):

@@ -22,7 +22,7 @@ MODULES = {
     "vmss_extension_upgrade": (vmss_extension_upgrade, {"resource_group": "rg-test", "name": "vmss-healthy", "wait": False}),
     "aks_operation_info": (aks_operation_info, {"resource_group": "rg-test", "name": "aks-test"}),
     "vmss_extension_info": (vmss_extension_info, {"resource_group": "rg-test", "name": "vmss-healthy"}),
-    "adu_operations_info": (adu_operations_info, {"endpoint": "HOST", "instance_id": "blue", "max_items": 5}),
+    "adu_operations_info": (adu_operations_info, {"endpoint": "HOST", "instance_id": "blue", "top": 5}),
 }
 
 LONG = "a" * 5000
@@ -83,8 +83,7 @@ PER_MODULE_BAD = {
                      "user@x.example.com", "x.example.com:123456", "a" * 254, "x..example.com", "x .com"],
         "instance_id": SEGMENT_BAD + ["-blue", "a" * 65],
         "status": [["Bogus"], "Succeeded", [{"a": 1}]],
-        "top": [0, -1, 10001, "x"],
-        "max_items": [0, -1, "x"],
+        "top": [0, -1, 1000001, "x"],
         "api_version": ["2019-01-01", ""],
         "wait": ["maybe"],
         "wait_timeout": [0, "x"],
@@ -95,13 +94,13 @@ PER_MODULE_BAD = {
 # Options that need another option to be checked at all (required_by / mutually exclusive).
 NEEDS = {
     ("aks_operation_info", "agent_pool"): {"operation_id": "00000000-0000-0000-0000-0000000000a1"},
-    ("adu_operations_info", "operation_id"): {"max_items": None},
-    ("adu_operations_info", "wait"): {"operation_id": "11111111-0000-0000-0000-000000000001", "max_items": None},
-    ("adu_operations_info", "wait_timeout"): {"operation_id": "11111111-0000-0000-0000-000000000001", "max_items": None,
+    ("adu_operations_info", "operation_id"): {"top": None},
+    ("adu_operations_info", "wait"): {"operation_id": "11111111-0000-0000-0000-000000000001", "top": None},
+    ("adu_operations_info", "wait_timeout"): {"operation_id": "11111111-0000-0000-0000-000000000001", "top": None,
                                               "wait": True},
-    ("adu_operations_info", "poll_interval"): {"operation_id": "11111111-0000-0000-0000-000000000001", "max_items": None,
+    ("adu_operations_info", "poll_interval"): {"operation_id": "11111111-0000-0000-0000-000000000001", "top": None,
                                                "wait": True},
-    ("adu_operations_info", "status"): {"max_items": 5},
+    ("adu_operations_info", "status"): {"top": 5},
 }
 # Operation ids are quoted as one segment, so spaces and '%' are harmless there (test_security checks the quoting).
 OPID_BAD = ["", "a/b", "../x", "..", "a?b", "a#b", "a\\b", "a\nb", "x" * 257]

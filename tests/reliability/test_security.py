@@ -68,7 +68,7 @@ def test_operation_url_on_foreign_host_is_refused_before_any_request(emu_env):
 
 
 def test_adu_token_is_never_sent_to_arm_and_arm_token_never_to_adu(emu_env):
-    result = run_module_inprocess(adu_operations_info, {"endpoint": emu_env.host, "instance_id": "blue", "max_items": 3})
+    result = run_module_inprocess(adu_operations_info, {"endpoint": emu_env.host, "instance_id": "blue", "top": 3})
     assert not result.get("failed"), result
     adu = [r for r in emu_env.requests if r["kind"] == "adu"]
     assert adu and all(r["audience"] == "https://api.adu.microsoft.com" for r in adu), adu

@@ -159,3 +159,24 @@ def test_credential_file_problems_name_the_file_and_profile(tmp_path, monkeypatc
     with pytest.raises(AzureError) as info:
         _auth.credential_chain({"auth_source": "credential_file"}, True, None)
     assert "cannot be read" in str(info.value)
+
+
+@pytest.mark.parametrize("options, problem", [
+    ({"client_id": "c", "secret": "s"}, "secret given but tenant missing (set tenant or AZURE_TENANT_ID)"),
+    ({"secret": "s", "tenant": "t"}, "secret given but client_id missing (set client_id or AZURE_CLIENT_ID)"),
+    ({"x509_certificate_path": "/p.pem"},
+     "x509_certificate_path given but client_id and tenant missing (set client_id or AZURE_CLIENT_ID, tenant or AZURE_TENANT_ID)"),
+    ({"client_id": "c", "secret": "s", "tenant": "t"}, None),
+    ({"client_id": "c"}, None),  # a user-assigned managed identity
+    ({"client_id": "c", "secret": "s", "auth_source": "msi"}, None),
+])
+def test_explicit_credential_problem(options, problem):
+    assert _auth.explicit_credential_problem(options) == problem
+
+
+def test_a_secret_without_tenant_fails_before_any_request(emulator):
+    with pytest.raises(AzureError) as info:
+        _read(emulator, tenant=None)
+    assert info.value.code == "CredentialMissing"
+    assert info.value.message == "secret given but tenant missing (set tenant or AZURE_TENANT_ID)"
+    assert emulator.requests == []

@@ -2,6 +2,7 @@
 """AzureClient against the emulator over real HTTPS: headers, retries, Retry-After, deadlines, TLS, quoting."""
 
 import socket
+import sys
 
 import pytest
 
@@ -158,7 +159,7 @@ def test_wrong_ca_fails_with_a_clear_message(emulator, make_client, tmp_path):
     client.tokens._tokens[client._scopes["arm"][0]] = ("unused", 1e12)  # pylint: disable=protected-access
     with pytest.raises(AzureError) as info:
         client.get_json(latest_path(), params=API)
-    assert info.value.code == "CertificateVerifyFailed"
+    assert info.value.code == "TLSError"
     assert "ca_path" in str(info.value)
 
 
@@ -169,7 +170,7 @@ def test_validate_certs_defaults_on_and_can_be_turned_off(emulator, make_client,
     assert client.verify is True
     with pytest.raises(AzureError) as info:
         client.get_json(latest_path("vmss-rolling"), params=API)
-    assert info.value.code == "CertificateVerifyFailed"
+    assert info.value.code == "TLSError"
     insecure = make_client(ca_path=None, validate_certs=False)
     body = insecure.get_json(latest_path("vmss-rolling"), params=API)[0]
     assert body["properties"]
@@ -202,3 +203,65 @@ def test_dot_segments_are_refused(segment):
 
 def test_quote_segment_escapes_separators():
     assert quote_segment("a/b?c#d%e") == "a%2Fb%3Fc%23d%25e"
+
+
+# -- no answer at all: fail fast, say why, name the host ---------------------------------------------------
+def _closed_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _client_for(emulator, clock, **options):
+    """A client with a ready ARM token, so that only the request under test goes out."""
+    client = AzureClient(options_for(emulator, **options), clock=clock)
+    client.tokens._tokens[client._scopes["arm"][0]] = ("unused", 1e12)  # pylint: disable=protected-access
+    return client
+
+
+def test_refused_connection_gets_a_few_quick_attempts_then_names_the_host(emulator, clock):
+    port = _closed_port()
+    client = _client_for(emulator, clock, resource_manager_endpoint="https://127.0.0.1:%d" % port)
+    with pytest.raises(AzureError) as info:
+        client.get_json(latest_path(), params=API)
+    assert info.value.code == "ConnectionError"
+    assert info.value.message.startswith("connection refused by 127.0.0.1:%d (3 attempts): GET https://" % port)
+    assert len(clock.sleeps) == 2 and sum(clock.sleeps) <= 1.5  # not the backoff of a failing service
+
+
+def test_unresolvable_name_is_a_name_resolution_error(emulator, clock):
+    client = _client_for(emulator, clock, resource_manager_endpoint="https://management.nothing-here.invalid")
+    with pytest.raises(AzureError) as info:
+        client.get_json(latest_path(), params=API)
+    assert info.value.code == "NameResolutionError"
+    assert info.value.message.startswith("the host name management.nothing-here.invalid does not resolve")
+    assert sum(clock.sleeps) <= 1.5
+
+
+def test_token_endpoint_failure_is_not_called_a_refusal(emulator, make_client):
+    emulator.add_fault({"match": {"kind": "token"}, "action": {"status": 500}})
+    with pytest.raises(AzureError) as info:
+        make_client(max_attempts=2).get_json(latest_path(), params=API)
+    assert "refused the client credentials" not in str(info.value)
+    assert "token endpoint %s/%s/oauth2/v2.0/token answered 500" % (emulator.base_url, emulator.tenant_id) in str(info.value)
+
+
+def test_tls_failure_of_the_token_request_is_not_called_a_refusal(emulator, make_client, tmp_path):
+    import trustme
+
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    with pytest.raises(AzureError) as info:
+        make_client(ca_path=str(other)).get_json(latest_path(), params=API)
+    assert info.value.code == "TLSError" and emulator.host in info.value.message
+    assert "refused the client credentials" not in str(info.value)
+
+
+def test_a_host_without_requests_is_told_which_python_and_package(emulator, monkeypatch):
+    monkeypatch.setitem(sys.modules, "requests", None)  # `import requests` now raises ImportError
+    with pytest.raises(AzureError) as info:
+        AzureClient(options_for(emulator)).get_json(latest_path(), params=API)
+    assert info.value.code == "MissingDependency"
+    assert "requests is not installed for %s" % sys.executable in str(info.value)
+    assert "%s -m pip install requests" % sys.executable in str(info.value)
+    assert api_requests(emulator) == []

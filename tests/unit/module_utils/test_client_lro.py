@@ -144,7 +144,7 @@ def test_pages_follow_next_link_lazily_and_stop_at_the_limit(emulator, make_clie
     assert len(everything) == 250 and len({op["operation_id"] for op in everything}) == 250
     assert len(api_requests(emulator, "GET")) == 3  # 100 + 100 + 50
     emulator.clear_requests()
-    first = list(_adu.list_operations(client, api, limit=120))
+    first = list(_adu.list_operations(client, api, top=120))
     assert [op["operation_id"] for op in first] == [op["operation_id"] for op in everything[:120]]
     assert len(api_requests(emulator, "GET")) == 2  # never read the third page
 
@@ -153,7 +153,7 @@ def test_legacy_paging_with_skip_token(emulator, make_client):
     client = make_client()
     _adu.connect(client, emulator.host)
     api = _adu.OperationsApi(emulator.host, "blue", "2020-09-01")
-    items = list(_adu.list_operations(client, api, top=40))
+    items = list(_adu.list_operations(client, api))
     assert len(items) == 250
     gets = api_requests(emulator, "GET")
     assert all("/v2/updates/operations" in r["path"] for r in gets)

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError, parse_error_body
+from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import (
+    AzureError, error_text, innermost_error, parse_error_body)
 
 
 def _error(status, body, headers=None, reason=""):
@@ -62,3 +63,28 @@ def test_empty_or_non_json_bodies(body, reason):
 def test_to_dict_is_complete():
     error = _error(409, {"error": {"code": "Conflict", "message": "m"}}, {"x-ms-request-id": "r"})
     assert set(error.to_dict()) == {"status", "code", "message", "target", "details", "innererror", "request_id"}
+
+
+ADU_IMPORT_ERROR = {"code": "CannotProcessImportManifest", "message": "Error processing import manifest.",
+                    "innerError": {"code": "CannotDownload", "message": "Cannot download import manifest.",
+                                   "errorDetail": "Response status code does not indicate success: 403 (Forbidden)."}}
+
+
+def test_error_text_names_the_innermost_code_message_and_detail():
+    assert error_text(ADU_IMPORT_ERROR) == (
+        "CannotProcessImportManifest: Error processing import manifest. (inner error CannotDownload: Cannot download "
+        "import manifest. Response status code does not indicate success: 403 (Forbidden).)")
+
+
+def test_innermost_error_follows_every_spelling_and_skips_codeless_levels():
+    nested = {"code": "A", "innererror": {"code": "B", "inner_error": {"innerError": {"code": "C"}}}}
+    assert innermost_error(nested) == {"code": "C"}
+    assert innermost_error({"code": "A", "innererror": {"exceptiontype": "X"}}) == {"code": "A", "innererror": {"exceptiontype": "X"}}
+    assert error_text(None) == "no error details"
+    assert error_text({"code": "A", "message": "m", "innererror": {"exceptiontype": "X"}}) == "A: m"
+
+
+def test_an_error_response_with_an_inner_error_shows_it():
+    error = _error(400, {"error": ADU_IMPORT_ERROR})
+    assert str(error).startswith("Azure returned 400 CannotProcessImportManifest: Error processing import manifest. "
+                                 "(inner error CannotDownload: Cannot download import manifest. Response status code")

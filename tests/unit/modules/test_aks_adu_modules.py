@@ -57,7 +57,7 @@ def test_aks_wait_timeout(run_module):
 
 
 @pytest.mark.parametrize("args, words", [
-    ({"subscription_id": "1234"}, "subscription_id must be 36 to 36 characters"),
+    ({"subscription_id": "1234"}, "subscription_id must be a subscription GUID"),
     ({"resource_group": "a" * 91}, "resource_group must be 1 to 90 characters"),
     ({"resource_group": "rg with space"}, "resource_group must match"),
     ({"name": "-bad"}, "name must match"),
@@ -92,13 +92,25 @@ def test_adu_list_all_pages(run_module, adu, emulator):
     assert all(r["audience"] == "https://api.adu.microsoft.com" for r in api_requests(emulator))
 
 
-def test_adu_filter_top_and_max_items(run_module, adu, emulator):
-    failed, result = run_module("adu_operations_info", status=["Running", "NotStarted"], top=5, max_items=12, **adu)
+def test_adu_top_caps_what_is_returned(run_module, adu, emulator):
+    failed, result = run_module("adu_operations_info", status=["Running", "NotStarted"], top=12, **adu)
     assert not failed and len(result["operations"]) == 12
     assert {op["status"] for op in result["operations"]} <= {"Running", "NotStarted"}
-    first = api_requests(emulator, "GET")[0]["query"]
-    assert first["filter"] == ["status eq 'Running' or status eq 'NotStarted'"] and first["top"] == ["5"]
-    assert len(api_requests(emulator, "GET")) == 3  # 5 + 5 + 2: paging stopped at max_items
+    (request,) = api_requests(emulator, "GET")
+    assert request["query"]["filter"] == ["status eq 'Running' or status eq 'NotStarted'"] and request["query"]["top"] == ["12"]
+
+
+def test_adu_top_caps_even_when_the_service_pages_on(run_module, adu, emulator):
+    """The emulator pages 100 at a time whatever top says: the module still stops at top."""
+    failed, result = run_module("adu_operations_info", top=120, **adu)
+    assert not failed and len(result["operations"]) == 120
+    assert len(api_requests(emulator, "GET")) == 2
+
+
+def test_adu_max_items_is_an_alias_of_top(run_module, adu, emulator):
+    failed, result = run_module("adu_operations_info", max_items=3, **adu)
+    assert not failed and len(result["operations"]) == 3
+    assert api_requests(emulator, "GET")[0]["query"]["top"] == ["3"]
 
 
 def test_adu_legacy_api_shape(run_module, adu, emulator):
@@ -128,7 +140,7 @@ def test_adu_wait_to_success(run_module, adu, emulator):
 
 
 def test_adu_wait_honours_retry_after_and_sends_if_none_match(run_module, adu, emulator):
-    failed, listed = run_module("adu_operations_info", status=["Running"], max_items=1, **adu)
+    failed, listed = run_module("adu_operations_info", status=["Running"], top=1, **adu)
     running = listed["operations"][0]["operation_id"]
     emulator.clear_requests()
     failed, result = run_module("adu_operations_info", operation_id=running, wait=True, wait_timeout=12, poll_interval=1, **adu)
@@ -141,16 +153,20 @@ def test_adu_wait_honours_retry_after_and_sends_if_none_match(run_module, adu, e
     assert all(4.5 <= gap <= 6.5 for gap in gaps), gaps
 
 
-def test_adu_wait_on_failure_fails(run_module, adu, emulator):
+def test_adu_wait_on_failure_fails_with_the_innermost_error(run_module, adu, emulator):
     emulator.set_time_scale(30)
     failed, result = run_module("adu_operations_info", operation_id="11111111-0000-0000-0000-000000000002", wait=True,
                                 poll_interval=1, **adu)
-    assert failed and "failed" in result["msg"] and result["operation"]["status"] == "Failed"
+    assert failed and result["operation"]["status"] == "Failed"
+    assert result["msg"].startswith("Device Update operation 11111111-0000-0000-0000-000000000002 failed: "
+                                    "CannotProcessImportManifest: Error processing import manifest. (inner error "
+                                    "CannotDownload: Cannot download import manifest. Response status code does not "
+                                    "indicate success: 403"), result["msg"]
 
 
 def test_adu_throttling_is_retried(run_module, adu, emulator):
     emulator.add_fault({"match": {"kind": "adu"}, "action": {"status": 429, "retry_after": 1}, "times": 2})
-    failed, result = run_module("adu_operations_info", max_items=10, **adu)
+    failed, result = run_module("adu_operations_info", top=10, **adu)
     assert not failed and len(result["operations"]) == 10
     assert [r["status"] for r in api_requests(emulator)][:3] == [429, 429, 200]
 

@@ -205,7 +205,7 @@ def test_second_run_on_an_up_to_date_scale_set_changes_nothing(run_module, emula
     ({"resource_group": "rg/../x"}, r"resource_group must match"),
     ({"wait_timeout": 0}, "wait_timeout must be at least 1"),
     ({"poll_interval": 99999}, "poll_interval must be at most 3600"),
-    ({"subscription_id": "not-a-guid"}, "it must be a subscription GUID"),
+    ({"subscription_id": "not-a-guid"}, "subscription_id must be a subscription GUID"),
     ({"api_version": "latest"}, "it must look like 2024-07-01"),
     ({"operation_url": "http://x/y"}, "operation_url must be an https:// URL"),
     ({"if_running": "maybe"}, "if_running must be one of"),
@@ -216,4 +216,11 @@ def test_bad_input_fails_before_any_request(run_module, emulator, args, words):
     merged.update(args)
     failed, result = run_module("vmss_extension_upgrade", **merged)
     assert failed and words in result["msg"], result["msg"]
+    assert emulator.requests == []
+
+
+def test_a_secret_without_tenant_is_named_before_any_request(run_module, emulator, monkeypatch):
+    monkeypatch.delenv("AZURE_TENANT_ID")
+    failed, result = run_module("vmss_rolling_upgrade_info", resource_group="rg-test", name="vmss-done")
+    assert failed and result["msg"] == "Invalid options: secret given but tenant missing (set tenant or AZURE_TENANT_ID)"
     assert emulator.requests == []
