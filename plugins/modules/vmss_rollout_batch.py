@@ -69,7 +69,7 @@ options:
   drift:
     description:
       - With O(mode=status), also read each scale set's extension drift (as M(azure_ops.rollout.vmss_extension_info)
-        does: one model read, the VM list with instance views, the versions catalog read once per location, publisher and
+        does - one model read, the VM list with instance views, the versions catalog read once per location, publisher and
         type for the whole batch) into RV(results.outdated), RV(results.outdated_instance_count) and
         RV(results.outdated_extensions).
     type: bool
