@@ -274,9 +274,11 @@ class AzureClient:
         policy = _pacing.throttle_policy(error, method)
         self.pacer.throttle(method, url, policy or error.code, wait)
         left = deadline.remaining() if deadline.at is not None else self.retry.max_wait
+        ident = threading.current_thread().ident
         if wait > left:
+            self._throttle_waits.append((ident, policy or error.code, 0.0))
             raise _pacing.throttled_error(method, _redact(url), error, policy, wait, left)
-        self._throttle_waits.append((threading.current_thread().ident, policy or error.code, deadline.sleep(wait)))
+        self._throttle_waits.append((ident, policy or error.code, deadline.sleep(wait)))
 
     def _paced_send(self, method, url, params, body, token_scope, headers, deadline, is_form=False):
         """``_send`` in its turn under Azure's rate limits; the pacer learns from the answer."""

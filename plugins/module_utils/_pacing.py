@@ -222,7 +222,7 @@ class Pacer:
         self.low_floor = low_floor
         self._lock = threading.Lock()
         self._classes = {}    # request class -> set of counter keys
-        self._counters = {}   # (host, subscription, counter name) -> _Counter
+        self._counters = {}   # (host, subscription, counter's short name) -> _Counter
         self._throttles = {}  # policy (or error code) -> time its Retry-After ends
         self.paced_seconds = 0.0
 
@@ -258,7 +258,7 @@ class Pacer:
                 now = self.clock.monotonic()
                 keys = sorted(self._classes.get(cls, ()))
                 counters = [self._counters[key] for key in keys]
-                resume = max([(c.resume_at, short_name(c.name)) for c in counters] or [(0.0, None)])
+                resume = max([(c.resume_at, c.name) for c in counters] or [(0.0, None)])
                 pace = max([c.sent_at + self._interval(c) - now for c in counters if c.sent_at is not None] or [0.0])
                 if resume[0] <= now and (pace <= 0 or pace >= deadline.remaining()):
                     for counter in counters:
@@ -288,6 +288,8 @@ class Pacer:
                 self._counters[key].in_flight -= 1
             host, subscription = turn.cls[0], turn.cls[1]
             for name, value in counts.items():
+                # Keyed by the name a 429 uses (GetVMScaleSet3Min), so a throttle and the headers meet.
+                name = short_name(name)
                 key = (host, subscription, name)
                 self._classes.setdefault(turn.cls, set()).add(key)
                 counter = self._counters.get(key)
@@ -312,7 +314,7 @@ class Pacer:
             now = self.clock.monotonic()
             resume = now + wait
             self._throttles[policy] = max(self._throttles.get(policy, 0.0), resume)
-            matched = [key for key in self._classes.get(cls, ()) if short_name(key[2]) == policy]
+            matched = [key for key in self._classes.get(cls, ()) if key[2] == policy]
             if not matched and (policy.startswith("subscription-") or _WINDOW.search(policy)):
                 key = (cls[0], cls[1], policy)
                 self._counters.setdefault(key, _Counter(policy))

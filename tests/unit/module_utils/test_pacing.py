@@ -206,6 +206,18 @@ def test_arm_bucket_throttle_seen_first_holds_its_class():
     assert clock.sleeps == [3.0]
 
 
+def test_a_throttle_learnt_first_meets_the_headers_after_it():
+    clock = RecordingClock()
+    pacer = Pacer(clock)
+    turn = pacer.turn("POST", LATEST, Deadline(None, clock))
+    pacer.observe(turn, None)
+    pacer.throttle("POST", LATEST, "VMScaleSetActions3Min", 3)
+    _send(pacer, LATEST_2, _resource(VMScaleSetActions3Min=239), method="POST")
+    _send(pacer, LATEST_2, _resource(VMScaleSetActions3Min=238), method="POST")
+    assert clock.sleeps == [3.0]        # the throttle, then no pacing: one budget, 238 left
+    assert len(pacer._counters) == 1     # pylint: disable=protected-access
+
+
 def test_pacing_never_holds_a_request_past_its_deadline():
     clock = RecordingClock()
     pacer = Pacer(clock)
@@ -336,6 +348,7 @@ def test_retry_after_past_the_deadline_raises_at_once(emulator):
     with pytest.raises(AzureThrottledError) as caught:
         client.get_json(latest_path("vmss-done"), params=API, deadline=deadline)
     assert clock.sleeps == []          # not a second slept into it
+    assert client.throttled() == [{"policy": "GetVMScaleSet30Min", "times": 1, "seconds": 0.0}]
     text = str(caught.value)
     assert text.startswith("Azure returned 429 OperationNotAllowed: throttled by Azure on GET ")
     assert re.search(r"policy GetVMScaleSet30Min, Retry-After 1[78]\d\d s, beyond the 300 s", text), text
