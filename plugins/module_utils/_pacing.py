@@ -323,7 +323,8 @@ class Pacer:
             for key in matched:
                 counter = self._counters[key]
                 counter.resume_at = max(counter.resume_at, resume)
-                counter.remaining = 0
+                # Held until then; after it Azure said the budget is back, so no pacing on the old count.
+                counter.remaining = None
 
     def throttled(self, now=None):
         """The throttle in force that ends last: ``{"policy": "GetVMScaleSet3Min", "resume_in": 250.0}``, or None."""

@@ -1,0 +1,106 @@
+# -*- coding: utf-8 -*-
+"""vmss_extension_upgrade under Azure's rate limits (real ansible-playbook runs against the emulator).
+
+Time scale 60: Compute's 30-minute windows last 30 real seconds (room for ansible-playbook to start inside the
+window another client used up), so a throttle is minutes of Azure time and seconds of test time. Another client (this test) uses up a budget first, as another tool in the subscription would.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import requests
+
+from .conftest import SUB, scenario, vmss
+
+API = "2024-07-01"
+
+
+def _throttled_scenario(time_scale, **limits):
+    sets = [vmss("thr-a", "canary", capacity=5, batch_seconds=60), vmss("thr-b", "canary", capacity=5, batch_seconds=60),
+            vmss("thr-slow", "canary", capacity=5, batch_seconds=600)]
+    return scenario(sets, time_scale=time_scale, throttling={"compute": limits})
+
+
+def _playbook(tmp_path: Path, name, **options) -> Path:
+    args = {"resource_group": "rg-it", "name": name, "poll_interval": 1, "wait_timeout": 120}
+    args.update(options)
+    task = {"name": "upgrade", "azure_ops.rollout.vmss_extension_upgrade": args, "register": "upgrade",
+            "ignore_errors": True}
+    keep = {"name": "keep the result", "ansible.builtin.copy": {"content": "{{ upgrade | to_json }}",
+                                                                  "dest": str(tmp_path / "result.json")}}
+    book = tmp_path / "upgrade.yml"
+    book.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False,
+                                 "module_defaults": {"group/azure_ops.rollout.azure": {"subscription_id": SUB}},
+                                 "tasks": [task, keep]}]))
+    return book
+
+
+class _Other:
+    """Another client in the same subscription, using up a budget."""
+
+    def __init__(self, emu):
+        self.emu = emu
+        token = requests.post("%s/%s/oauth2/v2.0/token" % (emu.base_url, emu.tenant_id), verify=emu.ca_path, timeout=10,
+                              data={"grant_type": "client_credentials", "client_id": emu.client_id,
+                                    "client_secret": emu.client_secret, "scope": "https://management.azure.com/.default"})
+        self.headers = {"Authorization": "Bearer " + token.json()["access_token"]}
+
+    def send(self, method, name, suffix, times):
+        url = "%s/subscriptions/%s/resourceGroups/rg-it/providers/Microsoft.Compute/virtualMachineScaleSets/%s%s" % (
+            self.emu.base_url, SUB, name, suffix)
+        with requests.Session() as session:
+            return [session.request(method, url, params={"api-version": API}, headers=self.headers, verify=self.emu.ca_path,
+                                    timeout=10).status_code for attempt in range(times)]
+
+
+def _arm(emulator, method, name):
+    return [r for r in emulator.requests if r["kind"] == "arm" and r["method"] == method and "/%s/" % name in r["path"] + "/"
+            and r["client_request_id"] is not None and r["user_agent"].startswith("azure_ops.rollout/")]
+
+
+def test_throttled_read_is_waited_and_shown(emulator, run_playbook, tmp_path):
+    emulator.load(_throttled_scenario(time_scale=60.0, GetVMScaleSet30Min=60))     # 30 s windows: room to start
+    assert _Other(emulator).send("GET", "thr-b", "", 60) == [200] * 60      # the 30-minute read budget is used up
+    result = run_playbook(_playbook(tmp_path, "thr-a"), emulator=emulator, timeout=180).assert_ok()
+    upgrade = json.loads((tmp_path / "result.json").read_text())
+    assert not upgrade.get("failed"), result.stdout
+    assert upgrade["rolling_upgrade"]["running_status"]["code"] == "Completed"
+    [entry] = upgrade["throttled"]
+    assert entry["policy"] == "GetVMScaleSet30Min" and entry["times"] == 1 and 1 <= entry["seconds"] <= 31
+    reads = _arm(emulator, "GET", "thr-a")
+    assert [r["status"] for r in reads[:2]] == [429, 404]     # the plan read waited, then read again (never upgraded)
+    assert [r["status"] for r in _arm(emulator, "POST", "thr-a")] == [202]
+
+
+def test_throttled_start_is_waited_shown_and_posted_once(emulator, run_playbook, tmp_path):
+    emulator.load(_throttled_scenario(time_scale=60.0, VMScaleSetActions30Min=3))
+    # Three actions (refused cancels count too) use up the 30-minute action budget.
+    assert _Other(emulator).send("POST", "thr-b", "/rollingUpgrades/cancel", 3) == [409] * 3
+    run_playbook(_playbook(tmp_path, "thr-a"), emulator=emulator, timeout=180).assert_ok()
+    upgrade = json.loads((tmp_path / "result.json").read_text())
+    assert upgrade["upgrade_started"] and upgrade["changed"] and not upgrade.get("failed")
+    assert upgrade["rolling_upgrade"]["running_status"]["code"] == "Completed"
+    [entry] = upgrade["throttled"]
+    assert entry["policy"] == "VMScaleSetActions30Min" and entry["times"] == 1 and 1 <= entry["seconds"] <= 31
+    # Refused once (429: nothing started), accepted once: never two upgrades.
+    assert [r["status"] for r in _arm(emulator, "POST", "thr-a")] == [429, 202]
+    assert emulator.throttling["throttled"] == {"VMScaleSetActions30Min": 1}
+
+
+def test_throttle_past_the_deadline_ends_the_wait_at_once_under_on_timeout(emulator, run_playbook, tmp_path):
+    # Four reads per 30 minutes (30 s at time scale 60): the plan read and three polls, then Azure says wait until the
+    # window ends, which is beyond wait_timeout. The upgrade itself lasts 50 s.
+    emulator.load(_throttled_scenario(time_scale=60.0, GetVMScaleSet30Min=4))
+    run_playbook(_playbook(tmp_path, "thr-slow", wait_timeout=6), emulator=emulator, timeout=180).assert_ok()
+    upgrade = json.loads((tmp_path / "result.json").read_text())
+    assert upgrade["failed"] and upgrade["timed_out"] and upgrade["upgrade_started"] and upgrade["left_running"]
+    message = upgrade["msg"]
+    assert message.startswith("Stopped waiting for the rolling upgrade of thr-slow after"), message
+    assert "Azure returned 429 OperationNotAllowed: throttled by Azure on GET" in message
+    assert "policy GetVMScaleSet30Min, Retry-After" in message and "It goes on in Azure (on_timeout=fail)" in message
+    assert upgrade["elapsed"] < 6                                     # it did not sleep into the deadline
+    assert upgrade["throttled"] == [{"policy": "GetVMScaleSet30Min", "times": 1, "seconds": 0.0}]
+    reads = _arm(emulator, "GET", "thr-slow")
+    assert [r["status"] for r in reads] == [404, 200, 200, 200, 429]     # never upgraded before: 404 first
+    assert [r["status"] for r in _arm(emulator, "POST", "thr-slow")] == [202]
