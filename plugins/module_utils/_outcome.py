@@ -119,7 +119,8 @@ def rollout_record(target, result=None, failure=None, check_mode=False, on_timeo
         "status": status,
         "failed": failed,
         "action": result.get("action"),
-        "changed": result.get("action") == "start",
+        # Changed when this run started the upgrade (in check mode: would start it); a refused POST changed nothing.
+        "changed": bool(result.get("upgrade_started")) or (bool(check_mode) and result.get("action") == "start"),
         "upgrade_started": bool(result.get("upgrade_started")),
         "check_mode": bool(check_mode),
         "timed_out": bool(result.get("timed_out")),
@@ -156,7 +157,7 @@ def rollout_message(record, failure_msg=None):
     if record["status"] == "TimedOut":
         return "%s: still running in Azure after %s, left running (on_timeout=leave)%s" % (
             head, duration(record["elapsed"]), tally)
-    return head + tally + " in " + duration(record["elapsed"])
+    return head + tally + ("" if record["elapsed"] is None else " in " + duration(record["elapsed"]))
 
 
 def error_record(target, msg, error=None, status="Error"):
