@@ -35,6 +35,8 @@ def plan_rings(rings, inventory_groups, run_hosts, allow_empty=False, max_rings=
     """
     problems, plan, ring_of = [], [], {}
     run_hosts = set(run_hosts or ())
+    for ring in sorted(set(ring for ring in rings if list(rings).count(ring) > 1)):
+        problems.append("rollout_rings names ring %s more than once: each ring play would upgrade it again" % ring)
     for ring in rings:
         members = list(inventory_groups.get(ring) or [])
         for host in members:
@@ -58,8 +60,9 @@ def plan_rings(rings, inventory_groups, run_hosts, allow_empty=False, max_rings=
 
 # -- rollout report ------------------------------------------------------------------------------------------------
 def stops_run(failed, batch_size, max_fail_percentage):
-    """Ansible's own rule: a play stops when its failed share of a batch exceeds max_fail_percentage."""
-    return batch_size > 0 and failed * 100.0 / batch_size > float(max_fail_percentage)
+    """Ansible's own rule: a play stops when its failed share of a batch exceeds max_fail_percentage, or when the
+    whole batch failed (ansible-playbook ends the run then, even with max_fail_percentage 100)."""
+    return batch_size > 0 and (failed >= batch_size or failed * 100.0 / batch_size > float(max_fail_percentage))
 
 
 def rollout_rows(plan, records, targets):

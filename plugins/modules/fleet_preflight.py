@@ -14,8 +14,8 @@ version_added: 1.1.0
 description:
   - Fails, before anything is asked of Azure, when no inventory group of O(rings) has a host (the inventory source failed
     or matched nothing), when a ring has no host in the inventory (a tag typo, an C(exclude_tags)) unless
-    O(allow_empty_rings=true), when a host is in two rings, or when O(rings) names more rings than the playbook has ring
-    plays (O(max_rings)).
+    O(allow_empty_rings=true), when a host is in two rings, when O(rings) names a ring twice (it would be upgraded
+    twice), or when O(rings) names more rings than the playbook has ring plays (O(max_rings)).
   - A ring whose hosts are all left out by C(--limit) is a deliberate choice, planned as C(limited out); the reports list
     its scale sets as C(NotRun).
   - Run it once (C(run_once=true)) in a play whose hosts are C(localhost) and every ring, and register the result; the

@@ -1,0 +1,357 @@
+# -*- coding: utf-8 -*-
+"""_report: rings checked before any request, report rows, the headline, and the HTML page."""
+
+from html.parser import HTMLParser
+
+import pytest
+
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _outcome, _report, _shapes
+
+FAULT_CODE = "MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade"
+GROUPS = {"canary": ["c1", "c2"], "ring1": ["r1a", "r1b", "r1c"], "ring2": ["r2a"], "all": ["c1", "c2", "r1a"]}
+RINGS = ["canary", "ring1", "ring2"]
+ALL_HOSTS = ["c1", "c2", "r1a", "r1b", "r1c", "r2a"]
+
+
+def target(host, ring=None, name=None, rg="rg-web"):
+    return {"host": host, "name": name or "vmss-" + host, "resource_group": rg,
+            "subscription_id": "00000000-0000-0000-0000-000000000001", "ring": ring}
+
+
+def shaped(code, succeeded, failed, in_progress, pending, error=None):
+    props = {"runningStatus": {"code": code, "startTime": "2026-11-30T00:10:00.0000000+00:00", "lastAction": "Start",
+                               "lastActionTime": "2026-11-30T00:10:00.0000000+00:00"},
+             "progress": {"successfulInstanceCount": succeeded, "failedInstanceCount": failed,
+                          "inProgressInstanceCount": in_progress, "pendingInstanceCount": pending}}
+    if error:
+        props["error"] = error
+    return _shapes.rolling_upgrade({"properties": props})
+
+
+def timeline(*steps):
+    return [dict(_shapes.progress_summary(step), elapsed=30.0 * index) for index, step in enumerate(steps)]
+
+
+def completed(host, ring, name=None):
+    last = shaped("Completed", 10, 0, 0, 0)
+    res = {"action": "start", "upgrade_started": True, "rolling_upgrade": last,
+           "timeline": timeline(shaped("RollingForward", 0, 0, 2, 8), shaped("RollingForward", 6, 0, 2, 2), last)}
+    return _outcome.rollout_record(target(host, ring, name), res, elapsed=95.0, started_at="2026-11-30T00:10:00+00:00")
+
+
+def faulted(host, ring, name=None, message="2 of 2 upgraded instances unhealthy"):
+    last = shaped("Faulted", 0, 2, 0, 8, error={"code": FAULT_CODE, "message": message})
+    res = {"action": "start", "upgrade_started": True, "rolling_upgrade": last,
+           "timeline": timeline(shaped("RollingForward", 0, 0, 2, 8), last)}
+    return _outcome.rollout_record(target(host, ring, name), res, {"msg": "Rolling upgrade Faulted", "error": None},
+                                   elapsed=61.0)
+
+
+def planned(host, ring, action="start"):
+    return _outcome.rollout_record(target(host, ring), {"action": action}, check_mode=True, elapsed=0.3)
+
+
+# -- plan_rings ------------------------------------------------------------------------------------------------------
+def test_plan_of_a_good_inventory():
+    problems, plan = _report.plan_rings(RINGS, GROUPS, ALL_HOSTS)
+    assert problems == []
+    assert [(e["ring"], e["hosts"], e["in_run"], e["state"]) for e in plan] == [
+        ("canary", ["c1", "c2"], ["c1", "c2"], "run"), ("ring1", ["r1a", "r1b", "r1c"], ["r1a", "r1b", "r1c"], "run"),
+        ("ring2", ["r2a"], ["r2a"], "run")]
+
+
+@pytest.mark.parametrize("groups", [{}, {"canary": [], "ring1": [], "ring2": []}, {"ungrouped": ["x"]}])
+@pytest.mark.parametrize("allow_empty", [False, True])
+def test_zero_scale_sets_always_fails(groups, allow_empty):
+    problems, _ = _report.plan_rings(RINGS, groups, [], allow_empty=allow_empty)
+    assert len(problems) == 1
+    assert "no scale set in the inventory for the groups canary, ring1, ring2" in problems[0]
+    assert "ANSIBLE_INVENTORY_UNPARSED_FAILED" in problems[0]
+
+
+def test_no_ring_at_all_fails():
+    problems, plan = _report.plan_rings([], GROUPS, ALL_HOSTS)
+    assert plan == [] and problems == [_report.ZERO_SCALE_SETS % "no group"]
+
+
+def test_an_empty_ring_fails_unless_allowed():
+    groups = dict(GROUPS, ring1=[])
+    problems, plan = _report.plan_rings(RINGS, groups, ALL_HOSTS)
+    assert len(problems) == 1 and problems[0].startswith("ring ring1 has no scale set in the inventory")
+    assert "rollout_allow_empty_rings=true" in problems[0]
+    problems, plan = _report.plan_rings(RINGS, groups, ALL_HOSTS, allow_empty=True)
+    assert problems == [] and plan[1]["state"] == "empty" and plan[1]["hosts"] == []
+
+
+def test_a_missing_ring_group_is_an_empty_ring():
+    problems, _ = _report.plan_rings(["canary", "ring9"], GROUPS, ALL_HOSTS)
+    assert problems and "ring ring9" in problems[0]
+
+
+def test_a_host_in_two_rings_fails():
+    groups = dict(GROUPS, ring2=["r2a", "c2"])
+    problems, _ = _report.plan_rings(RINGS, groups, ALL_HOSTS, allow_empty=True)
+    assert problems == ["c2 is in two rings (canary and ring2): each scale set must be in exactly one ring"]
+
+
+def test_a_ring_named_twice_fails():
+    # Each ring play upgrades its ring: a ring named twice would be upgraded twice.
+    problems, _ = _report.plan_rings(["canary", "ring1", "canary"], GROUPS, ALL_HOSTS)
+    assert len(problems) == 1 and "canary" in problems[0] and "more than once" in problems[0]
+
+
+def test_a_ring_left_out_by_limit_is_planned_as_limited_out():
+    problems, plan = _report.plan_rings(RINGS, GROUPS, ["c1", "c2", "r2a"])
+    assert problems == []
+    assert [e["state"] for e in plan] == ["run", "limited out", "run"]
+    assert plan[1]["in_run"] == [] and plan[1]["hosts"] == ["r1a", "r1b", "r1c"]
+    # A ring partly limited out still runs, with only the hosts of the run.
+    _, plan = _report.plan_rings(RINGS, GROUPS, ["c1", "r1b"])
+    assert plan[0]["in_run"] == ["c1"] and plan[1]["in_run"] == ["r1b"] and plan[2]["state"] == "limited out"
+
+
+def test_max_rings():
+    rings = RINGS + ["ring3"]
+    groups = dict(GROUPS, ring3=["r3a"])
+    problems, _ = _report.plan_rings(rings, groups, ALL_HOSTS + ["r3a"], max_rings=3)
+    assert problems == ["rollout_rings names 4 rings but the playbook has 3 ring plays: add an import of "
+                        "rollout/ring.yml per extra ring"]
+    assert _report.plan_rings(rings, groups, ALL_HOSTS, max_rings=4)[0] == []
+
+
+# -- stops_run: Ansible's max_fail_percentage rule -------------------------------------------------------------------
+@pytest.mark.parametrize("failed, size, percentage, stops", [
+    (0, 10, 0, False), (1, 10, 0, True), (1, 10, 10, False), (2, 10, 10, True), (2, 4, 50, False), (3, 4, 50, True),
+    (1, 3, 33.4, False), (1, 3, 33.3, True), (0, 0, 0, False),
+    # ansible-playbook also stops a play whose whole batch failed, whatever max_fail_percentage says.
+    (4, 4, 100, True), (1, 1, 100, True), (3, 4, 100, False),
+])
+def test_stops_run(failed, size, percentage, stops):
+    assert _report.stops_run(failed, size, percentage) is stops
+
+
+# -- rows and headline -----------------------------------------------------------------------------------------------
+def _targets():
+    return dict((host, target(host)) for host in ALL_HOSTS)
+
+
+def test_rollout_rows_not_started_versus_not_run():
+    _, plan = _report.plan_rings(RINGS, GROUPS, ["c1", "c2", "r1a", "r1b", "r1c"])
+    records = {"c1": completed("c1", "canary"), "c2": faulted("c2", "canary")}
+    rows = _report.rollout_rows(plan, records, _targets())
+    assert [(r["host"], r["ring"], r["status"]) for r in rows] == [
+        ("c1", "canary", "Completed"), ("c2", "canary", "Faulted"), ("r1a", "ring1", "NotStarted"),
+        ("r1b", "ring1", "NotStarted"), ("r1c", "ring1", "NotStarted"), ("r2a", "ring2", "NotRun")]
+    assert not any(r["failed"] for r in rows[2:])
+    assert rows[5]["name"] == "vmss-r2a" and rows[5]["resource_group"] == "rg-web"
+    # A host the report knows nothing about still gets a row named after it.
+    rows = _report.rollout_rows(plan, {}, {})
+    assert rows[0]["name"] == "c1" and rows[0]["status"] == "NotStarted"
+
+
+def test_headline_names_the_ring_the_scale_set_the_code_and_the_later_rings():
+    _, plan = _report.plan_rings(RINGS, GROUPS, ALL_HOSTS)
+    records = {"c1": completed("c1", "canary"), "c2": faulted("c2", "canary")}
+    rows = _report.rollout_rows(plan, records, _targets())
+    assert _report.headline(rows, plan) == (
+        "Stopped in ring canary: vmss-c2 Faulted (%s). Not started: ring1, ring2." % FAULT_CODE)
+    assert _report.failures(rows) == {"c2": records["c2"]["msg"]}
+
+
+def test_headline_counts_more_failures_and_skips_limited_out_rings():
+    _, plan = _report.plan_rings(RINGS, GROUPS, ["c1", "c2", "r1a", "r1b", "r1c"])
+    records = {"c1": completed("c1", "canary"), "c2": completed("c2", "canary"),
+               "r1a": faulted("r1a", "ring1"), "r1b": faulted("r1b", "ring1"), "r1c": completed("r1c", "ring1")}
+    rows = _report.rollout_rows(plan, records, _targets())
+    assert _report.headline(rows, plan, max_fail_percentage=50) == (
+        "Stopped in ring ring1: vmss-r1a Faulted (%s) and 1 more failed." % FAULT_CODE)
+
+
+def test_headline_failures_tolerated():
+    _, plan = _report.plan_rings(RINGS, GROUPS, ALL_HOSTS)
+    records = dict((host, completed(host, "x")) for host in ALL_HOSTS)
+    records["r1b"] = faulted("r1b", "ring1")
+    rows = _report.rollout_rows(plan, records, _targets())
+    assert _report.headline(rows, plan, max_fail_percentage=50) == (
+        "1 of 6 scale sets failed (within max_fail_percentage 50%): 5 Completed, 1 Faulted.")
+
+
+def test_headline_in_check_mode():
+    _, plan = _report.plan_rings(RINGS, GROUPS, ALL_HOSTS)
+    records = dict((host, planned(host, "x")) for host in ALL_HOSTS)
+    records["r2a"] = planned("r2a", "ring2", "attach")
+    rows = _report.rollout_rows(plan, records, _targets())
+    assert _report.headline(rows, plan, check_mode=True) == "Check mode, nothing started: 5 WouldStart, 1 WouldAttach."
+
+
+def test_headline_all_fine():
+    _, plan = _report.plan_rings(RINGS, GROUPS, ["c1", "c2"])
+    rows = _report.rollout_rows(plan, {"c1": completed("c1", "canary"), "c2": completed("c2", "canary")}, _targets())
+    assert _report.headline(rows, plan) == "6 scale sets: 2 Completed, 4 NotRun."
+
+
+def test_text_lines_list_the_failed_rows_up_to_a_limit():
+    _, plan = _report.plan_rings(["canary"], {"canary": ["h%d" % i for i in range(5)]}, ["h%d" % i for i in range(5)])
+    records = dict(("h%d" % i, faulted("h%d" % i, "canary")) for i in range(5))
+    rows = _report.rollout_rows(plan, records, {})
+    document = _report.report("rollout", "t", rows, _report.headline(rows, plan), "a", "b")
+    lines = _report.text_lines(document, limit=3)
+    assert lines[0] == document["headline"] and len(lines) == 5 and lines[-1] == "  ... and 2 more, see the report"
+    assert "vmss-h0" in lines[1] and "Faulted" in lines[1]
+
+
+# -- status report ---------------------------------------------------------------------------------------------------
+def _status(host, code=None, error=None):
+    latest = shaped(code, 3, 2 if error else 0, 0, 5, error=error) if code else None
+    return _outcome.status_record(target(host), latest)
+
+
+def test_status_rows_and_headline():
+    records = [_status("c1", "Completed"), _status("r1a", "Faulted", {"code": FAULT_CODE, "message": "m"}),
+               _status("x9")]
+    rows = _report.status_rows(records, RINGS, GROUPS)
+    assert [(r["host"], r["ring"]) for r in rows] == [("c1", "canary"), ("r1a", "ring1"), ("x9", "")]
+    assert _report.status_headline(rows, ("Faulted", "Error")) == (
+        "Gate failed: 1 of 3 scale sets Faulted/Error (vmss-r1a). 1 Completed, 1 Faulted, 1 NeverUpgraded.")
+    assert _report.status_headline(rows[:1], ("Faulted", "Error")) == (
+        "Gate passed: no scale set Faulted/Error. 1 scale sets: 1 Completed.")
+    many = [_status("h%02d" % i, "Faulted", {"code": FAULT_CODE, "message": "m"}) for i in range(12)]
+    assert "vmss-h09 and 2 more)" in _report.status_headline(many, ("Faulted",))
+
+
+# -- HTML ------------------------------------------------------------------------------------------------------------
+class Page(HTMLParser):
+    """The parts of the page the tests look at: body rows, ring header rows, SVGs, scripts, the visible text."""
+
+    VOID = ("meta", "col", "br", "rect", "polyline", "link", "img", "input")
+
+    def __init__(self):
+        HTMLParser.__init__(self, convert_charrefs=True)
+        self.stack, self.rows, self.text, self.scripts, self.problems = [], [], [], 0, []
+        self.in_tbody = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "script":
+            self.scripts += 1
+        for value in attrs.values():
+            if value and ("http://" in value or "https://" in value or "javascript:" in value):
+                self.problems.append("external reference %s=%s" % (tag, value))
+        if tag == "tbody":
+            self.in_tbody = True
+        if tag == "tr" and self.in_tbody:
+            self.rows.append({"class": attrs.get("class"), "svg": 0, "cells": 0, "text": []})
+        if self.rows and self.in_tbody:
+            if tag == "svg":
+                self.rows[-1]["svg"] += 1
+            if tag == "td":
+                self.rows[-1]["cells"] += 1
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        if tag not in self.VOID:
+            self.stack.pop()
+
+    def handle_endtag(self, tag):
+        if tag in self.VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.problems.append("unbalanced </%s> (open: %s)" % (tag, self.stack[-3:]))
+            return
+        self.stack.pop()
+        if tag == "tbody":
+            self.in_tbody = False
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self.rows and self.in_tbody:
+            self.rows[-1]["text"].append(data)
+
+
+def parse(text):
+    page = Page()
+    page.feed(text)
+    page.close()
+    assert page.problems == [] and page.stack == [], (page.problems, page.stack)
+    return page
+
+
+def test_rollout_page_has_a_row_per_scale_set_ring_headers_and_pictures():
+    _, plan = _report.plan_rings(RINGS, GROUPS, ["c1", "c2", "r1a", "r1b", "r1c"])
+    records = {"c1": completed("c1", "canary"), "c2": faulted("c2", "canary")}
+    rows = _report.rollout_rows(plan, records, _targets())
+    document = _report.report("rollout", "Rollout of web", rows, _report.headline(rows, plan),
+                              "2026-11-30T00:09:58+00:00", "2026-11-30T00:12:00+00:00")
+    page = parse(_report.html(document))
+    heads = [row for row in page.rows if row["class"] == "ringhead"]
+    body = [row for row in page.rows if row["class"] != "ringhead"]
+    assert ["".join(row["text"]).strip() for row in heads] == ["Ring canary", "Ring ring1", "Ring ring2"]
+    assert len(body) == len(rows) == 6 and all(row["cells"] == 7 for row in body)
+    assert [row["svg"] for row in body] == [1, 1, 0, 0, 0, 0]  # a picture where a timeline exists
+    text = " ".join(page.text)
+    assert document["headline"] in text and "2026-11-30T00:09:58+00:00" in text
+    assert "not in this run (--limit)" in text and "not started" in text
+    assert page.scripts == 0
+
+
+def test_every_user_provided_text_is_escaped():
+    evil = "<script>alert('x')</script> & <b>"
+    name = 'vmss-<script>"&'
+    records = {"c1": faulted("c1", "canary", name=name, message=evil), "c2": completed("c2", "canary")}
+    _, plan = _report.plan_rings(["canary"], {"canary": ["c1", "c2"]}, ["c1", "c2"])
+    rows = _report.rollout_rows(plan, records, {})
+    rows[1]["resource_group"] = "rg-<i>&"
+    rows[1]["started_at"] = "<img src=x onerror=alert(1)>"
+    document = _report.report("rollout", "Rollout <script>&", rows, _report.headline(rows, plan), "<now>", None)
+    text = _report.html(document)
+    page = parse(text)
+    assert page.scripts == 0 and "<script" not in text.lower() and "<img" not in text and "<b>" not in text
+    visible = "".join(page.text)
+    assert evil in visible and name in visible and "rg-<i>&" in visible and "Rollout <script>&" in visible
+    assert "&amp; &lt;b&gt;" in text
+    # The ring name comes from the inventory too.
+    rows = [dict(rows[1], ring="<ring&>")]
+    text = _report.html(_report.report("rollout", "t", rows, "h", None, None))
+    assert "Ring &lt;ring&amp;&gt;" in text and parse(text).scripts == 0
+
+
+def test_the_page_loads_nothing_from_elsewhere():
+    rows = _report.rollout_rows(_report.plan_rings(["canary"], {"canary": ["c1"]}, ["c1"])[1],
+                                {"c1": completed("c1", "canary")}, {})
+    text = _report.html(_report.report("rollout", "t", rows, "h", None, None))
+    assert "http://" not in text and "https://" not in text and "<script" not in text
+    assert "<link" not in text and "@import" not in text and "url(" not in text
+
+
+def test_status_page():
+    records = [_status("c1", "Completed"), _status("r1a", "Faulted", {"code": FAULT_CODE, "message": "<m&>"}),
+               _status("x9"), _outcome.status_record(target("r2a"), failure={"msg": "Azure returned 404", "error": {
+                   "code": "ResourceNotFound", "message": "not found"}})]
+    rows = _report.status_rows(records, RINGS, GROUPS)
+    document = _report.report("status", "Fleet status", rows, _report.status_headline(rows, ("Faulted", "Error")),
+                              "a", "b")
+    text = _report.html(document)
+    page = parse(text)
+    body = [row for row in page.rows if row["class"] != "ringhead"]
+    assert len(body) == 4 and all(row["cells"] == 8 for row in body)
+    assert len([row for row in page.rows if row["class"] == "ringhead"]) == 4  # canary, ring1, (none), ring2
+    visible = "".join(page.text)
+    assert "%s <m&>" % FAULT_CODE in visible and "ResourceNotFound not found" in visible
+    assert 'class="headline bad"' in text
+
+
+def test_progress_svg():
+    assert _report.progress_svg([], 10) == "" and _report.progress_svg(None, 10) == ""
+    assert _report.progress_svg([{"elapsed": 0, "code": None, "percent_complete": None}], 10) == ""
+    steps = timeline(shaped("RollingForward", 0, 0, 2, 8), shaped("RollingForward", 4, 1, 2, 3),
+                     shaped("Faulted", 4, 2, 0, 4))
+    svg = _report.progress_svg(steps, 90)
+    assert svg.startswith("<svg") and svg.endswith("</svg>") and svg.count("<polyline") == 2
+    points = svg.split('points="')[1].split('"')[0].split()
+    assert len(points) == 3
+    xs = [float(p.split(",")[0]) for p in points]
+    ys = [float(p.split(",")[1]) for p in points]
+    assert xs == sorted(xs) and 0 <= min(xs) and max(xs) <= 180 and ys == sorted(ys, reverse=True)
+    assert 'aria-label="60.0% done, 2 failed after 1m30s"' in svg
