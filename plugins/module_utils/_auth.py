@@ -295,6 +295,9 @@ class TokenProvider:
         self._chain = chain
         self._active = None
         self._tokens = {}
+        # A credential the token endpoint refused (400/401/403) is refused again: the threads of a batch step
+        # get that error without asking again (one token request per identity per batch, refused or not).
+        self._refused = {}
         self._clock = clock
         self._lock = threading.Lock()
         self.acquired = 0
@@ -304,7 +307,14 @@ class TokenProvider:
             cached = self._tokens.get(scope)
             if cached and cached[1] - self._clock() > REFRESH_MARGIN:
                 return cached[0]
-            token, expires_on = self._acquire(scope)
+            if scope in self._refused:
+                raise self._refused[scope]
+            try:
+                token, expires_on = self._acquire(scope)
+            except AzureAuthError as error:
+                if error.status in (400, 401, 403):
+                    self._refused[scope] = error
+                raise
             self._tokens[scope] = (token, expires_on)
             self.acquired += 1
             return token

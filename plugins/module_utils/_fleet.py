@@ -67,6 +67,8 @@ def target_problems(target):
                              "module_defaults or AZURE_SUBSCRIPTION_ID)")
             elif key == "resource_group":
                 found.append("resource_group is not set (host var resource_group)")
+            else:
+                found.append("vmss_name is not set (host var vmss_name)")
             continue
         problem = rule.problem(value)
         if problem:
@@ -167,14 +169,18 @@ def _run_job(job, clock, slots, on_timeout):
     except AzureError as error:
         result, failure = _partial_result(job), {"msg": str(error), "error": error.to_dict()}
     except Exception as error:  # pylint: disable=broad-except  # one scale set's crash must not end the batch
-        result, failure = _partial_result(job), {"msg": "unexpected error: %s: %s" % (type(error).__name__, error),
-                                                 "error": None}
+        result, failure = _partial_result(job), _unexpected(error)
     finally:
         release()
     job.record = _outcome.rollout_record(job.target, result, failure, job.check_mode, on_timeout,
                                          elapsed=clock.monotonic() - job.began, started_at=utc_iso(wall),
                                          ended_at=utc_iso(clock.wall()), warnings=job.warnings)
     job.phase = job.record["status"]
+
+
+def _unexpected(error):
+    """The failure of a scale set whose step crashed: the exception in one line, no traceback."""
+    return {"msg": "unexpected error: %s: %s" % (type(error).__name__, error), "error": None}
 
 
 def _partial_result(job):
@@ -207,8 +213,9 @@ class Display:
         lines = []
         for job in self.jobs:
             key = (job.phase, _outcome.counts(job.shaped)["percent"], job.record is not None)
-            if self.shown.get(job.target["name"]) != key:
-                self.shown[job.target["name"]] = key
+            # By job, not by name: scale set names are unique per resource group only.
+            if self.shown.get(id(job)) != key:
+                self.shown[id(job)] = key
                 lines.append("  " + self.line(job, now))
         summary = _outcome.summary_line(elapsed, [job.phase for job in self.jobs], len(self.jobs))
         lines.append("  " + summary + ("  | " + note if note else ""))
@@ -276,6 +283,8 @@ def run_status(targets, client, api_version=_vmss.API_VERSION, parallel=20, drif
         except (AzureError, ModuleFailure) as error:
             details = error.to_dict() if isinstance(error, AzureError) else None
             return _outcome.status_record(target, failure={"msg": str(error) if details else error.msg, "error": details})
+        except Exception as error:  # pylint: disable=broad-except  # one scale set's crash must not end the status
+            return _outcome.status_record(target, failure=_unexpected(error))
         return _outcome.status_record(target, latest.upgrade, server_now=latest.server_time, drift=found)
 
     with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(targets) or 1))) as pool:
