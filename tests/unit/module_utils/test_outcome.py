@@ -220,7 +220,7 @@ def _timed_out(on_timeout, started=True, cancelled=False):
 
 @pytest.mark.parametrize("on_timeout, failed", [("fail", True), ("cancel", True), ("leave", False)])
 def test_timed_out_failed_per_on_timeout(on_timeout, failed):
-    res, _ = _timed_out(on_timeout, cancelled=on_timeout == "cancel")
+    res = _timed_out(on_timeout, cancelled=on_timeout == "cancel")[0]
     fail = None if on_timeout == "leave" else failure("Timed out after 600s waiting")
     rec = record(res, fail, on_timeout=on_timeout)
     assert rec["status"] == "TimedOut" and rec["failed"] is failed and rec["timed_out"] is True
@@ -234,7 +234,7 @@ def test_timed_out_messages():
                           "(on_timeout=leave) (succeeded 4, failed 0, in progress 2, pending 4)")
     text = ("Timed out after 600s waiting for the rolling upgrade of vmss-web-01; last progress: %s. The rolling "
             "upgrade was cancelled (on_timeout=cancel)" % _vmss.progress_text(running))
-    res, _ = _timed_out("cancel", cancelled=True)
+    res = _timed_out("cancel", cancelled=True)[0]
     rec = record(res, failure(text), on_timeout="cancel")
     # The procedure's message already carries the counts: they are not repeated.
     assert rec["msg"] == "vmss-web-01 (rg-web): TimedOut: " + text and rec["msg"].count("succeeded") == 1

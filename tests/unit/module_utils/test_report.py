@@ -63,7 +63,7 @@ def test_plan_of_a_good_inventory():
 @pytest.mark.parametrize("groups", [{}, {"canary": [], "ring1": [], "ring2": []}, {"ungrouped": ["x"]}])
 @pytest.mark.parametrize("allow_empty", [False, True])
 def test_zero_scale_sets_always_fails(groups, allow_empty):
-    problems, _ = _report.plan_rings(RINGS, groups, [], allow_empty=allow_empty)
+    problems = _report.plan_rings(RINGS, groups, [], allow_empty=allow_empty)[0]
     assert len(problems) == 1
     assert "no scale set in the inventory for the groups canary, ring1, ring2" in problems[0]
     assert "ANSIBLE_INVENTORY_UNPARSED_FAILED" in problems[0]
@@ -84,19 +84,19 @@ def test_an_empty_ring_fails_unless_allowed():
 
 
 def test_a_missing_ring_group_is_an_empty_ring():
-    problems, _ = _report.plan_rings(["canary", "ring9"], GROUPS, ALL_HOSTS)
+    problems = _report.plan_rings(["canary", "ring9"], GROUPS, ALL_HOSTS)[0]
     assert problems and "ring ring9" in problems[0]
 
 
 def test_a_host_in_two_rings_fails():
     groups = dict(GROUPS, ring2=["r2a", "c2"])
-    problems, _ = _report.plan_rings(RINGS, groups, ALL_HOSTS, allow_empty=True)
+    problems = _report.plan_rings(RINGS, groups, ALL_HOSTS, allow_empty=True)[0]
     assert problems == ["c2 is in two rings (canary and ring2): each scale set must be in exactly one ring"]
 
 
 def test_a_ring_named_twice_fails():
     # Each ring play upgrades its ring: a ring named twice would be upgraded twice.
-    problems, _ = _report.plan_rings(["canary", "ring1", "canary"], GROUPS, ALL_HOSTS)
+    problems = _report.plan_rings(["canary", "ring1", "canary"], GROUPS, ALL_HOSTS)[0]
     assert len(problems) == 1 and "canary" in problems[0] and "more than once" in problems[0]
 
 
@@ -106,14 +106,14 @@ def test_a_ring_left_out_by_limit_is_planned_as_limited_out():
     assert [e["state"] for e in plan] == ["run", "limited out", "run"]
     assert plan[1]["in_run"] == [] and plan[1]["hosts"] == ["r1a", "r1b", "r1c"]
     # A ring partly limited out still runs, with only the hosts of the run.
-    _, plan = _report.plan_rings(RINGS, GROUPS, ["c1", "r1b"])
+    plan = _report.plan_rings(RINGS, GROUPS, ["c1", "r1b"])[1]
     assert plan[0]["in_run"] == ["c1"] and plan[1]["in_run"] == ["r1b"] and plan[2]["state"] == "limited out"
 
 
 def test_max_rings():
     rings = RINGS + ["ring3"]
     groups = dict(GROUPS, ring3=["r3a"])
-    problems, _ = _report.plan_rings(rings, groups, ALL_HOSTS + ["r3a"], max_rings=3)
+    problems = _report.plan_rings(rings, groups, ALL_HOSTS + ["r3a"], max_rings=3)[0]
     assert problems == ["rollout_rings names 4 rings but the playbook has 3 ring plays: add an import of "
                         "rollout/ring.yml per extra ring"]
     assert _report.plan_rings(rings, groups, ALL_HOSTS, max_rings=4)[0] == []
@@ -136,7 +136,7 @@ def _targets():
 
 
 def test_rollout_rows_not_started_versus_not_run():
-    _, plan = _report.plan_rings(RINGS, GROUPS, ["c1", "c2", "r1a", "r1b", "r1c"])
+    plan = _report.plan_rings(RINGS, GROUPS, ["c1", "c2", "r1a", "r1b", "r1c"])[1]
     records = {"c1": completed("c1", "canary"), "c2": faulted("c2", "canary")}
     rows = _report.rollout_rows(plan, records, _targets())
     assert [(r["host"], r["ring"], r["status"]) for r in rows] == [
@@ -150,7 +150,7 @@ def test_rollout_rows_not_started_versus_not_run():
 
 
 def test_headline_names_the_ring_the_scale_set_the_code_and_the_later_rings():
-    _, plan = _report.plan_rings(RINGS, GROUPS, ALL_HOSTS)
+    plan = _report.plan_rings(RINGS, GROUPS, ALL_HOSTS)[1]
     records = {"c1": completed("c1", "canary"), "c2": faulted("c2", "canary")}
     rows = _report.rollout_rows(plan, records, _targets())
     assert _report.headline(rows, plan) == (
@@ -159,7 +159,7 @@ def test_headline_names_the_ring_the_scale_set_the_code_and_the_later_rings():
 
 
 def test_headline_counts_more_failures_and_skips_limited_out_rings():
-    _, plan = _report.plan_rings(RINGS, GROUPS, ["c1", "c2", "r1a", "r1b", "r1c"])
+    plan = _report.plan_rings(RINGS, GROUPS, ["c1", "c2", "r1a", "r1b", "r1c"])[1]
     records = {"c1": completed("c1", "canary"), "c2": completed("c2", "canary"),
                "r1a": faulted("r1a", "ring1"), "r1b": faulted("r1b", "ring1"), "r1c": completed("r1c", "ring1")}
     rows = _report.rollout_rows(plan, records, _targets())
@@ -168,7 +168,7 @@ def test_headline_counts_more_failures_and_skips_limited_out_rings():
 
 
 def test_headline_failures_tolerated():
-    _, plan = _report.plan_rings(RINGS, GROUPS, ALL_HOSTS)
+    plan = _report.plan_rings(RINGS, GROUPS, ALL_HOSTS)[1]
     records = dict((host, completed(host, "x")) for host in ALL_HOSTS)
     records["r1b"] = faulted("r1b", "ring1")
     rows = _report.rollout_rows(plan, records, _targets())
@@ -177,7 +177,7 @@ def test_headline_failures_tolerated():
 
 
 def test_headline_in_check_mode():
-    _, plan = _report.plan_rings(RINGS, GROUPS, ALL_HOSTS)
+    plan = _report.plan_rings(RINGS, GROUPS, ALL_HOSTS)[1]
     records = dict((host, planned(host, "x")) for host in ALL_HOSTS)
     records["r2a"] = planned("r2a", "ring2", "attach")
     rows = _report.rollout_rows(plan, records, _targets())
@@ -185,13 +185,13 @@ def test_headline_in_check_mode():
 
 
 def test_headline_all_fine():
-    _, plan = _report.plan_rings(RINGS, GROUPS, ["c1", "c2"])
+    plan = _report.plan_rings(RINGS, GROUPS, ["c1", "c2"])[1]
     rows = _report.rollout_rows(plan, {"c1": completed("c1", "canary"), "c2": completed("c2", "canary")}, _targets())
     assert _report.headline(rows, plan) == "6 scale sets: 2 Completed, 4 NotRun."
 
 
 def test_text_lines_list_the_failed_rows_up_to_a_limit():
-    _, plan = _report.plan_rings(["canary"], {"canary": ["h%d" % i for i in range(5)]}, ["h%d" % i for i in range(5)])
+    plan = _report.plan_rings(["canary"], {"canary": ["h%d" % i for i in range(5)]}, ["h%d" % i for i in range(5)])[1]
     records = dict(("h%d" % i, faulted("h%d" % i, "canary")) for i in range(5))
     rows = _report.rollout_rows(plan, records, {})
     document = _report.report("rollout", "t", rows, _report.headline(rows, plan), "a", "b")
@@ -279,7 +279,7 @@ def parse(text):
 
 
 def test_rollout_page_has_a_row_per_scale_set_ring_headers_and_pictures():
-    _, plan = _report.plan_rings(RINGS, GROUPS, ["c1", "c2", "r1a", "r1b", "r1c"])
+    plan = _report.plan_rings(RINGS, GROUPS, ["c1", "c2", "r1a", "r1b", "r1c"])[1]
     records = {"c1": completed("c1", "canary"), "c2": faulted("c2", "canary")}
     rows = _report.rollout_rows(plan, records, _targets())
     document = _report.report("rollout", "Rollout of web", rows, _report.headline(rows, plan),
@@ -300,7 +300,7 @@ def test_every_user_provided_text_is_escaped():
     evil = "<script>alert('x')</script> & <b>"
     name = 'vmss-<script>"&'
     records = {"c1": faulted("c1", "canary", name=name, message=evil), "c2": completed("c2", "canary")}
-    _, plan = _report.plan_rings(["canary"], {"canary": ["c1", "c2"]}, ["c1", "c2"])
+    plan = _report.plan_rings(["canary"], {"canary": ["c1", "c2"]}, ["c1", "c2"])[1]
     rows = _report.rollout_rows(plan, records, {})
     rows[1]["resource_group"] = "rg-<i>&"
     rows[1]["started_at"] = "<img src=x onerror=alert(1)>"
