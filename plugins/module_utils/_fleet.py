@@ -61,7 +61,8 @@ def target_problems(target):
     found = []
     for key, rule in TARGET_RULES:
         value = target.get(key)
-        if value in (None, "") and key != "name":
+        # An empty name gets its rule's words below; an unset (null) one must not become the name "None".
+        if value is None or (value == "" and key != "name"):
             if key == "subscription_id":
                 found.append("subscription_id is not set (host var subscription_id, azure_subscription_id, "
                              "module_defaults or AZURE_SUBSCRIPTION_ID)")

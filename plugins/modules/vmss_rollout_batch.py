@@ -98,7 +98,7 @@ attributes:
 notes:
   - The batch's own options (timeouts, policies) are templated once, for the first host of the batch; per scale set,
     only C(vmss_name), C(resource_group) and C(subscription_id) are read from each host.
-  - RV(changed) of this task is always false (a C(run_once) result is given to every host of the batch); the role marks
+  - The C(changed) result of this task is always false (a C(run_once) result is given to every host of the batch); the role marks
     each host changed from its record.
 """
 

@@ -266,11 +266,12 @@ def test_target_problems_name_the_host_variable_and_the_rule():
     bad_name = _fleet.target_problems(dict(target("web-"), subscription_id="not-a-guid"))
     assert [p.split(" ")[0] for p in bad_name] == ["vmss_name", "subscription_id"]
     assert "subscription GUID" in bad_name[1]
-    missing = _fleet.target_problems({"host": "h", "name": "", "resource_group": None, "subscription_id": ""})
+    missing = _fleet.target_problems({"host": "h", "name": None, "resource_group": None, "subscription_id": ""})
     assert missing == ["resource_group is not set (host var resource_group)",
                        "vmss_name is not set (host var vmss_name)",
                        "subscription_id is not set (host var subscription_id, azure_subscription_id, module_defaults "
                        "or AZURE_SUBSCRIPTION_ID)"]
+    assert _fleet.target_problems(dict(target("x"), name="")) == ["vmss_name must not be empty"]
 
 
 # -- what the batch prints -------------------------------------------------------------------------------------------

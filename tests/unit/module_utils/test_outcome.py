@@ -303,10 +303,11 @@ def test_status_record_running_counts_until_the_server_clock():
     assert _outcome.status_record(TARGET, running)["elapsed"] is None  # no server clock, no guess
 
 
-def test_status_record_faulted_from_start_to_last_action():
+def test_status_record_faulted_counts_since_its_start():
+    # Azure reports no end time (lastActionTime is the Start's): elapsed is since the start, by the service clock.
     faulted = upgrade("Faulted", 0, 2, 0, 8, error=FAULT, last_action_time="2026-11-30T00:12:00.1234567+00:00")
-    rec = _outcome.status_record(TARGET, faulted, server_now=datetime.datetime.now(datetime.timezone.utc))
-    assert rec["status"] == "Faulted" and rec["elapsed"] == 120.0
+    rec = _outcome.status_record(TARGET, faulted, server_now=_vmss.parse_time("Mon, 30 Nov 2026 01:10:00 GMT"))
+    assert rec["status"] == "Faulted" and rec["elapsed"] == 3599.9
     assert rec["error_code"] == FAULT["code"] and rec["error_message"] == FAULT["message"]
     assert rec["last_action_time"] == "2026-11-30T00:12:00.1234567+00:00"
     assert _outcome.gate([rec]) == [rec]
