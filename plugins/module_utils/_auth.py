@@ -295,8 +295,8 @@ class TokenProvider:
         self._chain = chain
         self._active = None
         self._tokens = {}
-        # A credential the token endpoint refused (400/401/403) is refused again: the threads of a batch step
-        # get that error without asking again (one token request per identity per batch, refused or not).
+        # A credential the token endpoint refused (400/401, see _client.token_error) is refused again: the threads
+        # of a batch step get that error without asking again (one token request per identity per batch).
         self._refused = {}
         self._clock = clock
         self._lock = threading.Lock()
@@ -312,7 +312,7 @@ class TokenProvider:
             try:
                 token, expires_on = self._acquire(scope)
             except AzureAuthError as error:
-                if error.status in (400, 401, 403):
+                if error.status in (400, 401):
                     self._refused[scope] = error
                 raise
             self._tokens[scope] = (token, expires_on)
