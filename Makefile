@@ -3,13 +3,18 @@
 #
 #   make venv          .venv         Python 3.11 + ansible-core 2.19.x  ("stable" line)
 #   make venv-latest   .venv-latest  Python 3.12 + newest ansible-core  ("latest" line)
-#   make units         pytest tests/unit in both venvs (fails if no test ran)
-#   make integration   pytest tests/integration in both venvs (skipped while it has no test_*.py)
+#   make units         pytest tests/unit on both lines
+#   make integration   pytest tests/integration on both lines
 #   make sanity        ansible-test sanity on both lines (hack/ansible-test.sh, offline get-pip)
 #                      (make sanity-stable / sanity-latest: one line; SANITY_ARGS="--test pylint")
-#   make lint          ansible-lint --profile production on roles/ and playbooks/
+#   make lint          ansible-lint --profile production over the repository (tests' playbooks included)
 #   make ee            ansible-builder create -> build/ee (execution-environment build context)
+#   make reliability   security, bad input and unreachable endpoints on both lines, then the short soak
 #   make test          all of the above
+#   make emulator      the local Azure emulator in the foreground (EMULATOR_SCENARIO, default demo); another
+#                      shell runs `source build/emulator.env` to use it (README: "The local Azure emulator")
+#
+# Targets that run on both lines run every line even when one fails, then fail if any did.
 #
 # pytest configuration lives in tests/pytest.ini (so pytest's rootdir is tests/) and
 # tests/conftest.py (puts the repo root and tests/output/collections on sys.path, so both
@@ -34,7 +39,19 @@ PYTEST_ARGS   ?= -q -p no:cacheprovider
 # Extra arguments for ansible-test sanity, e.g. make sanity SANITY_ARGS="--test pylint"
 SANITY_ARGS   ?=
 
-.PHONY: venv venv-latest venvs units integration sanity sanity-stable sanity-latest lint ee test clean bench soak reliability
+EMULATOR_SCENARIO ?= demo
+
+.PHONY: venv venv-latest venvs units integration sanity sanity-stable sanity-latest lint ee test clean bench soak reliability \
+	emulator
+
+# $(call each_line,NAME,COMMAND): COMMAND once per line ($$v is the line's venv), every line even when one fails;
+# fails afterwards if any did. A subshell, so that a recipe can go on after it (make reliability).
+define each_line
+( rc=0; for v in $(VENVS); do \
+  echo "== $(1) ($$v: $$($$v/bin/python -c 'import ansible; import sys; print("ansible-core " + ansible.__version__ + " Python " + sys.version.split()[0])'))"; \
+  $(2) || rc=1; \
+done; [ $$rc -eq 0 ] || { echo "$(1): FAILED on at least one line (see above)" >&2; exit 1; } )
+endef
 
 venv:
 	@hack/venv.sh $(VENV) $(PY_STABLE) '$(CORE_STABLE)'
@@ -45,27 +62,13 @@ venv-latest:
 venvs: venv venv-latest
 
 units: venvs
-	@if [ -z "$$(find tests/unit -name 'test_*.py' 2>/dev/null | head -1)" ]; then \
-	  echo "units: FAIL: no test_*.py under tests/unit" >&2; exit 1; fi
-	@rc=0; for v in $(VENVS); do \
-	  echo "== units ($$v: $$($$v/bin/python -c 'import ansible,sys; print("ansible-core", ansible.__version__, "Python", sys.version.split()[0])'))"; \
-	  $$v/bin/python -m pytest $(PYTEST_ARGS) $(PYTEST_XDIST) tests/unit || rc=1; \
-	done; [ $$rc -eq 0 ] || { echo "units: FAILED on at least one line (see above)" >&2; exit 1; }
+	@$(call each_line,units,$$v/bin/python -m pytest $(PYTEST_ARGS) $(PYTEST_XDIST) tests/unit)
 
 integration: venvs
-	@if [ -z "$$(find tests/integration -name 'test_*.py' 2>/dev/null | head -1)" ]; then \
-	  echo "integration: no test_*.py under tests/integration yet, nothing to run"; exit 0; fi; \
-	rc=0; for v in $(VENVS); do \
-	  echo "== integration ($$v: $$($$v/bin/python -c 'import ansible,sys; print("ansible-core", ansible.__version__, "Python", sys.version.split()[0])'))"; \
-	  $$v/bin/python -m pytest $(PYTEST_ARGS) $(PYTEST_XDIST) tests/integration || rc=1; \
-	done; [ $$rc -eq 0 ] || { echo "integration: FAILED on at least one line (see above)" >&2; exit 1; }
+	@$(call each_line,integration,$$v/bin/python -m pytest $(PYTEST_ARGS) $(PYTEST_XDIST) tests/integration)
 
-# Both lines always run; the target fails afterwards if either failed.
 sanity: venvs
-	@rc=0; \
-	hack/ansible-test.sh $(VENV) sanity $(SANITY_ARGS) || rc=1; \
-	hack/ansible-test.sh $(VENV_LATEST) sanity $(SANITY_ARGS) || rc=1; \
-	[ $$rc -eq 0 ] || { echo "sanity: FAILED on at least one line (see above)" >&2; exit 1; }
+	@$(call each_line,sanity,hack/ansible-test.sh $$v sanity $(SANITY_ARGS))
 
 sanity-stable: venv
 	@hack/ansible-test.sh $(VENV) sanity $(SANITY_ARGS)
@@ -79,15 +82,15 @@ lint: venvs
 ee: venv
 	@hack/ee.sh $(VENV)
 
-# Reliability (tests/reliability): security and bad-input tests on both lines; the fault soak (short form:
-# 100 scale sets, ~2-3 min) on the stable line only, it exercises the playbook, not the Python line.
+# Reliability (tests/reliability): security, bad input and unreachable endpoints on both lines; the fault soak
+# (short form: 100 scale sets, ~2-3 min) on the stable line only, it exercises the playbook, not the Python line.
+# The soak runs even when a line failed; the target fails afterwards if anything did.
 reliability: venvs
-	@for v in $(VENVS); do \
-	  echo "== reliability: security + bad input ($$v)"; \
-	  $$v/bin/python -m pytest $(PYTEST_ARGS) $(PYTEST_XDIST) -m "not soak" tests/reliability; \
-	done
-	@echo "== reliability: soak, short form ($(VENV))"
-	@$(VENV)/bin/python -m pytest $(PYTEST_ARGS) -m soak tests/reliability
+	@rc=0; \
+	$(call each_line,reliability,$$v/bin/python -m pytest $(PYTEST_ARGS) $(PYTEST_XDIST) -m "not soak" tests/reliability) || rc=1; \
+	echo "== reliability: soak, short form ($(VENV))"; \
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS) -m soak tests/reliability || rc=1; \
+	exit $$rc
 
 # Long soak, by hand: SOAK_SCALE_SETS / SOAK_FAULT_SCALE / SOAK_RUN_BOUND size it.
 soak: venv
@@ -110,3 +113,9 @@ clean:
 .PHONY: demo
 demo: venv
 	@hack/demo.sh
+
+# The emulator by hand (hack/emulator.sh): serves until Ctrl-C; writes build/emulator.env for `source` in another
+# shell (endpoints, CA, credentials, and ANSIBLE_COLLECTIONS_PATH with this checkout as azure_ops.rollout).
+# hack/emulator.sh makes .venv only when it is missing, so a running setup is never reinstalled under it.
+emulator:
+	@hack/emulator.sh $(EMULATOR_SCENARIO) build/emulator.env

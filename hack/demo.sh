@@ -23,15 +23,11 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# Collection on the collections path (same symlink as tests/conftest.py and hack/lint.sh).
-collections="$root/tests/output/collections"
-mkdir -p "$collections/ansible_collections/azure_ops"
-ln -sfn ../../../../.. "$collections/ansible_collections/azure_ops/rollout"
-export ANSIBLE_COLLECTIONS_PATH="$collections" ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
 export ANSIBLE_RETRY_FILES_ENABLED=false ANSIBLE_LOCALHOST_WARNING=false
 
 echo "== starting the emulator (scenario demo)"
-"$py" -m tests.emulator --scenario demo --env-file "$work/env" >"$work/ready.json" 2>"$work/emulator.log" &
+# The env file it writes also puts this checkout on ANSIBLE_COLLECTIONS_PATH (as make emulator does).
+EMULATOR_VENV="$venv" hack/emulator.sh demo "$work/env" >"$work/ready.json" 2>"$work/emulator.log" &
 emu_pid=$!
 for _ in $(seq 1 100); do
   [ -s "$work/ready.json" ] && break

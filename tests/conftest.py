@@ -7,8 +7,7 @@
 * Puts the repository root on ``sys.path`` (``import tests.emulator...``).
 * Exports ``ANSIBLE_COLLECTIONS_PATH`` and other ``ANSIBLE_*`` settings so ansible-playbook
   started from tests finds this collection and nothing else.
-* Loads the emulator plugin (fixtures ``emulator_server`` / ``emulator``) once
-  ``tests/emulator/pytest_plugin.py`` exists.
+* Loads the emulator plugin (fixtures ``emulator_server`` / ``emulator``).
 * Provides the ``run_playbook`` fixture.
 """
 from __future__ import annotations
@@ -69,9 +68,8 @@ os.environ.setdefault("ANSIBLE_LOCALHOST_WARNING", "false")
 os.environ.setdefault("ANSIBLE_INVENTORY_UNPARSED_WARNING", "false")
 os.environ.setdefault("PY_COLORS", "0")
 
-# The emulator plugin is written in parallel; load it once it exists.
-if (REPO_ROOT / "tests" / "emulator" / "pytest_plugin.py").is_file():
-    pytest_plugins = ("tests.emulator.pytest_plugin",)
+# Fixtures emulator_server / emulator (tests/emulator/pytest_plugin.py).
+pytest_plugins = ("tests.emulator.pytest_plugin",)
 
 
 # --------------------------------------------------------------------------- run_playbook

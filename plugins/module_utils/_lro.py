@@ -5,7 +5,7 @@
 
 The waiter polls a fetch function until a pure predicate holds or a hard
 deadline passes, and keeps a short timeline of what it saw. The operation
-poller follows the ARM async rules (SUMMARY.md section 4 in the design notes):
+poller follows the ARM async rules (github.com/Azure/azure-resource-manager-rpc, v1.0/async-api-reference.md):
 prefer ``Azure-AsyncOperation``, else ``Operation-Location``, else
 ``Location``; wait ``Retry-After`` when sent, else the caller's interval;
 after a POST succeeds, read the final ``Location`` once.

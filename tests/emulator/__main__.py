@@ -18,14 +18,17 @@ def main(argv=None):
     parser.add_argument("--throttling", choices=("on", "off"), default=None,
                         help="Azure's rate limits on or off for every scenario (default: as the scenario says)")
     parser.add_argument("--env-file", default=None, help="write sourceable 'export VAR=value' lines here")
+    parser.add_argument("--export", action="append", default=[], metavar="NAME=VALUE",
+                        help="also write this variable to the env file (repeatable; hack/emulator.sh adds the collection path)")
     args = parser.parse_args(argv)
+    extra = dict(item.split("=", 1) for item in args.export)
 
     throttling = None if args.throttling is None else args.throttling == "on"
     emu = Emulator(scenario=args.scenario, port=args.port, time_scale=args.time_scale, throttling=throttling).start()
     env = emu.env()
     if args.env_file:
         with open(args.env_file, "w", encoding="utf-8") as handle:
-            for key, value in env.items():
+            for key, value in dict(env, **extra).items():
                 handle.write("export %s=%s\n" % (key, shlex.quote(str(value))))
     stop = threading.Event()
 

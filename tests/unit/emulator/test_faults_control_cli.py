@@ -141,7 +141,8 @@ def test_control_endpoint(emulator):
 
 def test_cli_prints_ready_line(tmp_path):
     env_file = tmp_path / "emu.env"
-    cmd = [sys.executable, "-m", "tests.emulator", "--scenario", "demo", "--time-scale", "10", "--env-file", str(env_file)]
+    cmd = [sys.executable, "-m", "tests.emulator", "--scenario", "demo", "--time-scale", "10", "--env-file", str(env_file),
+           "--export", "ANSIBLE_COLLECTIONS_PATH=/some where"]
     with subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         try:
             ready = json.loads(proc.stdout.readline())
@@ -149,6 +150,7 @@ def test_cli_prints_ready_line(tmp_path):
             health = requests.get(ready["base_url"] + "/_emulator/health", verify=ready["ca_path"], timeout=30).json()
             assert health["scenario"] == "demo"
             assert "export AZURE_AUTHORITY_HOST=" + ready["base_url"] in env_file.read_text()
+            assert "export ANSIBLE_COLLECTIONS_PATH='/some where'\n" in env_file.read_text()
         finally:
             proc.terminate()
             assert proc.wait(timeout=10) == 0
