@@ -11,6 +11,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import time
+
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
@@ -77,7 +79,9 @@ class ActionModule(ActionBase):
             done = _fleet.run_rollout(jobs, client.clock, self._emit, params["progress_interval"],
                                       params["max_concurrent_starts"], params["on_timeout"], title=title,
                                       throttle_note=client.pacer.note)
-        for record in done:
+        batch = next((record.get("batch") for record in done if record.get("batch")), _fleet.utc_iso(time.time()))
+        for record in list(records.values()) + done:
+            record.setdefault("batch", batch)
             records[record["host"]] = record
         ordered = [records[target["host"]] for target in targets]
         summary = {}

@@ -198,13 +198,17 @@ class Display:
     def __init__(self, jobs, emit, width=None):
         self.jobs = jobs
         self.emit = emit
-        self.width = width or max([len(job.target["name"]) for job in jobs] + [12])
+        # A name shared by scale sets of different resource groups is shown as resource_group/name.
+        names = [job.target["name"] for job in jobs]
+        self.labels = dict((id(job), job.target["name"] if names.count(job.target["name"]) == 1
+                            else "%s/%s" % (job.target["resource_group"], job.target["name"])) for job in jobs)
+        self.width = width or max([len(label) for label in self.labels.values()] + [12])
         self.shown = {}
 
     def line(self, job, now):
         record = job.record
         elapsed = record["elapsed"] if record else (now - job.began if job.began is not None else 0.0)
-        text = _outcome.progress_line(job.target["name"], job.phase, job.shaped, elapsed, self.width)
+        text = _outcome.progress_line(self.labels[id(job)], job.phase, job.shaped, elapsed, self.width)
         if record and record["failed"]:
             text += "  " + (record["error_code"] or record["msg"].split(": ", 2)[-1][:160])
         return text
@@ -251,6 +255,13 @@ def run_rollout(jobs, clock, emit, progress_interval=30, max_concurrent_starts=1
     next_block = began + progress_interval
     while True:
         now = clock.monotonic()
+        for job, thread in zip(jobs, threads):
+            if job.record is None and not thread.is_alive():
+                # Backstop: a thread never ends without a record, but if one did the batch must not wait forever.
+                job.record = _outcome.rollout_record(job.target, _partial_result(job), {
+                    "msg": "internal error: the step of this scale set ended without an outcome", "error": None},
+                    job.check_mode, on_timeout)
+                job.phase = job.record["status"]
         done = all(job.record is not None for job in jobs)
         planned = all(job.action is not None or job.record is not None for job in jobs)
         if done or now >= next_block or (planned and not planned_shown):
@@ -262,6 +273,9 @@ def run_rollout(jobs, clock, emit, progress_interval=30, max_concurrent_starts=1
         clock.sleep(min(TICK, max(0.0, next_block - now)))
     for thread in threads:
         thread.join()
+    batch = utc_iso(clock.wall() - (clock.monotonic() - began))
+    for job in jobs:
+        job.record["batch"] = batch  # the batch a record belongs to: Ansible's max_fail_percentage is per batch
     return [job.record for job in jobs]
 
 

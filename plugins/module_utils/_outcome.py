@@ -155,8 +155,9 @@ def rollout_message(record, failure_msg=None):
         # The procedure's own message already carries the counts when it has them.
         return "%s: %s" % (head, failure_msg if "succeeded " in failure_msg else failure_msg + tally)
     if record["status"] == "TimedOut":
-        return "%s: still running in Azure after %s, left running (on_timeout=leave)%s" % (
-            head, duration(record["elapsed"]), tally)
+        return "%s: not done after %s, %s (on_timeout=leave)%s" % (
+            head, duration(record["elapsed"]), "left running in Azure" if record["left_running"] else "no longer running",
+            tally)
     return head + tally + ("" if record["elapsed"] is None else " in " + duration(record["elapsed"]))
 
 

@@ -67,9 +67,12 @@ def stops_run(failed, batch_size, max_fail_percentage):
 
 def rollout_rows(plan, records, targets):
     """One row per scale set of every ring, in ring order: its record, or why it has none."""
-    rows = []
+    rows, seen = [], set()
     for entry in plan:
         for host in entry["hosts"]:
+            if host in seen:
+                continue  # a host in two rings (the preflight refuses that) is listed once, in its first ring
+            seen.add(host)
             record = records.get(host)
             if record is None:
                 target = dict(targets.get(host) or {"host": host, "name": host}, ring=entry["ring"])
@@ -85,7 +88,12 @@ def headline(rows, plan, check_mode=False, max_fail_percentage=0):
         ring_rows = [row for row in rows if row["ring"] == entry["ring"]]
         failed = [row for row in ring_rows if row["failed"]]
         ran = [row for row in ring_rows if row["status"] not in ("NotStarted", "NotRun")]
-        if failed and stops_run(len(failed), len(ran), max_fail_percentage):
+        # Ansible judges max_fail_percentage per serial batch: the first batch of the ring that breaks it stops the run.
+        batches = {}
+        for row in ran:
+            batches.setdefault(row.get("batch"), []).append(row)
+        if failed and any(stops_run(len([row for row in group if row["failed"]]), len(group), max_fail_percentage)
+                          for group in batches.values()):
             later = [e["ring"] for e in plan[plan.index(entry) + 1:] if e["state"] == "run"]
             first = failed[0]
             return "Stopped in ring %s: %s %s%s%s." % (

@@ -148,13 +148,16 @@ def run_extension_upgrade(job, observer=None):
                                              read_operation=getattr(job, "read_final_operation", True),
                                              on_poll=lambda shaped: notify("poll", shaped if _vmss.is_ours(shaped, started_after)
                                                                            else None))
-    result.update(rolling_upgrade=outcome.value, timeline=outcome.timeline, polls=outcome.polls,
+    # The upgrade this task is about: when it started one, a latest that began before the start is an older upgrade
+    # (the start failed before the new one showed), whose code and error must not be taken for the outcome.
+    watched = outcome.value if started_after is None or _vmss.is_ours(outcome.value, started_after) else None
+    result.update(rolling_upgrade=watched, timeline=outcome.timeline, polls=outcome.polls,
                   operation=_shapes.compute_operation(op_status) if op_status else None,
                   elapsed=round(outcome.elapsed, 1))
     if outcome.timed_out:
         return _on_timeout(job, target, result, outcome.stopped_by)
     if not succeeded(outcome.value, op_status, started_after):
-        raise ModuleFailure(_vmss.failure_message(outcome.value, result["operation"]), **result)
+        raise ModuleFailure(_vmss.failure_message(watched, result["operation"]), **result)
     return result
 
 

@@ -135,9 +135,11 @@ operation_url:
   sample: https://management.azure.com/subscriptions/.../providers/Microsoft.Compute/locations/eastus/operations/3a5e...?api-version=2024-07-01
 rolling_upgrade:
   description:
-    - The latest rolling upgrade at the end of the task, in the shape M(azure_ops.rollout.vmss_rolling_upgrade_info)
-      returns (C(policy), C(running_status), C(progress), C(error), C(is_terminal), C(percent_complete), and
-      C(location)/C(type) when sent). Null when no upgrade ever ran.
+    - The rolling upgrade the task is about, in the shape M(azure_ops.rollout.vmss_rolling_upgrade_info) returns
+      (C(policy), C(running_status), C(progress), C(error), C(is_terminal), C(percent_complete), and C(location)/C(type)
+      when sent) - the latest at the end of the task. When the task started one, that one, or null when it never
+      showed (the start failed first): an older upgrade's code and error are never reported as this task's.
+    - Null when no upgrade ever ran.
   returned: always
   type: dict
   sample: {running_status: {code: Completed, start_time: '2026-11-22T05:06:27.0292795+00:00', last_action: Start},

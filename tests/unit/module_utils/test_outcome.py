@@ -230,7 +230,7 @@ def test_timed_out_failed_per_on_timeout(on_timeout, failed):
 def test_timed_out_messages():
     res, running = _timed_out("leave")
     rec = record(res, None, on_timeout="leave", elapsed=600.0)
-    assert rec["msg"] == ("vmss-web-01 (rg-web): TimedOut: still running in Azure after 10m00s, left running "
+    assert rec["msg"] == ("vmss-web-01 (rg-web): TimedOut: not done after 10m00s, left running in Azure "
                           "(on_timeout=leave) (succeeded 4, failed 0, in progress 2, pending 4)")
     text = ("Timed out after 600s waiting for the rolling upgrade of vmss-web-01; last progress: %s. The rolling "
             "upgrade was cancelled (on_timeout=cancel)" % _vmss.progress_text(running))

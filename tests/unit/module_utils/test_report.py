@@ -358,3 +358,19 @@ def test_progress_svg():
     ys = [float(p.split(",")[1]) for p in points]
     assert xs == sorted(xs) and 0 <= min(xs) and max(xs) <= 180 and ys == sorted(ys, reverse=True)
     assert 'aria-label="60.0% done, 2 failed after 1m30s"' in svg
+
+
+def test_headline_judges_max_fail_percentage_per_serial_batch():
+    """2 of 10 failed in the ring, but all in the second batch of 5: 40 % > 30 % stops the run, as Ansible would."""
+    plan = [{"ring": "ring1", "hosts": ["h%d" % i for i in range(10)], "in_run": ["h%d" % i for i in range(10)],
+             "state": "run"}, {"ring": "ring2", "hosts": ["x"], "in_run": ["x"], "state": "run"}]
+    rows = []
+    for i in range(10):
+        failed = i in (7, 8)
+        rows.append({"host": "h%d" % i, "name": "h%d" % i, "ring": "ring1", "status": "Faulted" if failed else "Completed",
+                     "failed": failed, "error_code": None, "batch": "b1" if i < 5 else "b2"})
+    rows.append({"host": "x", "name": "x", "ring": "ring2", "status": "NotStarted", "failed": False, "batch": None})
+    assert _report.headline(rows, plan, max_fail_percentage=30).startswith("Stopped in ring ring1: h7 Faulted")
+    for row in rows:
+        row["batch"] = "one"       # one batch of 10: 20 % is within 30 %
+    assert _report.headline(rows[:10], plan[:1], max_fail_percentage=30).startswith("2 of 10 scale sets failed")
