@@ -15,7 +15,9 @@ module run, because Azure's budgets are shared the same way. For each kind of re
 counters Azure reports, and
 
 * when a counter falls below a low-water mark (``LOW_FRACTION`` of the most it was seen at), spreads what is
-  left over the time until its window is surely back, so the budget is not exhausted before it refills;
+  left over the time until its window is surely back, so the budget is not exhausted before it refills. The
+  window's length comes from the policy's name (``3Min``) and shrinks to what two comebacks of the count prove
+  (so a faster clock, such as the emulator's, is followed too);
 * after a 429 that names its policy (or ARM's subscription bucket), holds every request counted against it
   until the ``Retry-After`` has passed: one 429 per throttle, not one per thread;
 * keeps the latest throttle for display (``throttled``).
@@ -192,12 +194,14 @@ class _Counter:
 
     def __init__(self, name):
         self.name = name
-        self.horizon = horizon(name)
+        self.period = horizon(name)   # the window's length: from the name, shortened by what is seen
         self.reported = None    # the last count Azure reported
         self.peak = 0           # the most it was seen at: the budget's size, as far as we know
         self.remaining = None   # reported, less the requests sent since and not answered yet
         self.in_flight = 0
-        self.reset_at = None    # when the count was last seen to go up (its window came back by then)
+        self.reset_at = None    # when the count was last seen to come back (its window started by then)
+        self.seen_at = None     # when Azure last reported it
+        self.before_reset = None  # the report before the last comeback (the window started after it)
         self.sent_at = None     # when the last request counted here went
         self.resume_at = 0.0    # no request counted here goes before this time (a 429's Retry-After)
 
@@ -234,14 +238,14 @@ class Pacer:
 
     def _interval(self, counter):
         """The gap to keep after the last request counted here: none until the count runs low, then what is left
-        spread from that request to the time the budget is surely back (the window's end if it was seen to start,
-        else a whole window later)."""
+        spread from that request to the time the budget is surely back (the end of the window seen to start, else a
+        whole window later)."""
         if (counter.remaining is None or counter.sent_at is None
                 or counter.remaining >= max(self.low_floor, self.low_fraction * counter.peak)):
             return 0.0
-        back = counter.sent_at + counter.horizon
-        if counter.reset_at is not None and counter.sent_at < counter.reset_at + counter.horizon:
-            back = counter.reset_at + counter.horizon
+        back = counter.sent_at + counter.period
+        if counter.reset_at is not None and counter.sent_at < counter.reset_at + counter.period:
+            back = counter.reset_at + counter.period
         return (back - counter.sent_at) / max(counter.remaining, 1)
 
     def turn(self, method, url, deadline):
@@ -295,8 +299,14 @@ class Pacer:
                 counter = self._counters.get(key)
                 if counter is None:
                     counter = self._counters[key] = _Counter(name)
-                if counter.reported is not None and value > counter.reported:
+                # Come back: more than answers out of order could explain. Two comebacks bound the window's
+                # length from above (it started after the report before the first, ended before the second).
+                if counter.reported is not None and value > counter.reported + counter.in_flight + 1:
+                    if counter.before_reset is not None:
+                        counter.period = min(counter.period, now - counter.before_reset)
+                    counter.before_reset = counter.seen_at
                     counter.reset_at = now
+                counter.seen_at = now
                 counter.reported = value
                 counter.peak = max(counter.peak, value)
                 counter.remaining = value - counter.in_flight

@@ -113,32 +113,53 @@ def test_no_pacing_while_plenty_remains_then_spread_over_the_window():
     for remaining in range(399, 80, -1):        # 20 % of 400 is the low-water mark
         _send(pacer, LATEST, _resource(GetVMScaleSet3Min=remaining))
     assert clock.sleeps == []
-    _send(pacer, LATEST, _resource(GetVMScaleSet3Min=10))
-    # 10 left of a 3-minute window whose start is unknown: one request every 18 s at most.
-    turn = _send(pacer, LATEST_2, _resource(GetVMScaleSet3Min=9))
-    assert sum(clock.sleeps) == pytest.approx(18.0) and turn.paced == pytest.approx(18.0)
-    assert pacer.paced_seconds == pytest.approx(18.0)
+    _send(pacer, LATEST, _resource(GetVMScaleSet3Min=60))
+    # 60 left of a 3-minute window whose start is unknown: one request every 3 s at most.
+    turn = _send(pacer, LATEST_2, _resource(GetVMScaleSet3Min=59))
+    assert sum(clock.sleeps) == pytest.approx(3.0) and turn.paced == pytest.approx(3.0)
+    assert pacer.paced_seconds == pytest.approx(3.0)
     # Another kind of request (another budget) is not held.
     before = len(clock.sleeps)
     _send(pacer, OPERATION, _resource(GetOperation3Min=49000))
     assert len(clock.sleeps) == before
+    # Nothing left: the next one waits for the window to be surely back.
+    _send(pacer, LATEST, _resource(GetVMScaleSet3Min=0))
+    start = clock.now
+    _send(pacer, LATEST, _resource(GetVMScaleSet3Min=399))
+    assert clock.now - start == pytest.approx(180.0, abs=0.01)
 
 
 def test_a_window_seen_coming_back_ends_pacing_and_dates_the_next():
     clock = RecordingClock()
     pacer = Pacer(clock)
     _send(pacer, LATEST, _resource(GetVMScaleSet3Min=399))
-    _send(pacer, LATEST, _resource(GetVMScaleSet3Min=3))
-    clock.now += 60                                           # the gap it asks for (180 s / 3) has passed
-    _send(pacer, LATEST, _resource(GetVMScaleSet3Min=398))   # it went up: the window came back by now
+    _send(pacer, LATEST, _resource(GetVMScaleSet3Min=60))
+    clock.now += 3                                            # the gap it asks for (180 s / 60) has passed
+    _send(pacer, LATEST, _resource(GetVMScaleSet3Min=398))   # it came back: the window started by now
     assert clock.sleeps == []
     start = clock.now
-    _send(pacer, LATEST, _resource(GetVMScaleSet3Min=4))     # sent at once: 398 were left
+    _send(pacer, LATEST, _resource(GetVMScaleSet3Min=30))    # sent at once: 398 were left
     clock.now = start + 90
-    _send(pacer, LATEST, _resource(GetVMScaleSet3Min=3))     # 4 left over the 180 s to the window's end: 45 s apart
+    _send(pacer, LATEST, _resource(GetVMScaleSet3Min=20))    # 30 left over the 180 s to the window's end: 6 s apart
     assert clock.sleeps == []
-    _send(pacer, LATEST, _resource(GetVMScaleSet3Min=2))     # 3 left over the 90 s to the window's end
-    assert sum(clock.sleeps) == pytest.approx(30.0, abs=0.01)
+    _send(pacer, LATEST, _resource(GetVMScaleSet3Min=19))    # 20 left over the 90 s to the window's end
+    assert sum(clock.sleeps) == pytest.approx(4.5, abs=0.01)
+
+
+def test_the_window_is_learnt_from_two_comebacks():
+    """A window shorter than its name says (the emulator's clock runs fast) is followed once seen twice."""
+    clock = RecordingClock()
+    pacer = Pacer(clock)
+    for second in range(0, 13):                  # a 3-second "3Min" window of 20 requests, read every second
+        clock.now = 1000.0 + second
+        _send(pacer, LATEST, _resource(GetVMScaleSet3Min=19 - second % 3))
+    counter = list(pacer._counters.values())[0]   # pylint: disable=protected-access
+    assert 3.0 <= counter.period <= 4.0           # came back at 3, 6, 9, 12: bounded by 6 - 2 = 4, then 3 ...
+    assert counter.period < _pacing.horizon("GetVMScaleSet3Min")
+    # Out-of-order answers (a little more left than the last report) are not a comeback.
+    _send(pacer, LATEST_2, _resource(GetVMScaleSet3Min=10))
+    _send(pacer, LATEST_2, _resource(GetVMScaleSet3Min=11))
+    assert counter.reset_at == 1012.0
 
 
 def test_requests_in_flight_count_before_their_answer():
@@ -223,7 +244,7 @@ def test_pacing_never_holds_a_request_past_its_deadline():
     pacer = Pacer(clock)
     _send(pacer, LATEST, _resource(GetVMScaleSet30Min=2600))
     _send(pacer, LATEST, _resource(GetVMScaleSet30Min=1))      # next one would wait the 30-minute window
-    _send(pacer, LATEST, _resource(GetVMScaleSet30Min=0), deadline=Deadline(60, clock))
+    _send(pacer, LATEST, _resource(GetVMScaleSet30Min=0), deadline=Deadline(5, clock))
     assert clock.sleeps == []
 
 
