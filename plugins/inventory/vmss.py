@@ -19,6 +19,14 @@ description:
   - Groups come from O(keyed_groups), O(groups) and O(compose) (for example a group per C(ring) tag and per location).
   - The scale set's Azure tags are the host variable C(vmss_tags) (for example C(vmss_tags.ring)), not C(tags), which is
     a name Ansible reserves and warns about on every run.
+  - All or nothing. Hosts are added only once every page of every subscription was read; any failure (a wrong secret, a
+    subscription that does not exist, Azure throttling for longer than O(list_timeout) allows) fails this inventory
+    source with Azure's code and message, never leaving a partial inventory. Set
+    E(ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED=true) so that such a failure also stops C(ansible-playbook) instead of
+    leaving it with an empty inventory and a warning.
+  - Under Azure's rate limits (scale set lists count against Compute's C(HighCostGetVMScaleSet3Min)/C(30Min) policies and
+    Resource Manager's read bucket of each subscription) the pages are paced from the remaining counts Azure reports,
+    and a 429 is waited out within O(list_timeout).
   - The configuration file name must end with C(azure_vmss.yml) or C(azure_vmss.yaml).
 author:
   - Azure Ops rollout maintainers (@azure-ops)
@@ -60,6 +68,12 @@ options:
     description: Compute API version used to list the scale sets.
     type: str
     default: '2024-07-01'
+  list_timeout:
+    description:
+      - Seconds the whole listing may take, waiting out Azure's throttling included (Compute may ask for 20 minutes). A
+        throttle whose C(Retry-After) reaches past it fails the inventory at once, naming the policy.
+    type: int
+    default: 1800
 """
 
 EXAMPLES = r"""
@@ -92,8 +106,9 @@ from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _auth, _shapes
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _auth, _shapes, _validation
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
+from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
 
 AUTH_OPTIONS = ("auth_source", "subscription_id", "client_id", "secret", "tenant", "x509_certificate_path", "profile",
                 "cloud_environment", "resource_manager_endpoint", "authority_host", "validate_certs", "ca_path",
@@ -195,9 +210,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleParserError("azure_ops.rollout.vmss: set subscriptions, subscription_id or AZURE_SUBSCRIPTION_ID")
         groups = self.get_option("resource_groups") or []
         params = {"api-version": self.get_option("api_version")}
+        problem = _validation.Range(1, 86400).problem(self.get_option("list_timeout"))
+        if problem:
+            raise AnsibleParserError("azure_ops.rollout.vmss: list_timeout %s" % problem)
         items = []
         try:
             client = AzureClient(options)
+            deadline = Deadline(self.get_option("list_timeout"), client.clock)
             for sub in subscriptions:
                 if groups:
                     paths = [resource_path("subscriptions", ("s", sub), "resourceGroups", ("g", rg),
@@ -205,10 +224,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 else:
                     paths = [resource_path("subscriptions", ("s", sub), "providers/Microsoft.Compute/virtualMachineScaleSets")]
                 for path in paths:
-                    for item in client.pages(path, params=dict(params)):
+                    for item in client.pages(path, params=dict(params), deadline=deadline):
                         items.append({key: item.get(key) for key in ("id", "name", "location", "tags", "sku", "properties")})
         except AzureError as error:
-            raise AnsibleError("azure_ops.rollout.vmss: listing scale sets failed: %s" % to_native(error))
+            raise AnsibleError("azure_ops.rollout.vmss: listing scale sets failed, no host added: %s" % to_native(error))
         return items
 
     def _populate(self, items):

@@ -61,6 +61,20 @@ def posts(emu, suffix=None):
             if e["method"] == "POST" and e["kind"] != "token" and (suffix is None or e["path"].lower().endswith(suffix.lower()))]
 
 
+def spend(emu, method, path, times, api_version="2024-07-01"):
+    """Another client of the subscription sends ``times`` requests (using up a budget); returns their statuses."""
+    import requests  # pylint: disable=import-outside-toplevel
+
+    with requests.Session() as session:
+        token = session.post("%s/%s/oauth2/v2.0/token" % (emu.base_url, emu.tenant_id), verify=emu.ca_path, timeout=10,
+                             data={"grant_type": "client_credentials", "client_id": emu.client_id,
+                                   "client_secret": emu.client_secret,
+                                   "scope": "https://management.azure.com/.default"}).json()["access_token"]
+        return [session.request(method, emu.base_url + path, params={"api-version": api_version}, verify=emu.ca_path,
+                                headers={"Authorization": "Bearer " + token}, timeout=10).status_code
+                for attempt in range(times)]
+
+
 def read_json(path: Path):
     return json.loads(Path(path).read_text())
 

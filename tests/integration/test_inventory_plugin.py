@@ -11,7 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from .conftest import PLAYBOOKS, FAST_VARS, plain, posts, read_json, rows_by_name, scenario, vmss
+from tests.emulator.scenarios import fleet
+
+from .conftest import PLAYBOOKS, FAST_VARS, SUB, plain, posts, read_json, rows_by_name, scenario, spend, vmss
 
 FLEET = [
     vmss("inv-canary", "canary", rg="rg-it"),
@@ -29,14 +31,19 @@ BASE_CONFIG = {
 }
 
 
-def _inventory(tmp_path: Path, emulator, config: dict, name="fleet.azure_vmss.yml", args=("--list",)):
+def _run_inventory(tmp_path: Path, emulator, config: dict, name="fleet.azure_vmss.yml", args=("--list",), env=None):
     path = tmp_path / name
     path.write_text(yaml.safe_dump(config))
-    env = dict(os.environ)
-    env.update({k: str(v) for k, v in emulator.env().items()})
+    full_env = dict(os.environ)
+    full_env.update({k: str(v) for k, v in emulator.env().items()})
+    full_env.update(env or {})
     tool = str(Path(sys.executable).parent / "ansible-inventory")
-    proc = subprocess.run([tool, "-i", str(path), *args], env=env, capture_output=True, text=True, timeout=120,
+    return subprocess.run([tool, "-i", str(path), *args], env=full_env, capture_output=True, text=True, timeout=300,
                           check=False)
+
+
+def _inventory(tmp_path: Path, emulator, config: dict, name="fleet.azure_vmss.yml", args=("--list",)):
+    proc = _run_inventory(tmp_path, emulator, config, name, args)
     assert proc.returncode == 0, proc.stderr
     assert "Failed to parse" not in proc.stderr, proc.stderr
     return plain(json.loads(proc.stdout))
@@ -109,3 +116,67 @@ def test_rollout_playbook_runs_unchanged_over_the_plugin(emulator, run_playbook,
     assert [rows[n]["ring"] for n in ("inv-canary", "inv-r1-eus", "inv-r2-weu")] == ["canary", "ring1", "ring2"]
     assert len(posts(emulator, "/extensionRollingUpgrade")) == 4
     assert re.search(r"^  inv-r2-weu +Completed +100%  ok 3 ", result.stdout, re.M), result.stdout
+
+
+# ------------------------------------------------------------------------------ a large fleet under Azure's limits
+SUBSCRIPTIONS = [SUB, "00000000-0000-0000-0000-000000000002", "00000000-0000-0000-0000-000000000003"]
+SUB_LIST = "/subscriptions/%s/providers/Microsoft.Compute/virtualMachineScaleSets"
+
+
+def _large_fleet(emulator, throttling=True):
+    """1,000 scale sets over 3 subscriptions, Azure's rate limits on; 30-minute windows last 30 real seconds."""
+    emulator.load(fleet(1000, subscriptions=SUBSCRIPTIONS, time_scale=60.0, throttling=throttling))
+
+
+def _plugin_lists(emulator):
+    return [e for e in _lists(emulator) if (e["user_agent"] or "").startswith("azure_ops.rollout/")]
+
+
+def _all_hosts(data):
+    return {name: hv["subscription_id"] for name, hv in data["_meta"]["hostvars"].items()}
+
+
+def test_thousand_scale_sets_over_three_subscriptions_listed_completely(emulator, tmp_path):
+    _large_fleet(emulator)
+    data = _inventory(tmp_path, emulator, dict(BASE_CONFIG, subscriptions=SUBSCRIPTIONS))
+    hosts = _all_hosts(data)
+    assert len(hosts) == 1000
+    assert sorted(list(hosts.values()).count(sub) for sub in SUBSCRIPTIONS) == [333, 333, 334]
+    assert len(data["vmss"]["hosts"]) == 1000 and len(data["canary"]["hosts"]) == 334
+    lists = _plugin_lists(emulator)
+    assert len(lists) == 34 * 3 and {e["status"] for e in lists} == {200}   # pages of 10, none refused
+
+
+def test_a_throttled_subscription_is_waited_for_and_still_listed_completely(emulator, tmp_path):
+    _large_fleet(emulator, {"compute": {"HighCostGetVMScaleSet30Min": 50}})
+    # Another tool used up the second subscription's high-cost read budget for this 30-minute window.
+    assert spend(emulator, "GET", SUB_LIST % SUBSCRIPTIONS[1], 50) == [200] * 50
+    data = _inventory(tmp_path, emulator, dict(BASE_CONFIG, subscriptions=SUBSCRIPTIONS))
+    assert len(_all_hosts(data)) == 1000
+    lists = _plugin_lists(emulator)
+    refused = [e for e in lists if e["status"] == 429]
+    assert len(refused) == 1 and SUBSCRIPTIONS[1] in refused[0]["path"]      # one 429, waited out, not retried blindly
+    assert len([e for e in lists if e["status"] == 200]) == 34 * 3
+
+
+def test_a_throttle_past_list_timeout_fails_loudly_and_adds_no_host(emulator, tmp_path):
+    _large_fleet(emulator, {"compute": {"HighCostGetVMScaleSet30Min": 50}})
+    assert spend(emulator, "GET", SUB_LIST % SUBSCRIPTIONS[1], 50) == [200] * 50
+    config = dict(BASE_CONFIG, subscriptions=SUBSCRIPTIONS, list_timeout=5)
+    strict = _run_inventory(tmp_path, emulator, config, env={"ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "true"})
+    assert strict.returncode != 0
+    message = " ".join(strict.stderr.split())
+    assert "listing scale sets failed, no host added: Azure returned 429 OperationNotAllowed: throttled by Azure" in message
+    assert "policy HighCostGetVMScaleSet30Min, Retry-After" in message, message
+    # Without that setting Ansible goes on with a warning, and still no host of this source: never a partial inventory
+    # (the first subscription was read completely before the second one failed).
+    lenient = _run_inventory(tmp_path, emulator, config, name="again.azure_vmss.yml")
+    assert lenient.returncode == 0 and "Failed to parse" in lenient.stderr
+    assert plain(json.loads(lenient.stdout))["_meta"]["hostvars"] == {}
+
+
+def test_list_timeout_is_checked_before_any_request(emulator, tmp_path):
+    proc = _run_inventory(tmp_path, emulator, dict(BASE_CONFIG, list_timeout=0),
+                          env={"ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "true"})
+    assert proc.returncode != 0 and "list_timeout must be at least 1 (got 0)" in " ".join(proc.stderr.split())
+    assert [e for e in emulator.requests if e["kind"] != "token"] == []

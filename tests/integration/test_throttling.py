@@ -2,18 +2,17 @@
 """vmss_extension_upgrade under Azure's rate limits (real ansible-playbook runs against the emulator).
 
 Time scale 60: Compute's 30-minute windows last 30 real seconds (room for ansible-playbook to start inside the
-window another client used up), so a throttle is minutes of Azure time and seconds of test time. Another client (this test) uses up a budget first, as another tool in the subscription would.
+window another client used up), so a throttle is minutes of Azure time and seconds of test time. Another client
+(this test) uses up a budget first, as another tool in the subscription would.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import requests
+from .conftest import SUB, scenario, spend, vmss
 
-from .conftest import SUB, scenario, vmss
-
-API = "2024-07-01"
+VMSS = "/subscriptions/%s/resourceGroups/rg-it/providers/Microsoft.Compute/virtualMachineScaleSets/" % SUB
 
 
 def _throttled_scenario(time_scale, **limits):
@@ -27,31 +26,13 @@ def _playbook(tmp_path: Path, name, **options) -> Path:
     args.update(options)
     task = {"name": "upgrade", "azure_ops.rollout.vmss_extension_upgrade": args, "register": "upgrade",
             "ignore_errors": True}
-    keep = {"name": "keep the result", "ansible.builtin.copy": {"content": "{{ upgrade | to_json }}",
-                                                                  "dest": str(tmp_path / "result.json")}}
+    copy = {"content": "{{ upgrade | to_json }}", "dest": str(tmp_path / "result.json")}
+    keep = {"name": "keep the result", "ansible.builtin.copy": copy}
     book = tmp_path / "upgrade.yml"
     book.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False,
                                  "module_defaults": {"group/azure_ops.rollout.azure": {"subscription_id": SUB}},
                                  "tasks": [task, keep]}]))
     return book
-
-
-class _Other:
-    """Another client in the same subscription, using up a budget."""
-
-    def __init__(self, emu):
-        self.emu = emu
-        token = requests.post("%s/%s/oauth2/v2.0/token" % (emu.base_url, emu.tenant_id), verify=emu.ca_path, timeout=10,
-                              data={"grant_type": "client_credentials", "client_id": emu.client_id,
-                                    "client_secret": emu.client_secret, "scope": "https://management.azure.com/.default"})
-        self.headers = {"Authorization": "Bearer " + token.json()["access_token"]}
-
-    def send(self, method, name, suffix, times):
-        url = "%s/subscriptions/%s/resourceGroups/rg-it/providers/Microsoft.Compute/virtualMachineScaleSets/%s%s" % (
-            self.emu.base_url, SUB, name, suffix)
-        with requests.Session() as session:
-            return [session.request(method, url, params={"api-version": API}, headers=self.headers, verify=self.emu.ca_path,
-                                    timeout=10).status_code for attempt in range(times)]
 
 
 def _arm(emulator, method, name):
@@ -61,7 +42,7 @@ def _arm(emulator, method, name):
 
 def test_throttled_read_is_waited_and_shown(emulator, run_playbook, tmp_path):
     emulator.load(_throttled_scenario(time_scale=60.0, GetVMScaleSet30Min=60))     # 30 s windows: room to start
-    assert _Other(emulator).send("GET", "thr-b", "", 60) == [200] * 60      # the 30-minute read budget is used up
+    assert spend(emulator, "GET", VMSS + "thr-b", 60) == [200] * 60      # the 30-minute read budget is used up
     result = run_playbook(_playbook(tmp_path, "thr-a"), emulator=emulator, timeout=180).assert_ok()
     upgrade = json.loads((tmp_path / "result.json").read_text())
     assert not upgrade.get("failed"), result.stdout
@@ -76,7 +57,7 @@ def test_throttled_read_is_waited_and_shown(emulator, run_playbook, tmp_path):
 def test_throttled_start_is_waited_shown_and_posted_once(emulator, run_playbook, tmp_path):
     emulator.load(_throttled_scenario(time_scale=60.0, VMScaleSetActions30Min=3))
     # Three actions (refused cancels count too) use up the 30-minute action budget.
-    assert _Other(emulator).send("POST", "thr-b", "/rollingUpgrades/cancel", 3) == [409] * 3
+    assert spend(emulator, "POST", VMSS + "thr-b/rollingUpgrades/cancel", 3) == [409] * 3
     run_playbook(_playbook(tmp_path, "thr-a"), emulator=emulator, timeout=180).assert_ok()
     upgrade = json.loads((tmp_path / "result.json").read_text())
     assert upgrade["upgrade_started"] and upgrade["changed"] and not upgrade.get("failed")
