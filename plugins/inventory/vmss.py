@@ -100,20 +100,13 @@ cache_connection: ~/.cache/azure_vmss_inventory
 cache_timeout: 600
 """
 
-import re
-
 from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _auth, _shapes, _validation
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _auth, _shapes, _validation, _vmss
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
-
-AUTH_OPTIONS = ("auth_source", "subscription_id", "client_id", "secret", "tenant", "x509_certificate_path", "profile",
-                "cloud_environment", "resource_manager_endpoint", "authority_host", "validate_certs", "ca_path",
-                "request_timeout")
-_ID = re.compile(r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/", re.I)
 
 
 def tags_match(tags, wanted, any_of=False):
@@ -134,7 +127,7 @@ def tags_match(tags, wanted, any_of=False):
 def host_vars(item):
     """The host variables of one scale set body."""
     props = item.get("properties") or {}
-    match = _ID.search(item.get("id") or "")
+    subscription_id, resource_group = _vmss.id_scope(item.get("id"))
     policy = props.get("upgradePolicy") or {}
     upgrade_policy = {"mode": policy.get("mode")}
     if policy.get("rollingUpgradePolicy") is not None:
@@ -143,8 +136,8 @@ def host_vars(item):
         upgrade_policy["automatic_os_upgrade_policy"] = _shapes.snake_keys(policy["automaticOSUpgradePolicy"])
     sku = item.get("sku") or {}
     return {
-        "subscription_id": match.group("sub") if match else None,
-        "resource_group": match.group("rg") if match else None,
+        "subscription_id": subscription_id,
+        "resource_group": resource_group,
         "vmss_name": item.get("name"),
         "vmss_id": item.get("id"),
         "location": item.get("location"),
@@ -186,7 +179,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _auth_options(self):
         options = {}
-        for name in AUTH_OPTIONS:
+        for name in _auth.OPTION_NAMES:
             try:
                 value = self.get_option(name)
             except KeyError:
@@ -202,14 +195,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _list(self):
         """Every scale set of the configured subscriptions (and resource groups), as slim JSON-able dicts."""
-        from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient, resource_path
+        from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient
 
         options = self._auth_options()
         subscriptions = self.get_option("subscriptions") or ([options["subscription_id"]] if options.get("subscription_id") else [])
         if not subscriptions:
             raise AnsibleParserError("azure_ops.rollout.vmss: set subscriptions, subscription_id or AZURE_SUBSCRIPTION_ID")
-        groups = self.get_option("resource_groups") or []
-        params = {"api-version": self.get_option("api_version")}
+        groups = self.get_option("resource_groups") or [None]
         problem = _validation.Range(1, 86400).problem(self.get_option("list_timeout"))
         if problem:
             raise AnsibleParserError("azure_ops.rollout.vmss: list_timeout %s" % problem)
@@ -218,13 +210,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             client = AzureClient(options)
             deadline = Deadline(self.get_option("list_timeout"), client.clock)
             for sub in subscriptions:
-                if groups:
-                    paths = [resource_path("subscriptions", ("s", sub), "resourceGroups", ("g", rg),
-                                           "providers/Microsoft.Compute/virtualMachineScaleSets") for rg in groups]
-                else:
-                    paths = [resource_path("subscriptions", ("s", sub), "providers/Microsoft.Compute/virtualMachineScaleSets")]
-                for path in paths:
-                    for item in client.pages(path, params=dict(params), deadline=deadline):
+                for group in groups:
+                    for item in _vmss.list_scale_sets(client, sub, group, api_version=self.get_option("api_version"),
+                                                      deadline=deadline):
                         items.append({key: item.get(key) for key in ("id", "name", "location", "tags", "sku", "properties")})
         except AzureError as error:
             raise AnsibleError("azure_ops.rollout.vmss: listing scale sets failed, no host added: %s" % to_native(error))

@@ -51,6 +51,12 @@ ENV_FALLBACKS = {
 }
 
 
+# Every shared option, in the order of auth_argument_spec (plugins without an argument spec use this list).
+OPTION_NAMES = ("auth_source", "subscription_id", "client_id", "secret", "tenant", "x509_certificate_path", "profile",
+                "cloud_environment", "resource_manager_endpoint", "authority_host", "validate_certs", "ca_path",
+                "request_timeout")
+
+
 def auth_argument_spec():
     """The shared options as an AnsibleModule argument spec (env fallbacks included)."""
     from ansible.module_utils.basic import env_fallback

@@ -39,9 +39,26 @@ TARGET_RULES = {"resource_group": _validation.RESOURCE_GROUP, "name": _validatio
 Latest = collections.namedtuple("Latest", "exists upgrade server_time")
 
 
+_RESOURCE_ID = re.compile(r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/", re.I)
+
+
 def vmss_path(subscription_id, resource_group, name, *tail):
     return resource_path("subscriptions", ("s", subscription_id), "resourceGroups", ("g", resource_group),
                          "providers/Microsoft.Compute/virtualMachineScaleSets", ("n", name), *tail)
+
+
+def scale_sets_path(subscription_id, resource_group=None):
+    """The list of the scale sets of a subscription, or of one of its resource groups."""
+    if resource_group:
+        return resource_path("subscriptions", ("s", subscription_id), "resourceGroups", ("g", resource_group),
+                             "providers/Microsoft.Compute/virtualMachineScaleSets")
+    return resource_path("subscriptions", ("s", subscription_id), "providers/Microsoft.Compute/virtualMachineScaleSets")
+
+
+def id_scope(resource_id):
+    """(subscription id, resource group) of an ARM resource id, or (None, None)."""
+    match = _RESOURCE_ID.search(resource_id or "")
+    return (match.group("sub"), match.group("rg")) if match else (None, None)
 
 
 def parse_time(value):
@@ -149,6 +166,12 @@ def read_latest(client, subscription_id, resource_group, name, api_version=API_V
             raise error
         return Latest(False, None, server_now)
     return Latest(True, _shapes.rolling_upgrade(body), server_now)
+
+
+def list_scale_sets(client, subscription_id, resource_group=None, api_version=API_VERSION, deadline=None):
+    """Lazily yield the scale set bodies of a subscription (or resource group), across pages."""
+    return client.pages(scale_sets_path(subscription_id, resource_group), params={"api-version": api_version},
+                        deadline=deadline)
 
 
 def start_upgrade(client, subscription_id, resource_group, name, api_version=API_VERSION, action="extensionRollingUpgrade",

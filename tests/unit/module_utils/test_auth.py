@@ -180,3 +180,9 @@ def test_a_secret_without_tenant_fails_before_any_request(emulator):
     assert info.value.code == "CredentialMissing"
     assert info.value.message == "secret given but tenant missing (set tenant or AZURE_TENANT_ID)"
     assert emulator.requests == []
+
+
+def test_option_names_are_the_argument_spec_of_the_shared_options():
+    from ansible_collections.azure_ops.rollout.plugins.module_utils._auth import OPTION_NAMES, auth_argument_spec
+
+    assert OPTION_NAMES == tuple(auth_argument_spec())

@@ -1,0 +1,195 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, azure_ops.rollout contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ansible-rulebook event source: state changes of Azure rolling upgrades, Device Update imports and AKS operations.
+
+The source is a thin caller: the arguments, the change detection and the
+events are in plugins/module_utils/_events.py, the reads in _watch.py (the
+same client, auth, retries, pacing and error parsing as the modules).
+"""
+
+import asyncio
+import logging
+import os
+import sys
+from typing import Any
+
+DOCUMENTATION = r"""
+---
+short_description: Events when Azure rolling upgrades, Device Update imports or AKS operations change.
+description:
+  - Polls Azure every O(interval) seconds and puts one event on the queue per state change, never one for an unchanged
+    state.
+  - "Each event is C({azure_ops_rollout: {kind, subscription_id, resource_group, name, status, previous_status,
+    progress, error}, meta: {hosts: NAME}}). C(meta.hosts) is the scale set (or AKS cluster, or Device Update
+    instance) name, so a C(run_playbook) action runs for that inventory host only. The README of the collection
+    documents every field."
+  - "One source with O(kinds), not one source per kind: the kinds share one client and one token per plane, the
+    scale set kinds share the scale set list, and one rulebook source needs the authentication arguments once. Run the
+    source twice (with different O(kinds)) to poll the kinds at different intervals."
+  - V(vmss_rolling_upgrade) reads C(rollingUpgrades/latest) of each watched scale set and reports every status change
+    (C(RollingForward), C(Completed), C(Faulted), C(Cancelled)); a new upgrade that ends in the same status as the last
+    one is a change too.
+  - V(adu_import) reports each Device Update operation of O(adu_instance_id) that ends, C(Succeeded) or C(Failed). The
+    in-flight operations are listed (the service filters on C(NotStarted) and C(Running) only) and one that leaves the
+    list is read once for its outcome; an import that starts and ends within one interval is not seen.
+  - V(aks_operation) reports each operation of the O(aks_clusters) that ends (C(Succeeded), C(Failed), C(Canceled)).
+  - The first successful read of a scale set, cluster or instance is its baseline. It is reported, with
+    C(previous_status) null, only when O(emit_current_state) is true.
+  - Throttling, a failed read or an expired token never ends the source. It logs a warning (once per distinct problem),
+    keeps the last known state and goes on; after throttling, server or network errors the wait before the next round
+    doubles per failed round, up to 15 minutes. Only bad arguments end it, at start, before any request, with a
+    message that names every broken rule.
+  - The authentication arguments are those of the modules (the C(azure_ops.rollout.azure) documentation fragment),
+    with the same environment variable fallbacks. One token per plane (Resource Manager, Device Update) is reused
+    across rounds and refreshed before it expires.
+  - "Cost: per round, one request per watched scale set for V(vmss_rolling_upgrade), one list request per Device Update
+    instance (plus one per operation that ended) and one list page per AKS cluster, plus the scale set list pages every
+    O(list_interval) seconds when scale sets are selected by resource group or subscription."
+options:
+  kinds:
+    description:
+      - What to watch. Default, the kinds whose targets are set (V(aks_operation) with O(aks_clusters), V(adu_import) with
+        O(adu_instance_id), V(vmss_rolling_upgrade) with O(scale_sets) or O(resource_groups) or when no other target is
+        set).
+    type: list
+    elements: str
+    choices: [vmss_rolling_upgrade, adu_import, aks_operation]
+  scale_sets:
+    description:
+      - The scale sets to watch, as names in O(resource_group) or as C({resource_group, name}) mappings.
+      - Without O(scale_sets) nor O(resource_groups), every scale set of the subscription is watched.
+    type: list
+    elements: raw
+  resource_groups:
+    description:
+      - Watch every scale set of these resource groups (read through the paged list, again every O(list_interval)
+        seconds so new scale sets are picked up and deleted ones dropped). Exclusive with O(scale_sets).
+    type: list
+    elements: str
+  resource_group:
+    description: The resource group of the bare names in O(scale_sets) and O(aks_clusters).
+    type: str
+  aks_clusters:
+    description: The AKS clusters whose operations to watch, as names in O(resource_group) or C({resource_group, name}) mappings.
+    type: list
+    elements: raw
+  adu_endpoint:
+    description:
+      - Host name of the Device Update account endpoint, for example C(contoso.api.adu.microsoft.com), optionally with
+        C(:port). Always reached over HTTPS.
+    type: str
+  adu_instance_id:
+    description: The Device Update instance whose import operations to watch.
+    type: str
+  adu_api_version:
+    description: Device Update API version; V(2020-09-01) selects the legacy preview URL shape.
+    type: str
+    choices: ['2022-10-01', '2020-09-01']
+    default: '2022-10-01'
+  interval:
+    description:
+      - Seconds between two rounds of reads (fractions allowed; 0.01 to 86400).
+    type: float
+    default: 60
+  list_interval:
+    description: Seconds between two reads of the scale set list, when O(scale_sets) is not given (0 to 86400).
+    type: float
+    default: 600
+  emit_current_state:
+    description:
+      - Report the state found by the first read of each scale set, cluster or instance (with C(previous_status) null),
+        instead of taking it silently as the baseline. Operations that ended before the source started are reported
+        only then.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - azure_ops.rollout.azure
+"""
+
+EXAMPLES = r"""
+- name: Rolling upgrades of two resource groups
+  hosts: vmss
+  sources:
+    - azure_ops.rollout.operation_events:
+        kinds: [vmss_rolling_upgrade]
+        resource_groups: [rg-web, rg-api]
+        interval: 60
+  rules:
+    - name: A rolling upgrade faulted
+      condition: >-
+        event.azure_ops_rollout.kind == "vmss_rolling_upgrade"
+        and event.azure_ops_rollout.status == "Faulted"
+      action:
+        debug:
+
+- name: Device Update imports and AKS operations
+  hosts: all
+  sources:
+    - azure_ops.rollout.operation_events:
+        adu_endpoint: contoso.api.adu.microsoft.com
+        adu_instance_id: blue
+        resource_group: rg-aks
+        aks_clusters: [aks-prod-eus]
+        interval: 30
+  rules:
+    - name: An operation failed
+      condition: event.azure_ops_rollout.status == "Failed"
+      action:
+        print_event:
+          pretty: true
+"""
+
+LOG = logging.getLogger("azure_ops.rollout.operation_events")
+
+
+def _module_utils():
+    """The collection's module_utils, also when ansible-rulebook runs this file by path (runpy).
+
+    The file lives at <root>/ansible_collections/azure_ops/rollout/extensions/eda/plugins/event_source/; when <root>
+    is not on sys.path (ansible-rulebook does not put the collections path there), it is appended.
+    """
+    try:
+        from ansible_collections.azure_ops.rollout.plugins.module_utils import _events, _watch
+    except ImportError:
+        here = os.path.dirname(os.path.abspath(globals().get("__file__") or "."))
+        collection = os.path.normpath(os.path.join(here, os.pardir, os.pardir, os.pardir, os.pardir))
+        namespace_dir = os.path.dirname(collection)
+        root = os.path.dirname(os.path.dirname(namespace_dir))
+        if (os.path.basename(os.path.dirname(namespace_dir)), os.path.basename(namespace_dir),
+                os.path.basename(collection)) != ("ansible_collections", "azure_ops", "rollout"):
+            raise ImportError("azure_ops.rollout.operation_events must run from an installed collection "
+                              "(<path>/ansible_collections/azure_ops/rollout); it is at %s" % here) from None
+        if root not in sys.path:
+            sys.path.append(root)
+        from ansible_collections.azure_ops.rollout.plugins.module_utils import _events, _watch
+    return _events, _watch
+
+
+events_utils, watch_utils = _module_utils()
+
+
+async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
+    """Put one event per state change on ``queue`` until cancelled; ArgumentError at start on bad arguments."""
+    settings = events_utils.validate_args(args)
+    watcher = watch_utils.Watcher(settings, log=LOG)
+    LOG.info("%s: watching %s every %s s", events_utils.SOURCE_NAME, ", ".join(settings["kinds"]), settings["interval"])
+    try:
+        while True:
+            # The reads block (requests); they run in a worker thread, one round at a time.
+            for event in await asyncio.to_thread(watcher.poll):
+                await queue.put(event)
+            await asyncio.sleep(watcher.next_wait())
+    finally:
+        watcher.stop()
+
+
+if __name__ == "__main__":
+    # By hand, with the auth from the environment: python operation_events.py
+    class MockQueue(asyncio.Queue):
+        """Prints the events."""
+
+        async def put(self, item):
+            print(item)  # noqa: T201
+
+    asyncio.run(main(MockQueue(), {"kinds": sys.argv[1:] or None}))

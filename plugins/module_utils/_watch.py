@@ -1,0 +1,186 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, azure_ops.rollout contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The reads of the event source: one round over everything watched, through the shared client.
+
+``Watcher.poll`` is synchronous and blocking (the source runs it in a worker
+thread). It reads each watched scale set, AKS cluster and Device Update
+instance with the same functions the modules use, turns what it reads into
+observations and lets ``_events.Tracker`` decide what changed. A failed read
+is logged (once per distinct problem) and changes nothing; throttling and
+network failures also stretch the wait before the next round.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import logging
+
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _adu, _aks, _events, _lro, _pacing, _vmss
+from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient, RetryPolicy
+from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureAuthError, AzureError, AzureTimeoutError
+from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
+
+# A read gets a few attempts (the next round comes anyway) and never waits
+# longer than this for one Retry-After; the pacer in the client spaces requests.
+READ_ATTEMPTS = 4
+MAX_RETRY_WAIT = 60.0
+
+
+def _backs_off(error):
+    """Whether a failed read should stretch the wait before the next round (the service is busy or unreachable)."""
+    return isinstance(error, (AzureTimeoutError, AzureAuthError)) or _lro.is_transient(error)
+
+
+class Watcher:
+    """Everything one source watches, and what it last saw of it."""
+
+    def __init__(self, settings, log=None, client=None):
+        self.settings = settings
+        self.interval = settings["interval"]
+        self.log = log or logging.getLogger(__name__)
+        self.clock = _events.StoppableClock()
+        retry = RetryPolicy(max_attempts=READ_ATTEMPTS, backoff_base=1.0, backoff_cap=30.0,
+                            max_wait=max(MAX_RETRY_WAIT, self.interval))
+        # The process-wide pacer: the source shares Azure's budgets with everything else this process sends. Its
+        # waits run on the deadlines of the reads, so on this clock: they end at once when the source stops.
+        self.client = client or AzureClient(settings["options"], clock=self.clock, retry=retry, pacer=_pacing.PACER)
+        self.subscription_id = settings["options"].get("subscription_id")
+        self.tracker = _events.Tracker(settings["emit_current_state"])
+        self.failed_rounds = 0
+        self.rounds = 0
+        self._listed = None
+        self._listed_at = None
+        self._problems = {}
+        self._adu_api = None
+        if settings["adu"]:
+            _adu.connect(self.client, settings["adu"]["endpoint"])
+            self._adu_api = _adu.OperationsApi(settings["adu"]["endpoint"], settings["adu"]["instance_id"],
+                                               settings["adu"]["api_version"])
+
+    # -- the round -----------------------------------------------------------------------------------
+    def poll(self):
+        """Read everything once; return the events of the state changes, in reading order."""
+        events = []
+        busy = False
+        for label, read in self._reads():
+            self.clock.check()
+            try:
+                changes = read()
+            except _events.SourceStopped:
+                raise
+            except AzureError as error:
+                busy = busy or _backs_off(error)
+                self._problem(label, error)
+                continue
+            except Exception as error:  # pylint: disable=broad-except  # an odd body must not end the source
+                self._problem(label, error)
+                continue
+            self._recovered(label)
+            events.extend(_events.build_event(observation, previous) for observation, previous in changes)
+        self.rounds += 1
+        self.failed_rounds = self.failed_rounds + 1 if busy else 0
+        return events
+
+    def next_wait(self):
+        return _events.next_wait(self.interval, self.failed_rounds)
+
+    def stop(self):
+        """End the reads: a wait in progress in the worker thread stops at once."""
+        self.clock.stop()
+
+    def _reads(self):
+        kinds = self.settings["kinds"]
+        if _events.VMSS_ROLLING_UPGRADE in kinds:
+            for resource_group, name in self._scale_sets():
+                yield ("scale set %s/%s" % (resource_group, name),
+                       lambda rg=resource_group, n=name: self.read_rolling_upgrade(rg, n))
+        if _events.ADU_IMPORT in kinds:
+            adu = self.settings["adu"]
+            yield "Device Update instance %s on %s" % (adu["instance_id"], adu["endpoint"]), self.read_adu
+        if _events.AKS_OPERATION in kinds:
+            for resource_group, name in self.settings["aks_clusters"]:
+                yield ("AKS cluster %s/%s" % (resource_group, name),
+                       lambda rg=resource_group, n=name: self.read_aks(rg, n))
+
+    def _deadline(self):
+        return Deadline(max(MAX_RETRY_WAIT, self.interval), self.clock)
+
+    def _problem(self, label, error):
+        """Log a failed read, once while the same problem (type, status, code) goes on."""
+        if isinstance(error, AzureError):
+            same, message = (type(error).__name__, error.status, error.code), str(error)
+        else:
+            same, message = (type(error).__name__, str(error)), "%s: %s" % (type(error).__name__, error)
+        if self._problems.get(label) != same:
+            self.log.warning("%s: reading %s failed (the source goes on): %s", _events.SOURCE_NAME, label, message)
+            self._problems[label] = same
+
+    def _recovered(self, label):
+        if self._problems.pop(label, None) is not None:
+            self.log.info("%s: reading %s works again", _events.SOURCE_NAME, label)
+
+    # -- scale sets ------------------------------------------------------------------------------------
+    def _scale_sets(self):
+        """The watched scale sets as (resource group, name): the given list, or the listed ones (re-listed every list_interval)."""
+        if self.settings["scale_sets"] is not None:
+            return list(self.settings["scale_sets"])
+        now = self.clock.monotonic()
+        if self._listed is None or now - self._listed_at >= self.settings["list_interval"]:
+            label = "the scale set list"
+            try:
+                listed = self.list_scale_sets()
+            except AzureError as error:
+                self._problem(label, error)
+                if _backs_off(error):
+                    self.failed_rounds += 1
+                return list(self._listed or [])
+            self._recovered(label)
+            for resource_group, name in set(self._listed or []) - set(listed):
+                self.tracker.forget(_events.scale_set_scope(_events.VMSS_ROLLING_UPGRADE, self.subscription_id,
+                                                            resource_group, name))
+            self._listed, self._listed_at = listed, now
+        return list(self._listed)
+
+    def list_scale_sets(self):
+        found = []
+        for group in self.settings["resource_groups"] or [None]:
+            for item in _vmss.list_scale_sets(self.client, self.subscription_id, group, deadline=self._deadline()):
+                resource_group = _vmss.id_scope(item.get("id"))[1] or group
+                if resource_group and item.get("name"):
+                    found.append((resource_group, item["name"]))
+        return found
+
+    def read_rolling_upgrade(self, resource_group, name):
+        shaped = _vmss.read_latest(self.client, self.subscription_id, resource_group, name, deadline=self._deadline()).upgrade
+        observation = _events.rolling_upgrade_observation(self.subscription_id, resource_group, name, shaped)
+        return self.tracker.update(observation.scope, [observation])
+
+    # -- Device Update -----------------------------------------------------------------------------------
+    def read_adu(self):
+        """The in-flight operations from the (filtered) list; each one that left the list is read once for its outcome."""
+        adu = self.settings["adu"]
+        scope = _events.adu_scope(adu["endpoint"], adu["instance_id"])
+        observations = [_events.adu_observation(adu["endpoint"], adu["instance_id"], operation)
+                        for operation in _adu.list_operations(self.client, self._adu_api, statuses=_events.ADU_IN_FLIGHT)]
+        done = set()
+        for key in sorted(self.tracker.keys(scope) - set(o.key for o in observations)):
+            status, shaped = _adu.get_operation(self.client, self._adu_api, key[-1], deadline=self._deadline())[:2]
+            if status == 404 or shaped is None:
+                done.add(key)  # purged before we saw its end
+                continue
+            observations.append(_events.adu_observation(adu["endpoint"], adu["instance_id"], shaped))
+            if shaped["status"] not in _events.ADU_IN_FLIGHT:
+                done.add(key)
+        changes = self.tracker.update(scope, observations, complete=False)
+        # An operation that ended never comes back to the in-flight list: nothing more to watch.
+        self.tracker.forget(scope, done)
+        return changes
+
+    # -- AKS -----------------------------------------------------------------------------------------------
+    def read_aks(self, resource_group, cluster):
+        path = _aks.operations_path(self.subscription_id, resource_group, cluster)
+        operations = _aks.list_operations(self.client, path)
+        observations = _events.aks_observations(self.subscription_id, resource_group, cluster, operations)
+        return self.tracker.update(_events.aks_scope(self.subscription_id, resource_group, cluster), observations)

@@ -1,0 +1,110 @@
+# -*- coding: utf-8 -*-
+"""Watcher rounds against the emulator: what one round costs, the scale set list, failures between rounds."""
+
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _events
+from ansible_collections.azure_ops.rollout.plugins.module_utils._watch import Watcher
+
+from .conftest import SUB
+
+FLEET = {"name": "cost", "time_scale": 0.001, "page_size": 4, "subscriptions": [SUB],
+         "scale_sets": [{"name": "web-%02d" % i, "resource_group": "rg-web", "capacity": 2} for i in range(10)],
+         "aks_clusters": [{"name": "aks-a", "resource_group": "rg-web",
+                           "operations": [{"id": "op-%d" % i, "duration": 60} for i in range(3)]}],
+         "adu_instances": [{"instance_id": "blue", "operations": [{"id": "u-1", "running_seconds": 60}]}]}
+
+
+def watcher_for(emu, **args):
+    merged = {"subscription_id": SUB, "client_id": emu.client_id, "secret": emu.client_secret, "tenant": emu.tenant_id,
+              "authority_host": emu.base_url, "resource_manager_endpoint": emu.base_url, "ca_path": emu.ca_path,
+              "interval": 1}
+    merged.update(args)
+    return Watcher(_events.validate_args(merged, environ={}))
+
+
+def counted(emu):
+    """Requests of the log by what they read."""
+    counts = {}
+    for request in emu.requests:
+        path = request["path"]
+        if request["kind"] == "token":
+            what = "token"
+        elif path.endswith("/rollingUpgrades/latest"):
+            what = "latest"
+        elif path.endswith("/virtualMachineScaleSets"):
+            what = "list"
+        elif "/managedClusters/" in path:
+            what = "aks"
+        elif path.endswith("/updates/operations"):
+            what = "adu list"
+        else:
+            what = "adu get"
+        counts[what] = counts.get(what, 0) + 1
+    return counts
+
+
+def test_a_round_costs_one_read_per_watched_scale_set_and_one_token(emulator):
+    emulator.load(FLEET)
+    watcher = watcher_for(emulator, resource_group="rg-web", scale_sets=["web-%02d" % i for i in range(10)])
+    for _round in range(3):
+        assert watcher.poll() == []
+    assert counted(emulator) == {"token": 1, "latest": 30}
+
+
+def test_listing_by_resource_group_adds_the_list_pages_every_list_interval_only(emulator):
+    emulator.load(FLEET)
+    watcher = watcher_for(emulator, resource_groups=["rg-web"], list_interval=600)
+    for _round in range(3):
+        watcher.poll()
+    assert counted(emulator) == {"token": 1, "list": 3, "latest": 30}  # 10 scale sets in pages of 4, read once
+    emulator.clear_requests()
+    relisting = watcher_for(emulator, resource_groups=["rg-web"], list_interval=0)
+    for _round in range(2):
+        relisting.poll()
+    assert counted(emulator) == {"token": 1, "list": 6, "latest": 20}
+
+
+def test_aks_and_device_update_cost_one_list_per_round_plus_one_read_per_ended_import(emulator):
+    emulator.load(FLEET)
+    watcher = watcher_for(emulator, resource_group="rg-web", aks_clusters=["aks-a"], adu_endpoint=emulator.host,
+                          adu_instance_id="blue")
+    watcher.poll()
+    watcher.poll()
+    emulator.advance(61)
+    changes = watcher.poll()
+    watcher.poll()
+    assert counted(emulator) == {"token": 2, "aks": 4, "adu list": 4, "adu get": 1}
+    assert sorted((e["azure_ops_rollout"]["kind"], e["azure_ops_rollout"]["status"]) for e in changes) == [
+        ("adu_import", "Succeeded"), ("aks_operation", "Succeeded"), ("aks_operation", "Succeeded"),
+        ("aks_operation", "Succeeded")]
+
+
+def test_a_scale_set_that_left_the_list_is_forgotten(emulator):
+    fleet = dict(FLEET, scale_sets=FLEET["scale_sets"][:2])
+    emulator.load(fleet)
+    watcher = watcher_for(emulator, resource_groups=["rg-web"], list_interval=0)
+    watcher.poll()
+    scope = _events.scale_set_scope(_events.VMSS_ROLLING_UPGRADE, SUB, "rg-web", "web-01")
+    assert watcher.tracker.keys(scope) == {scope}
+    emulator.load(dict(FLEET, scale_sets=FLEET["scale_sets"][:1]))
+    watcher.poll()
+    assert watcher.tracker.keys(scope) == set()
+
+
+def test_throttled_rounds_stretch_the_wait_and_a_good_round_resets_it(emulator):
+    emulator.load(FLEET)
+    watcher = watcher_for(emulator, resource_group="rg-web", scale_sets=["web-00"])
+    emulator.add_fault({"match": {"path_regex": "rollingUpgrades/latest$"}, "action": {"status": 429, "retry_after_ms": 1},
+                        "times": 8})
+    watcher.poll()
+    watcher.poll()
+    assert (watcher.failed_rounds, watcher.next_wait()) == (2, 4)
+    watcher.poll()
+    assert (watcher.failed_rounds, watcher.next_wait()) == (0, 1)
+
+
+def test_a_missing_scale_set_does_not_stretch_the_wait(emulator):
+    emulator.load(FLEET)
+    watcher = watcher_for(emulator, resource_group="rg-web", scale_sets=["web-00", "gone"])
+    watcher.poll()
+    watcher.poll()
+    assert (watcher.failed_rounds, watcher.next_wait()) == (0, 1)
