@@ -8,7 +8,7 @@ from .conftest import SUB
 
 def test_id_scope_of_a_resource_id():
     assert _vmss.id_scope("/subscriptions/%s/resourceGroups/rg-Web/providers/Microsoft.Compute/"
-                             "virtualMachineScaleSets/web-01" % SUB) == (SUB, "rg-Web")
+                          "virtualMachineScaleSets/web-01" % SUB) == (SUB, "rg-Web")
     assert _vmss.id_scope("/SUBSCRIPTIONS/s/RESOURCEGROUPS/g/providers/x") == ("s", "g")
     assert _vmss.id_scope(None) == (None, None)
     assert _vmss.id_scope("/providers/Microsoft.Compute") == (None, None)
