@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """Benchmarks of azure_ops.rollout against the local emulator (a script that prints tables; not a test).
 
-    .venv/bin/python tests/benchmarks/bench.py [--sections overhead,lro,fleet,adu] [--rounds N] [--quick]
+    .venv/bin/python tests/benchmarks/bench.py [--sections overhead,lro,fleet,adu,limits] [--rounds N] [--quick]
 
 ``make bench`` (hack/bench.sh) builds what this needs (the project venv, and build/bench/azure-venv with
 azure.azcollection + the Azure SDK for the comparisons) and runs it. Results: tables on stdout,
@@ -350,6 +350,19 @@ def bench_fleet(emu, sizes, results, quick=False):
     results["fleet"] = figures
 
 
+# --------------------------------------------------------------------------- 3b. the fleet at Azure's rate limits
+def bench_limits(emu, size, time_scale, results, quick=False):
+    """Drift check, rollout and fleet status under the default limits, beside the least time they allow
+    (tests/benchmarks/limits.py)."""
+    import limits as L  # pylint: disable=import-outside-toplevel
+
+    figures = L.run_all(emu, str(REPO_PY), 20 if quick else size, 20.0 if quick else 60.0, time_scale)
+    text = L.summary(figures)
+    say(text)
+    REPORT.append(text.strip())
+    results["limits"] = figures
+
+
 # --------------------------------------------------------------------------- 4. Device Update paging
 ADU_DRIVER = r'''
 import io, json, sys, time, tracemalloc, contextlib
@@ -449,11 +462,14 @@ REPO_PY = C.REPO / ".venv" / "bin" / "python"
 def main(argv=None):
     global REPO_PY  # pylint: disable=global-statement
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
-    parser.add_argument("--sections", default="overhead,lro,adu,fleet")
+    parser.add_argument("--sections", default="overhead,lro,adu,fleet,limits")
     parser.add_argument("--rounds", type=int, default=4, help="rounds of the overhead comparison (default 4)")
     parser.add_argument("--lro-rounds", type=int, default=2)
     parser.add_argument("--fleet", default="100,500", help="fleet sizes (default 100,500)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, a fleet of 20 only")
+    parser.add_argument("--limits-size", type=int, default=500, help="fleet size of the limits section (default 500)")
+    parser.add_argument("--limits-scale", type=float, default=60.0,
+                        help="time scale of the limits section: simulated seconds per real second (default 60)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, fleets of 20 only")
     args = parser.parse_args(argv)
     if not REPO_PY.exists():
         REPO_PY = Path(sys.executable)
@@ -473,6 +489,8 @@ def main(argv=None):
             bench_adu(emu, results)
         if "fleet" in wanted:
             bench_fleet(emu, [int(x) for x in args.fleet.split(",") if x], results, quick=args.quick)
+        if "limits" in wanted:
+            bench_limits(emu, args.limits_size, args.limits_scale, results, quick=args.quick)
     results["duration"] = time.time() - started
     C.save_json("results.json", results)
     md = ("# Benchmark results\n\nMachine: %s. Run: `make bench` (%.0f s), %s.\n\n"

@@ -1,0 +1,150 @@
+# -*- coding: utf-8 -*-
+"""The fleet at Azure's real rate limits (a script that prints figures; not a test).
+
+    .venv/bin/python tests/benchmarks/limits.py [--size 500] [--upgrade 60] [--time-scale 60] [--quick]
+
+What ``make bench`` runs in bench.py's "limits" section. One fleet(n) scenario (three rings, every third scale set
+already current) with the emulator's default limits on (tests/emulator/README.md "Rate limits": ARM buckets per
+subscription, Compute's GetVMScaleSet / HighCostGetVMScaleSet / GetOperation / VMScaleSetActions windows), in
+simulated time at ``--time-scale`` (a 30-minute window lasts 1800 / time scale real seconds), and three phases run one
+after the other, as an operator would:
+
+1. drift check: ``fleet_status.yml`` with the extension drift (latest + model + VM list + catalog per scale set);
+2. rollout: ``vmss_extension_rollout.yml``, every upgrade lasting ``--upgrade`` real seconds;
+3. fleet status: ``fleet_status.yml`` without drift (latest per scale set).
+
+For each phase it prints the measured wall time beside the least time the budgets allow: the requests the phase got
+answered, per Compute operation group and ARM kind (from the emulator's log), through
+``tests.emulator.throttling.minimum_seconds`` (windows counted from the phase's start, so a lower bound), and for the
+rollout also the work itself (rings one after the other, each as long as one upgrade). Also: 429 answers as a share
+of all requests (target <= 1 %), failed scale sets (target 0), wall / minimum (target <= 1.2).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C  # noqa: E402  pylint: disable=wrong-import-position
+import fleet as F  # noqa: E402  pylint: disable=wrong-import-position
+
+from tests.emulator import Emulator  # noqa: E402  pylint: disable=wrong-import-position
+from tests.emulator.scenarios import fleet  # noqa: E402  pylint: disable=wrong-import-position
+from tests.emulator.throttling import arm_kind, classify, minimum_seconds  # noqa: E402  pylint: disable=wrong-import-position
+
+PHASES = ("drift check", "rollout", "fleet status")
+
+
+def needed(records):
+    """{Compute operation group or ARM kind: requests Azure accepted} of the ARM requests in ``records``."""
+    counts = {}
+    for record in records:
+        if record["kind"] != "arm" or record["status"] in (None, 429):
+            continue
+        for name in (classify(record["method"], record["path"]), arm_kind(record["method"])):
+            if name:
+                counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def phase_figures(name, records, wall, time_scale, work_floor, failed, scale_sets, rc):
+    arm = [r for r in records if r["kind"] == "arm"]
+    refused = sum(1 for r in arm if r["status"] == 429)
+    counts = needed(records)
+    budget, binding = minimum_seconds(counts, time_scale=time_scale)
+    minimum = max(budget, work_floor)
+    return {
+        "phase": name, "scale_sets": scale_sets, "rc": rc, "wall_s": round(wall, 1),
+        "budget_floor_s": round(budget, 1), "binding_policy": binding, "work_floor_s": round(work_floor, 1),
+        "minimum_s": round(minimum, 1), "ratio": round(wall / minimum, 2) if minimum else None,
+        "requests": len(arm), "accepted": counts, "throttled_429": refused,
+        "throttled_share_pct": round(100.0 * refused / len(arm), 2) if arm else 0.0,
+        "throttled_by_policy": {}, "failed_scale_sets": failed,
+    }
+
+
+def _rows(path):
+    return json.loads(Path(path).read_text())["rows"] if Path(path).exists() else []
+
+
+def run_all(emu, python, n, upgrade_s, time_scale):
+    """The three phases against ``emu``; returns their figures (also in tests/output/bench/limits/results.json)."""
+    out = C.OUT / "limits"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    # Five batches per upgrade (maxBatchInstancePercent 20), each upgrade_s / 5 real seconds.
+    scenario = fleet(n, batch_seconds=upgrade_s * time_scale / 5.0, time_scale=time_scale, throttling=True)
+    emu.load(scenario)
+    inv = out / "inventory.json"
+    F.inventory(inv, scenario, python)
+    phases = [
+        ("drift check", "fleet_status.yml", {"fleet_drift": True}, 0.0),
+        ("rollout", "vmss_extension_rollout.yml",
+         {"vmss_extension_rollout_poll_interval": 5, "vmss_extension_rollout_progress_interval": 10,
+          "vmss_extension_rollout_wait_timeout": int(upgrade_s * 10), "vmss_extension_rollout_skip_if_completed_within": 0,
+          "vmss_extension_rollout_max_concurrent_starts": 0}, len(F.RINGS) * upgrade_s),
+        ("fleet status", "fleet_status.yml", {"fleet_drift": False}, 0.0),
+    ]
+    figures = []
+    for name, playbook, extra, work_floor in phases:
+        run_dir = out / name.replace(" ", "-")
+        run_dir.mkdir(parents=True)
+        extra = dict(extra, rollout_report_dir=str(run_dir / "reports"), fleet_report_dir=str(run_dir / "reports"))
+        before = emu.throttling["throttled"]
+        first = len(emu.requests)
+        res = F.play(emu, python, playbook, inv, run_dir, extra)
+        (run_dir / "stdout.txt").write_text(res["stdout"])
+        records = emu.requests[first:]
+        if playbook == "fleet_status.yml":
+            failed = sum(1 for row in _rows(run_dir / "reports" / "fleet_status.json") if row["status"] == "Error")
+        else:
+            failed = sum(1 for row in _rows(run_dir / "reports" / "vmss_extension_rollout.json") if row.get("failed"))
+        result = phase_figures(name, records, res["wall"], time_scale, work_floor, failed, n, res["rc"])
+        after = emu.throttling["throttled"]
+        result["throttled_by_policy"] = {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
+        figures.append(result)
+        print(json.dumps(result), flush=True)
+    results = {"scale_sets": n, "upgrade_s": upgrade_s, "time_scale": time_scale, "phases": figures}
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    return results
+
+
+def summary(results):
+    lines = ["", "## The fleet at Azure's default rate limits (%d scale sets, time scale %g, upgrades of %g s)"
+             % (results["scale_sets"], results["time_scale"], results["upgrade_s"]), "",
+             "| phase | wall | least the budgets allow (binding policy) | work floor | minimum | wall / minimum (target 1.2) "
+             "| requests (accepted per group) | 429 answers (target 1 %) | failed scale sets (target 0) | rc |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for f in results["phases"]:
+        accepted = ", ".join("%s %d" % kv for kv in sorted(f["accepted"].items()))
+        lines.append("| %s | %.1f s | %.1f s (%s) | %.1f s | %.1f s | %s | %d (%s) | %d = %.2f %% %s | %d | %d |" % (
+            f["phase"], f["wall_s"], f["budget_floor_s"], f["binding_policy"] or "none binds", f["work_floor_s"],
+            f["minimum_s"], "%.2f" % f["ratio"] if f["ratio"] else "n/a", f["requests"], accepted, f["throttled_429"],
+            f["throttled_share_pct"], json.dumps(f["throttled_by_policy"]) if f["throttled_by_policy"] else "",
+            f["failed_scale_sets"], f["rc"]))
+    lines += ["", "Least time the budgets allow: the requests Azure accepted in the phase, per budget, through the "
+              "default limits (windows counted from the phase's start: a lower bound). Minimum: that or the work floor "
+              "(rings one after the other, each as long as one upgrade), whichever is longer. A wall time near zero "
+              "has no meaningful ratio."]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
+    parser.add_argument("--size", type=int, default=500)
+    parser.add_argument("--upgrade", type=float, default=60.0, help="seconds of real time each upgrade lasts")
+    parser.add_argument("--time-scale", type=float, default=60.0, help="simulated seconds per real second")
+    parser.add_argument("--quick", action="store_true", help="20 scale sets, 20 s upgrades")
+    args = parser.parse_args(argv)
+    size, upgrade = (20, 20.0) if args.quick else (args.size, args.upgrade)
+    with Emulator(scenario="default") as emu:
+        results = run_all(emu, str(Path(sys.executable)), size, upgrade, args.time_scale)
+    print(summary(results))
+    return results
+
+
+if __name__ == "__main__":
+    main()
