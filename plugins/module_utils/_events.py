@@ -28,8 +28,8 @@ VMSS_ROLLING_UPGRADE = "vmss_rolling_upgrade"
 VMSS_EXTENSION_DRIFT = "vmss_extension_drift"
 ADU_IMPORT = "adu_import"
 AKS_OPERATION = "aks_operation"
-KINDS = (VMSS_ROLLING_UPGRADE, ADU_IMPORT, AKS_OPERATION)
-VMSS_KINDS = (VMSS_ROLLING_UPGRADE,)
+KINDS = (VMSS_ROLLING_UPGRADE, VMSS_EXTENSION_DRIFT, ADU_IMPORT, AKS_OPERATION)
+VMSS_KINDS = (VMSS_ROLLING_UPGRADE, VMSS_EXTENSION_DRIFT)
 
 # The statuses each kind reports. A change into any other status (an import
 # that became Running, a scale set never upgraded) updates the known state
@@ -343,6 +343,28 @@ def rolling_upgrade_observation(subscription_id, resource_group, name, shaped):
     key = scale_set_scope(VMSS_ROLLING_UPGRADE, subscription_id, resource_group, name)
     return Observation(VMSS_ROLLING_UPGRADE, key, key, running.get("code"), name, name, subscription_id, resource_group,
                        progress, (shaped or {}).get("error"), marker=running.get("start_time"))
+
+
+def drift_observation(subscription_id, resource_group, name, drift):
+    """A scale set's extension drift (``_drift.check``): ``Outdated`` while any instance runs an outdated extension.
+
+    The state is the sign of the outdated instance count: it changes when the count crosses 0, not when it moves.
+    """
+    records = drift.get("extensions") or []
+    progress = {
+        "outdated_instance_count": drift.get("outdated_instance_count", 0),
+        "instance_count": max([record["instance_count"] for record in records] or [0]),
+        "extensions": [{
+            "name": record["name"], "publisher": record["publisher"], "type": record["type"],
+            "model_version": record["model_version"], "target_version": record["target_version"],
+            "outdated_instance_count": len(record["outdated_instances"]),
+            "unknown_instance_count": len(record["unknown_instances"]),
+            "instance_versions": record["instance_versions"], "note": record["note"],
+        } for record in records],
+    }
+    key = scale_set_scope(VMSS_EXTENSION_DRIFT, subscription_id, resource_group, name)
+    return Observation(VMSS_EXTENSION_DRIFT, key, key, "Outdated" if drift.get("outdated") else "Current", name, name,
+                       subscription_id, resource_group, progress)
 
 
 def aks_observations(subscription_id, resource_group, cluster, operations):

@@ -17,7 +17,7 @@ __metaclass__ = type
 
 import logging
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _adu, _aks, _events, _lro, _pacing, _vmss
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _adu, _aks, _drift, _events, _lro, _pacing, _vmss
 from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient, RetryPolicy
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureAuthError, AzureError, AzureTimeoutError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
@@ -54,6 +54,8 @@ class Watcher:
         self._listed_at = None
         self._problems = {}
         self._adu_api = None
+        self._catalog = None
+        self._catalog_at = None
         if settings["adu"]:
             _adu.connect(self.client, settings["adu"]["endpoint"])
             self._adu_api = _adu.OperationsApi(settings["adu"]["endpoint"], settings["adu"]["instance_id"],
@@ -92,10 +94,14 @@ class Watcher:
 
     def _reads(self):
         kinds = self.settings["kinds"]
-        if _events.VMSS_ROLLING_UPGRADE in kinds:
-            for resource_group, name in self._scale_sets():
+        scale_sets = self._scale_sets() if any(kind in kinds for kind in _events.VMSS_KINDS) else []
+        for resource_group, name in scale_sets:
+            if _events.VMSS_ROLLING_UPGRADE in kinds:
                 yield ("scale set %s/%s" % (resource_group, name),
                        lambda rg=resource_group, n=name: self.read_rolling_upgrade(rg, n))
+            if _events.VMSS_EXTENSION_DRIFT in kinds:
+                yield ("the extensions of scale set %s/%s" % (resource_group, name),
+                       lambda rg=resource_group, n=name: self.read_drift(rg, n))
         if _events.ADU_IMPORT in kinds:
             adu = self.settings["adu"]
             yield "Device Update instance %s on %s" % (adu["instance_id"], adu["endpoint"]), self.read_adu
@@ -138,8 +144,8 @@ class Watcher:
                 return list(self._listed or [])
             self._recovered(label)
             for resource_group, name in set(self._listed or []) - set(listed):
-                self.tracker.forget(_events.scale_set_scope(_events.VMSS_ROLLING_UPGRADE, self.subscription_id,
-                                                            resource_group, name))
+                for kind in _events.VMSS_KINDS:
+                    self.tracker.forget(_events.scale_set_scope(kind, self.subscription_id, resource_group, name))
             self._listed, self._listed_at = listed, now
         return list(self._listed)
 
@@ -155,6 +161,16 @@ class Watcher:
     def read_rolling_upgrade(self, resource_group, name):
         shaped = _vmss.read_latest(self.client, self.subscription_id, resource_group, name, deadline=self._deadline()).upgrade
         observation = _events.rolling_upgrade_observation(self.subscription_id, resource_group, name, shaped)
+        return self.tracker.update(observation.scope, [observation])
+
+    def read_drift(self, resource_group, name):
+        """The model, the VM list with instance views and the versions catalog (re-read every list_interval)."""
+        now = self.clock.monotonic()
+        if self._catalog is None or now - self._catalog_at >= self.settings["list_interval"]:
+            # New extension versions are what makes a current scale set drift: the catalog must not be kept forever.
+            self._catalog, self._catalog_at = _drift.CatalogCache(), now
+        drift = _drift.check(self.client, self.subscription_id, resource_group, name, self._catalog, deadline=self._deadline())
+        observation = _events.drift_observation(self.subscription_id, resource_group, name, drift)
         return self.tracker.update(observation.scope, [observation])
 
     # -- Device Update -----------------------------------------------------------------------------------

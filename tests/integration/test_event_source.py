@@ -15,7 +15,7 @@ import yaml
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _vmss
 from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient
 
-from .conftest import REPO_ROOT, SUB, scenario, vmss
+from .conftest import FAST_VARS, REPO_ROOT, SUB, scenario, vmss
 
 RULEBOOK = REPO_ROOT / "extensions" / "eda" / "rulebooks" / "rollout_events.yml"
 # JVM and Drools start, the first rounds, one ansible-playbook run: generous, but bounded.
@@ -33,16 +33,39 @@ def _wait_for(predicate, timeout, what, proc, output):
     raise AssertionError("%s did not happen within %s s:\n%s" % (what, timeout, output.read_text()))
 
 
-def test_the_rulebook_notifies_for_a_faulting_scale_set_only(emulator, tmp_path):
-    fleet = [vmss("eda-ok", "canary", capacity=2), vmss("eda-faulty", "ring1", failing_instances=[0, 1])]
-    emulator.load(scenario(fleet, time_scale=10.0))
+CONTOSO = {"name": "ContosoAgent", "publisher": "Contoso", "type": "Agent", "typeHandlerVersion": "3.0",
+           "autoUpgradeMinorVersion": True, "installed": "3.0.10"}
+HEALTH = {"name": "HealthExtension", "publisher": "Microsoft.ManagedServices", "type": "ApplicationHealthLinux",
+          "typeHandlerVersion": "1.0", "autoUpgradeMinorVersion": True}
+
+
+def _fleet(*contoso_versions):
+    """eda-ok (current, completes its upgrade), eda-faulty (behind, faults), eda-drift (current until Contoso publishes more)."""
+    fleet = [vmss("eda-ok", "canary", capacity=2, extensions=[dict(HEALTH, installed="latest")]),
+             vmss("eda-faulty", "ring1", failing_instances=[0, 1]),
+             vmss("eda-drift", "ring2", capacity=2, batch_seconds=10, extensions=[CONTOSO])]
+    return scenario(fleet, time_scale=10.0,
+                    extension_catalog=[{"publisher": "Contoso", "type": "Agent", "versions": list(contoso_versions)}])
+
+
+def _posts(emulator):
+    return [r["path"].split("/")[-2] for r in emulator.requests
+            if r["method"] == "POST" and r["path"].endswith("/extensionRollingUpgrade")]
+
+
+def test_the_rulebook_notifies_a_fault_and_rolls_out_a_drift_for_that_scale_set_only(emulator, tmp_path):
+    emulator.load(_fleet("3.0.1", "3.0.10"))
     notify_log = tmp_path / "notify.jsonl"
-    hosts = {name: {"ansible_connection": "local"} for name in ("eda-ok", "eda-faulty", "not-watched")}
+    rings = {"canary": {"hosts": {"eda-ok": {}}}, "ring1": {"hosts": {"eda-faulty": {}}},
+             "ring2": {"hosts": {"eda-drift": {}}}}
     inventory = tmp_path / "hosts.yml"
-    inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts, "vars": {
-        "ansible_python_interpreter": sys.executable, "rollout_events_notify_log": str(notify_log)}}}))
+    inventory.write_text(yaml.safe_dump({"all": {
+        "vars": dict(FAST_VARS, ansible_connection="local", resource_group="rg-it",
+                     rollout_events_notify_log=str(notify_log)),
+        "children": {"vmss": {"children": rings}}}}))
     variables = tmp_path / "vars.yml"
-    variables.write_text(yaml.safe_dump({"rollout_events_resource_groups": ["rg-it"], "rollout_events_interval": 0.5}))
+    variables.write_text(yaml.safe_dump({"rollout_events_resource_groups": ["rg-it"], "rollout_events_interval": 0.5,
+                                         "rollout_events_drift_interval": 0.5, "rollout_events_list_interval": 0}))
     env = dict(os.environ)
     env.update({k: str(v) for k, v in emulator.env().items()})
     venv_bin = str(Path(sys.executable).parent)
@@ -53,23 +76,32 @@ def test_the_rulebook_notifies_for_a_faulting_scale_set_only(emulator, tmp_path)
                                  "--vars", str(variables)],
                                 cwd=str(REPO_ROOT), env=env, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT)
     try:
-        # The source runs steadily once it has read both scale sets three times (their baseline: never upgraded);
+        # The sources run steadily once they have read the three scale sets three times (their baseline);
         # ansible-rulebook's own start (Drools) can hold its event loop for seconds after the first round.
-        _wait_for(lambda: len([r for r in emulator.requests if r["path"].endswith("/rollingUpgrades/latest")]) >= 6,
-                  FIRE_WITHIN, "the source's first rounds", proc, output)
+        _wait_for(lambda: (len([r for r in emulator.requests if r["path"].endswith("/rollingUpgrades/latest")]) >= 9
+                           and len([r for r in emulator.requests if r["path"].endswith("/virtualMachines")]) >= 9),
+                  FIRE_WITHIN, "the sources' first rounds", proc, output)
         client = AzureClient({"subscription_id": SUB, "client_id": emulator.client_id, "secret": emulator.client_secret,
                               "tenant": emulator.tenant_id, "authority_host": emulator.base_url,
                               "resource_manager_endpoint": emulator.base_url, "ca_path": emulator.ca_path})
+        # 1. A fault: eda-faulty faults after its first batch (60 sim s = 6 s); eda-ok completes after 2 batches (12 s).
         started = time.monotonic()
         for name in ("eda-ok", "eda-faulty"):
             _vmss.start_upgrade(client, SUB, "rg-it", name)
-        # eda-faulty faults after its first batch (60 sim s = 6 s); eda-ok completes after 2 batches (12 s).
         _wait_for(lambda: notify_log.exists() and notify_log.read_text().strip(), FIRE_WITHIN, "the notification", proc,
                   output)
         fired_after = time.monotonic() - started
         _wait_for(lambda: _vmss.read_latest(client, SUB, "rg-it", "eda-ok").upgrade["running_status"]["code"] == "Completed",
                   60, "eda-ok completing", proc, output)
         time.sleep(3)  # a few more rounds: no repeat, and eda-ok's completion is no fault
+        assert sorted(_posts(emulator)) == ["eda-faulty", "eda-ok"]  # ours; the rules started nothing
+        # 2. Drift: Contoso publishes 3.1.0, in reach of eda-drift's autoUpgradeMinorVersion (the reload also
+        # revokes every token: the sources must carry on with new ones).
+        emulator.load(_fleet("3.0.1", "3.0.10", "3.1.0"))
+        _wait_for(lambda: _posts(emulator), FIRE_WITHIN, "the rollout of the drifted scale set", proc, output)
+        _wait_for(lambda: (_vmss.read_latest(client, SUB, "rg-it", "eda-drift").upgrade or {}).get(
+            "running_status", {}).get("code") == "Completed", 60, "eda-drift's upgrade completing", proc, output)
+        time.sleep(3)  # a few more rounds: eda-drift is current again, nothing else starts
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -85,7 +117,9 @@ def test_the_rulebook_notifies_for_a_faulting_scale_set_only(emulator, tmp_path)
     assert record["error_code"] == "MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade"
     assert record["rule"] == "Notify when a rolling upgrade faults"
     assert fired_after < FIRE_WITHIN
-    print("the rule fired %.1f s after the upgrades started (the fault itself comes after 6 s)" % fired_after)
+    print("the fault rule fired %.1f s after the upgrades started (the fault itself comes after 6 s)" % fired_after)
+    assert _posts(emulator) == ["eda-drift"]  # the rollout ran for the drifted scale set only, once
     text = output.read_text()
+    assert "PLAY [Ring ring2]" in text and "PLAY [Ring canary]" in text  # the rollout playbook, limited to eda-drift
     assert "Traceback" not in text, text
     assert emulator.client_secret not in text

@@ -117,6 +117,68 @@ def test_scale_sets_that_appear_in_the_list_are_picked_up(emulator, run_source):
     assert (event["name"], event["status"]) == ("web-02", "RollingForward")
 
 
+# -- vmss_extension_drift -----------------------------------------------------------------------------------------
+CONTOSO = {"name": "ContosoAgent", "publisher": "Contoso", "type": "Agent", "typeHandlerVersion": "3.0",
+           "autoUpgradeMinorVersion": True, "installed": "3.0.10"}
+
+
+def drift_scenario(*versions):
+    return {"name": "drift", "time_scale": 0.001, "subscriptions": [SUB],
+            "extension_catalog": [{"publisher": "Contoso", "type": "Agent", "versions": list(versions)}],
+            "scale_sets": [{"name": "web-01", "resource_group": "rg-web", "capacity": 3, "batch_seconds": 10,
+                            "extensions": [CONTOSO]}]}
+
+
+def test_drift_is_reported_when_a_newer_extension_version_is_published(emulator, run_source):
+    emulator.load(drift_scenario("3.0.1", "3.0.10"))
+    args = source_args(emulator, kinds=["vmss_extension_drift"], resource_group="rg-web", scale_sets=["web-01"],
+                       list_interval=0)
+
+    async def body(run):
+        await run.requests(2, "/virtualMachines")  # baseline: Current, not reported
+        assert run.pending() == []
+        emulator.load(drift_scenario("3.0.1", "3.0.10", "3.1.0"))  # a newer version in reach of autoUpgradeMinorVersion
+        event = await run.event()
+        await run.rounds(3, "/virtualMachines")
+        return event, run.pending()
+
+    event, later = run_source(args, body)
+    assert later == []
+    assert event["meta"] == {"hosts": "web-01"}
+    change = payload(event)
+    assert (change["kind"], change["resource_group"], change["name"], change["status"], change["previous_status"]) == (
+        "vmss_extension_drift", "rg-web", "web-01", "Outdated", "Current")
+    assert (change["progress"]["outdated_instance_count"], change["progress"]["instance_count"]) == (3, 3)
+    agent = change["progress"]["extensions"][0]
+    assert (agent["name"], agent["model_version"], agent["target_version"], agent["instance_versions"]) == (
+        "ContosoAgent", "3.0", "3.1.0", {"3.0.10": 3})
+
+
+def test_drift_ends_when_an_extension_upgrade_moved_every_instance(emulator, run_source):
+    args = source_args(emulator, kinds=["vmss_extension_drift", "vmss_rolling_upgrade"], resource_group="rg-test",
+                       scale_sets=["vmss-healthy"])
+
+    async def body(run):
+        await run.requests(2, "/virtualMachines")  # baseline: Outdated (instances 0, 2-8 behind)
+        start_upgrade(emulator, "vmss-healthy")
+        started = payload(await run.event())
+        emulator.advance(301)  # five batches of 60 sim s
+        ended = [payload(await run.event()) for _round in range(2)]
+        await run.rounds(3, "/virtualMachines")
+        return started, ended, run.pending()
+
+    started, ended, later = run_source(args, body)
+    assert later == []
+    assert (started["kind"], started["status"]) == ("vmss_rolling_upgrade", "RollingForward")
+    by_kind = {change["kind"]: change for change in ended}
+    assert by_kind["vmss_rolling_upgrade"]["status"] == "Completed"
+    current = by_kind["vmss_extension_drift"]
+    assert (current["status"], current["previous_status"]) == ("Current", "Outdated")
+    assert current["progress"]["outdated_instance_count"] == 0
+    health = current["progress"]["extensions"][0]
+    assert (health["target_version"], health["unknown_instance_count"]) == ("1.1.3", 1)  # instance 9 is deallocated
+
+
 # -- adu_import ---------------------------------------------------------------------------------------------
 ADU_SCENARIO = {
     "name": "adu", "time_scale": 0.001, "subscriptions": [SUB],

@@ -31,7 +31,7 @@ def test_defaults_watch_the_rolling_upgrades_of_the_whole_subscription():
     assert result["aks_clusters"] == [] and result["adu"] is None
 
 
-def test_kinds_default_to_the_targets_that_are_set():
+def test_kinds_default_to_the_targets_that_are_set_and_never_include_drift():
     assert settings(resource_group="rg", aks_clusters=["aks-a"])["kinds"] == ["aks_operation"]
     assert settings(adu_endpoint="x.api.adu.microsoft.com", adu_instance_id="blue")["kinds"] == ["adu_import"]
     assert settings(resource_groups=["rg"], adu_endpoint="h", adu_instance_id="i")["kinds"] == ["vmss_rolling_upgrade",
@@ -60,8 +60,8 @@ def test_auth_falls_back_to_the_environment_like_the_modules():
 
 
 @pytest.mark.parametrize("args, expected", [
-    ({"kinds": ["vmss_rolling_upgrade", "vm_drift"]}, "kinds must be among vmss_rolling_upgrade, adu_import, "
-                                                      "aks_operation, got vm_drift"),
+    ({"kinds": ["vmss_rolling_upgrade", "vm_drift"]}, "kinds must be among vmss_rolling_upgrade, vmss_extension_drift, "
+                                                      "adu_import, aks_operation, got vm_drift"),
     ({"kinds": []}, "kinds must name at least one of"),
     ({"interval": 0}, "interval must be between 0.01 and 86400, got 0"),
     ({"interval": "soon"}, "interval must be a number of seconds, got 'soon'"),
@@ -79,7 +79,7 @@ def test_auth_falls_back_to_the_environment_like_the_modules():
     ({"kinds": ["aks_operation"], "resource_group": "rg", "aks_clusters": ["a"], "adu_instance_id": "blue"},
      "adu_instance_id set but kinds does not include adu_import"),
     ({"kinds": ["adu_import"], "adu_endpoint": "h", "adu_instance_id": "i", "resource_groups": ["rg"]},
-     "scale_sets / resource_groups are set but kinds has no scale set kind (vmss_rolling_upgrade)"),
+     "scale_sets / resource_groups are set but kinds has no scale set kind (vmss_rolling_upgrade, vmss_extension_drift)"),
     ({"subscription_id": "abc"}, "subscription_id must be"),
     ({"auth_source": "password"}, "auth_source must be one of auto, env, cli, msi, workload_identity, credential_file"),
     ({"cloud_environment": "Mars"}, "cloud_environment must be one of"),
@@ -173,6 +173,52 @@ def test_aks_and_adu_observations():
     assert (event["kind"], event["name"], event["subscription_id"], event["resource_group"]) == ("adu_import", "blue", None, None)
     assert set(event["progress"]) == {"operation_id", "update_id", "created_date_time", "last_action_date_time",
                                       "resource_location", "trace_id"}
+
+
+def drift(*outdated_per_extension, instances=4):
+    records = [{"name": "ext%d" % i, "publisher": "P", "type": "T", "model_version": "1.0", "target_version": "1.0.9",
+                "outdated": bool(count), "instance_count": instances,
+                "outdated_instances": [str(n) for n in range(count)], "unknown_instances": ["9"] if i == 0 else [],
+                "instance_versions": {"1.0.9": instances - count, "1.0.2": count}, "note": None}
+               for i, count in enumerate(outdated_per_extension)]
+    worst = max(outdated_per_extension or (0,))
+    return _events.drift_observation(SUB, "rg-web", "web-01", {"extensions": records, "outdated": bool(worst),
+                                                              "outdated_instance_count": worst, "location": "eastus"})
+
+
+def test_drift_event_counts_instances_and_summarizes_each_extension():
+    event = _events.build_event(drift(3, 0), "Current")
+    assert event["meta"] == {"hosts": "web-01"}
+    change = event["azure_ops_rollout"]
+    assert (change["kind"], change["status"], change["previous_status"], change["error"]) == (
+        "vmss_extension_drift", "Outdated", "Current", None)
+    assert change["progress"] == {
+        "outdated_instance_count": 3, "instance_count": 4,
+        "extensions": [
+            {"name": "ext0", "publisher": "P", "type": "T", "model_version": "1.0", "target_version": "1.0.9",
+             "outdated_instance_count": 3, "unknown_instance_count": 1, "instance_versions": {"1.0.9": 1, "1.0.2": 3},
+             "note": None},
+            {"name": "ext1", "publisher": "P", "type": "T", "model_version": "1.0", "target_version": "1.0.9",
+             "outdated_instance_count": 0, "unknown_instance_count": 0, "instance_versions": {"1.0.9": 4, "1.0.2": 0},
+             "note": None}]}
+    assert drift().status == "Current" and drift().progress["instance_count"] == 0
+
+
+def test_drift_changes_when_the_outdated_count_crosses_zero_only():
+    tracker = Tracker()
+    first = drift(0)
+    assert tracker.update(first.scope, [first]) == []
+    assert statuses(tracker.update(first.scope, [drift(2)])) == [("Outdated", "Current")]
+    assert tracker.update(first.scope, [drift(3)]) == []  # more instances behind: the same state
+    assert statuses(tracker.update(first.scope, [drift(0)])) == [("Current", "Outdated")]
+
+
+def test_drift_and_rolling_upgrade_of_one_scale_set_are_tracked_apart():
+    tracker = Tracker()
+    tracker.update(drift(0).scope, [drift(0)])
+    tracker.update(upgrade("Completed").scope, [upgrade("Completed")])
+    assert drift(0).scope != upgrade("Completed").scope
+    assert statuses(tracker.update(drift(0).scope, [drift(1)])) == [("Outdated", "Current")]
 
 
 # -- change detection -------------------------------------------------------------------------------------------

@@ -30,6 +30,12 @@ def counted(emu):
             what = "token"
         elif path.endswith("/rollingUpgrades/latest"):
             what = "latest"
+        elif path.endswith("/virtualMachines"):
+            what = "vm list"
+        elif path.endswith("/versions"):
+            what = "catalog"
+        elif "/virtualMachineScaleSets/" in path:
+            what = "model"
         elif path.endswith("/virtualMachineScaleSets"):
             what = "list"
         elif "/managedClusters/" in path:
@@ -61,6 +67,16 @@ def test_listing_by_resource_group_adds_the_list_pages_every_list_interval_only(
     for _round in range(2):
         relisting.poll()
     assert counted(emulator) == {"token": 1, "list": 6, "latest": 20}
+
+
+def test_drift_costs_the_model_and_the_vm_list_pages_per_scale_set_and_the_catalog_once_per_list_interval(emulator):
+    emulator.load(FLEET)
+    watcher = watcher_for(emulator, kinds=["vmss_extension_drift"], resource_group="rg-web",
+                          scale_sets=["web-00", "web-01", "web-02"], list_interval=600)
+    for _round in range(2):
+        watcher.poll()
+    # 2 instances per scale set: one VM list page each; HealthExtension's versions in eastus read once
+    assert counted(emulator) == {"token": 1, "model": 6, "vm list": 6, "catalog": 1}
 
 
 def test_aks_and_device_update_cost_one_list_per_round_plus_one_read_per_ended_import(emulator):

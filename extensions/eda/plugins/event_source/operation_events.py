@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, azure_ops.rollout contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""ansible-rulebook event source: state changes of Azure rolling upgrades, Device Update imports and AKS operations.
+"""ansible-rulebook event source: state changes of Azure rolling upgrades, extension drift, Device Update imports and AKS operations.
 
 The source is a thin caller: the arguments, the change detection and the
 events are in plugins/module_utils/_events.py, the reads in _watch.py (the
@@ -16,7 +16,7 @@ from typing import Any
 
 DOCUMENTATION = r"""
 ---
-short_description: Events when Azure rolling upgrades, Device Update imports or AKS operations change.
+short_description: Events when Azure rolling upgrades, extension drift, Device Update imports or AKS operations change.
 description:
   - Polls Azure every O(interval) seconds and puts one event on the queue per state change, never one for an unchanged
     state.
@@ -30,6 +30,9 @@ description:
   - V(vmss_rolling_upgrade) reads C(rollingUpgrades/latest) of each watched scale set and reports every status change
     (C(RollingForward), C(Completed), C(Faulted), C(Cancelled)); a new upgrade that ends in the same status as the last
     one is a change too.
+  - V(vmss_extension_drift) reports when the number of instances running an outdated extension crosses 0
+    (C(Outdated) or C(Current)), by the rule of the M(azure_ops.rollout.vmss_extension_info) module (every extension of
+    the model is considered).
   - V(adu_import) reports each Device Update operation of O(adu_instance_id) that ends, C(Succeeded) or C(Failed). The
     in-flight operations are listed (the service filters on C(NotStarted) and C(Running) only) and one that leaves the
     list is read once for its outcome; an import that starts and ends within one interval is not seen.
@@ -43,18 +46,20 @@ description:
   - The authentication arguments are those of the modules (the C(azure_ops.rollout.azure) documentation fragment),
     with the same environment variable fallbacks. One token per plane (Resource Manager, Device Update) is reused
     across rounds and refreshed before it expires.
-  - "Cost: per round, one request per watched scale set for V(vmss_rolling_upgrade), one list request per Device Update
-    instance (plus one per operation that ended) and one list page per AKS cluster, plus the scale set list pages every
-    O(list_interval) seconds when scale sets are selected by resource group or subscription."
+  - "Cost: per round, one request per watched scale set for V(vmss_rolling_upgrade); one scale set read and the pages of
+    its VM list with instance views for V(vmss_extension_drift) (an expensive read for Compute: give drift its own source
+    with a longer O(interval)); one list request per Device Update instance (plus one per operation that ended) and one
+    list page per AKS cluster; plus the scale set list pages, and for drift the extension versions catalog, every
+    O(list_interval) seconds."
 options:
   kinds:
     description:
       - What to watch. Default, the kinds whose targets are set (V(aks_operation) with O(aks_clusters), V(adu_import) with
         O(adu_instance_id), V(vmss_rolling_upgrade) with O(scale_sets) or O(resource_groups) or when no other target is
-        set).
+        set). V(vmss_extension_drift) is never on by default, its reads are the expensive ones.
     type: list
     elements: str
-    choices: [vmss_rolling_upgrade, adu_import, aks_operation]
+    choices: [vmss_rolling_upgrade, vmss_extension_drift, adu_import, aks_operation]
   scale_sets:
     description:
       - The scale sets to watch, as names in O(resource_group) or as C({resource_group, name}) mappings.
@@ -93,7 +98,9 @@ options:
     type: float
     default: 60
   list_interval:
-    description: Seconds between two reads of the scale set list, when O(scale_sets) is not given (0 to 86400).
+    description:
+      - Seconds between two reads of the lists that change rarely (0 to 86400), the scale set list when O(scale_sets) is
+        not given and the extension versions catalog (a newly published version is what makes a scale set drift).
     type: float
     default: 600
   emit_current_state:
@@ -108,11 +115,11 @@ extends_documentation_fragment:
 """
 
 EXAMPLES = r"""
-- name: Rolling upgrades of two resource groups
+- name: Rolling upgrades of two resource groups, and drift
   hosts: vmss
   sources:
     - azure_ops.rollout.operation_events:
-        kinds: [vmss_rolling_upgrade]
+        kinds: [vmss_rolling_upgrade, vmss_extension_drift]
         resource_groups: [rg-web, rg-api]
         interval: 60
   rules:
