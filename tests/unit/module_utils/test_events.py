@@ -182,8 +182,8 @@ def drift(*outdated_per_extension, instances=4):
                 "instance_versions": {"1.0.9": instances - count, "1.0.2": count}, "note": None}
                for i, count in enumerate(outdated_per_extension)]
     worst = max(outdated_per_extension or (0,))
-    return _events.drift_observation(SUB, "rg-web", "web-01", {"extensions": records, "outdated": bool(worst),
-                                                              "outdated_instance_count": worst, "location": "eastus"})
+    result = {"extensions": records, "outdated": bool(worst), "outdated_instance_count": worst, "location": "eastus"}
+    return _events.drift_observation(SUB, "rg-web", "web-01", result)
 
 
 def test_drift_event_counts_instances_and_summarizes_each_extension():
