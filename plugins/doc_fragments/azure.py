@@ -191,6 +191,14 @@ options:
     type: str
     choices: [start, fail]
     default: start
+  only_if_outdated:
+    description:
+      - Start an upgrade only when an instance runs an outdated version of a considered extension (see O(extensions)
+        and the notes); otherwise the scale set is C(current) and nothing is started (C(changed=false), no C(POST)).
+        The versions are read only when no upgrade is running.
+      - V(false) starts whenever the other options allow, without reading the versions (C(extensions) is null).
+    type: bool
+    default: true
   skip_if_completed_within:
     description:
       - Do not start a new upgrade when the latest one C(Completed) and started less than this many seconds ago (by the

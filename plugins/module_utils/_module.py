@@ -59,6 +59,7 @@ class AzureModule:
         self.module = AnsibleModule(argument_spec=spec, **kwargs)
         self.params = self.module.params
         self.check_mode = self.module.check_mode
+        self.diff_mode = self.module._diff
         self._client = None
         checks = dict(SHARED_RULES)
         checks.update(rules or {})

@@ -25,7 +25,7 @@ __metaclass__ = type
 import json
 import time
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _lro, _shapes, _validation, _vmss
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift, _lro, _shapes, _validation, _vmss
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._pacing import AzureThrottledError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure
@@ -36,7 +36,7 @@ CANCEL_BUDGET = 120
 
 # The options that decide what the procedure does, with their rules: one definition for the module
 # vmss_extension_upgrade and the batch step vmss_rollout_batch (documented in both).
-DECISION_SPEC = {
+DECISION_SPEC = dict(_drift.EXTENSIONS_SPEC, **{
     "api_version": {"type": "str", "default": _vmss.API_VERSION},
     "wait_timeout": {"type": "int", "default": 3600},
     "poll_interval": {"type": "int", "default": 30},
@@ -45,13 +45,14 @@ DECISION_SPEC = {
     "cancel_attached": {"type": "bool", "default": False},
     "if_faulted": {"type": "str", "choices": ["start", "fail"], "default": "start"},
     "skip_if_completed_within": {"type": "int", "default": 0},
-}
-DECISION_RULES = {
+    "only_if_outdated": {"type": "bool", "default": True},
+})
+DECISION_RULES = dict(_drift.EXTENSIONS_RULES, **{
     "api_version": _validation.API_VERSION,
     "wait_timeout": _validation.Range(1, 86400),
     "poll_interval": _validation.Range(1, 3600),
     "skip_if_completed_within": _validation.Range(0, 31536000),
-}
+})
 
 
 def succeeded(shaped, op_status, started_after):
@@ -118,20 +119,28 @@ def run_extension_upgrade(job, observer=None):
     operation = _lro.operation_from_url(params["operation_url"]) if params.get("operation_url") else None
 
     latest = _vmss.read_latest(client, *target, api_version=api_version, deadline=deadline)
+    drift = None
     if operation:
         action = "attach"
     else:
-        action = _vmss.plan(latest.upgrade, params["if_running"], latest.server_time,
-                            params["skip_if_completed_within"], params.get("if_faulted") or "start")
+        if params.get("only_if_outdated", True) and not _vmss.is_running(latest.upgrade):
+            cache = getattr(job, "catalog_cache", None) or _drift.CatalogCache()
+            drift = _drift.check(client, *target, cache=cache, names=params.get("extensions"), api_version=api_version,
+                                 deadline=deadline)
+        action = _vmss.plan(latest.upgrade, params["if_running"], latest.server_time, params["skip_if_completed_within"],
+                            params.get("if_faulted") or "start", outdated=drift["outdated"] if drift else None)
     result = {
         "changed": action == "start", "upgrade_started": False, "action": action, "operation": None,
         "operation_url": operation.status_url if operation else None, "rolling_upgrade": latest.upgrade,
         "elapsed": 0.0, "timeline": [], "polls": 0, "timed_out": False, "cancelled": False, "left_running": False,
+        "extensions": drift["extensions"] if drift else None,
     }
+    if drift and action == "start" and getattr(job, "diff_mode", False):
+        result["diff"] = _drift.diff(drift["extensions"])
     notify("planned", action)
     if action == "refuse":
         raise ModuleFailure(_vmss.refusal_message(latest.upgrade, params["name"]), **result)
-    if job.check_mode or action == "skip":
+    if job.check_mode or action in ("skip", "current"):
         return result
 
     started_after = None

@@ -95,15 +95,19 @@ def is_faulted(shaped):
     return bool(shaped) and shaped["running_status"]["code"] == "Faulted"
 
 
-def plan(shaped, if_running, server_now=None, skip_if_completed_within=0, if_faulted="start"):
-    """What the upgrade task will do: ``start``, ``attach``, ``skip`` or ``refuse``.
+def plan(shaped, if_running, server_now=None, skip_if_completed_within=0, if_faulted="start", outdated=None):
+    """What the upgrade task will do: ``start``, ``attach``, ``current``, ``skip`` or ``refuse``.
 
-    Order: a running upgrade decides first (``if_running``); then a latest upgrade that ``Faulted`` with
+    Order: a running upgrade decides first (``if_running``); then nothing outdated (``outdated`` is False: every
+    instance runs the target versions, see ``_drift``) is ``current``; then a latest upgrade that ``Faulted`` with
     ``if_faulted=fail`` refuses (someone must decide to start again after a policy breach); then an upgrade
-    that completed within ``skip_if_completed_within`` seconds skips; else start.
+    that completed within ``skip_if_completed_within`` seconds skips; else start. ``outdated=None`` means not
+    checked (``only_if_outdated=false``): never ``current``.
     """
     if is_running(shaped):
         return {"wait": "attach", "fail": "refuse", "start": "start"}[if_running]
+    if outdated is False:
+        return "current"
     if if_faulted == "fail" and is_faulted(shaped):
         return "refuse"
     if completed_recently(shaped, server_now, skip_if_completed_within):

@@ -16,6 +16,12 @@ description:
     (C(POST .../extensionRollingUpgrade)), then by default waits for it to end under a hard deadline.
   - Idempotent. It reads C(rollingUpgrades/latest) first; when an upgrade is already C(RollingForward) it attaches to it
     (see O(if_running)) instead of starting a second one. RV(changed) is true only when this task started an upgrade.
+  - Exactly idempotent (O(only_if_outdated=true), the default). When no upgrade is running it reads which instances
+    run outdated extensions (the rule is in the notes below, the same as M(azure_ops.rollout.vmss_extension_info)) and,
+    when none does, returns RV(action=current) with RV(changed=false) and sends no C(POST) (Azure would accept the
+    start anyway and record a new C(Completed) run). The decision order is a running upgrade (O(if_running)), then
+    nothing outdated (V(current)), then a latest upgrade that C(Faulted) with O(if_faulted=fail), then one completed
+    within O(skip_if_completed_within) (V(skip)), else V(start).
   - An upgrade that ends C(Faulted) or C(Cancelled), or an operation that ends C(Failed), fails the task with Azure's
     error code and message, and still returns RV(operation) and RV(rolling_upgrade).
   - When Azure throttles a status read for longer than O(wait_timeout) leaves (a C(Retry-After) of 20 minutes is
@@ -47,13 +53,16 @@ extends_documentation_fragment:
   - azure_ops.rollout.azure.action_group
   - azure_ops.rollout.azure.vmss
   - azure_ops.rollout.azure.upgrade
+  - azure_ops.rollout.azure.extensions
 attributes:
   check_mode:
     support: full
-    description: Reads the current status only; RV(changed) says whether an upgrade would start. No POST, no waiting.
+    description: Reads the current status (and the extension versions) only; RV(changed) says whether an upgrade would
+      start. No POST, no waiting.
   diff_mode:
-    support: none
-    description: There is no configuration to diff.
+    support: full
+    description: When an upgrade starts (or would, in check mode), shows per outdated extension the installed versions
+      and their instance counts before, and the target version after. Needs O(only_if_outdated=true).
 """
 
 EXAMPLES = r"""
@@ -72,6 +81,14 @@ EXAMPLES = r"""
     name: vmss-web-02
     wait: false
   register: started
+
+- name: Nightly, start only when an instance runs an outdated HealthExtension (changed only then)
+  azure_ops.rollout.vmss_extension_upgrade:
+    resource_group: rg-web
+    name: vmss-web-03
+    extensions: [HealthExtension]
+    skip_if_completed_within: 3600
+  register: nightly
 
 - name: Later, watch the same operation to the end
   azure_ops.rollout.vmss_extension_upgrade:
@@ -98,7 +115,8 @@ upgrade_started:
 action:
   description:
     - What the task decided after reading the latest upgrade. C(start), C(attach) (one was running, or
-      O(operation_url) was given), C(skip) (completed within O(skip_if_completed_within)) or C(refuse).
+      O(operation_url) was given), C(current) (no instance runs an outdated extension, nothing started),
+      C(skip) (completed within O(skip_if_completed_within)) or C(refuse).
   returned: always
   type: str
   sample: start
@@ -171,6 +189,19 @@ cancelled:
   returned: always
   type: bool
   sample: false
+extensions:
+  description:
+    - The extension drift read before deciding, one record per considered extension, exactly as
+      M(azure_ops.rollout.vmss_extension_info) returns its RV(azure_ops.rollout.vmss_extension_info#module:extensions)
+      (C(name), C(publisher), C(type), C(model_version), C(target_version), C(outdated), C(instance_count),
+      C(outdated_instances), C(unknown_instances), C(instance_versions), C(note)).
+    - Null when it was not read (O(only_if_outdated=false), an upgrade was running, or O(operation_url) was given).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: HealthExtension, publisher: Microsoft.ManagedServices, type: ApplicationHealthLinux, model_version: '1.0',
+            target_version: 1.1.3, outdated: true, instance_count: 10, outdated_instances: ['0', '2'],
+            unknown_instances: ['9'], instance_versions: {1.0.9: 2, 1.1.3: 7}, note: null}]
 left_running:
   description: Whether the task ended (timed out) while the upgrade was still running in Azure, not cancelled.
   returned: always

@@ -88,6 +88,7 @@ extends_documentation_fragment:
   - azure_ops.rollout.azure
   - azure_ops.rollout.azure.action_group
   - azure_ops.rollout.azure.upgrade
+  - azure_ops.rollout.azure.extensions
 attributes:
   check_mode:
     support: full

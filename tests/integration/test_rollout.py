@@ -74,14 +74,15 @@ def test_clean_rollout_then_rerun_changes_nothing(emulator, run_playbook, tmp_pa
     # One token per batch step (three rings, one batch each), however many scale sets and polls.
     assert len(_tokens(emulator)) == 3, _tokens(emulator)
 
-    # Second run the same night: every scale set Completed within skip_if_completed_within -> nothing changes.
+    # Second run the same night: every instance now runs the target versions -> Current (decided before
+    # skip_if_completed_within), nothing changes.
     emulator.clear_requests()
     again = _run(run_playbook, emulator, inv, tmp_path).assert_ok()
     assert posts(emulator) == []
     recap = [line for line in again.stdout.splitlines() if line.startswith("it-") and ": ok=" in line]
     assert len(recap) == 4 and all(re.search(r"changed=0\s", line) for line in recap), recap
     rows = rows_by_name(_report(tmp_path))
-    assert {r["status"] for r in rows.values()} == {"Skipped"} and {r["action"] for r in rows.values()} == {"skip"}
+    assert {r["status"] for r in rows.values()} == {"Current"} and {r["action"] for r in rows.values()} == {"current"}
 
 
 def test_faulting_ring_stops_the_rollout_and_a_rerun_refuses_to_start_it_again(emulator, run_playbook, tmp_path):

@@ -60,6 +60,8 @@ PER_MODULE_BAD = {
         "on_timeout": ["bogus", ""],
         "skip_if_completed_within": [-1, 31536001, "x"],
         "operation_url": ["", "http://127.0.0.1/x", "ftp://x", "https://" + "a" * 3000, "https"],
+        "only_if_outdated": ["maybe", [True], {"a": 1}],
+        "extensions": EXTENSIONS_BAD,
     },
     "vmss_extension_info": {
         "resource_group": SEGMENT_BAD + ["a" * 91],

@@ -1,0 +1,144 @@
+# -*- coding: utf-8 -*-
+"""vmss_extension_upgrade and extension drift: start only when an instance runs an outdated extension."""
+
+from .conftest import api_requests
+
+FAST = {"poll_interval": 1, "resource_group": "rg-test"}
+HEALTH = {"name": "HealthExtension", "publisher": "Microsoft.ManagedServices", "type": "ApplicationHealthLinux",
+          "typeHandlerVersion": "1.0"}
+
+
+def _kinds(emulator):
+    """The ARM requests as short names: latest, model, vms, catalog, start."""
+    names = []
+    for r in api_requests(emulator):
+        path = r["path"]
+        names.append("latest" if path.endswith("/latest") else "vms" if path.endswith("/virtualMachines")
+                     else "catalog" if path.endswith("/versions") else "start" if path.endswith("/extensionRollingUpgrade")
+                     else "model" if "/virtualMachineScaleSets/" in path and path.count("/") == 8 else path)
+    return names
+
+
+def _one(emulator, page_size=10, **spec):
+    """A scenario with one scale set ``s`` in rg ``rg-test`` (10 instances, batches of 2 x 60 s)."""
+    vmss = {"name": "s", "resource_group": "rg-test", "capacity": 10, "batch_seconds": 60}
+    vmss.update(spec)
+    emulator.load({"page_size": page_size, "scale_sets": [vmss]})
+
+
+def test_current_scale_set_changes_nothing_and_sends_no_post(run_module, emulator):
+    failed, result = run_module("vmss_extension_upgrade", name="vmss-done", **FAST)
+    assert not failed, result.get("msg")
+    assert result["action"] == "current" and result["changed"] is False and result["upgrade_started"] is False
+    assert result["extensions"][0]["instance_versions"] == {"1.1.3": 4} and not result["extensions"][0]["outdated"]
+    assert _kinds(emulator) == ["latest", "model", "vms", "catalog"]
+
+
+def test_behind_starts_reports_what_it_read_and_a_second_run_is_current(run_module, emulator):
+    emulator.set_time_scale(60)
+    failed, first = run_module("vmss_extension_upgrade", name="vmss-healthy", wait_timeout=60, **FAST)
+    assert not failed, first.get("msg")
+    assert first["action"] == "start" and first["changed"] and first["upgrade_started"]
+    health = first["extensions"][0]
+    assert health["instance_versions"] == {"1.0.9": 8, "1.1.3": 1} and len(health["outdated_instances"]) == 8   # before
+    assert first["rolling_upgrade"]["running_status"]["code"] == "Completed"
+    failed, second = run_module("vmss_extension_upgrade", name="vmss-healthy", wait_timeout=60, **FAST)
+    assert not failed and second["action"] == "current" and not second["changed"]
+    assert second["extensions"][0]["instance_versions"] == {"1.1.3": 9} and second["extensions"][0]["unknown_instances"] == ["9"]
+    assert len(api_requests(emulator, "POST")) == 1
+
+
+def test_minor_pinned_extension_is_current_although_a_newer_minor_is_listed(run_module, emulator):
+    failed, result = run_module("vmss_extension_upgrade", name="vmss-healthy", extensions=["CustomScript"], **FAST)
+    assert not failed and result["action"] == "current" and not result["changed"]
+    assert result["extensions"][0]["target_version"] == "2.1.10"
+    assert api_requests(emulator, "POST") == []
+
+
+def test_unknown_instances_alone_do_not_start_an_upgrade(run_module, emulator):
+    _one(emulator, extensions=[dict(HEALTH, installed={"default": "latest", "3": "1.0.0", "7": "1.0.2"})],
+         deallocated_instances=[3], agent_not_ready_instances=[7])
+    failed, result = run_module("vmss_extension_upgrade", name="s", **FAST)
+    assert not failed and result["action"] == "current"
+    assert result["extensions"][0]["unknown_instances"] == ["3", "7"] and result["extensions"][0]["outdated_instances"] == []
+    assert api_requests(emulator, "POST") == []
+
+
+def test_every_vm_page_counts(run_module, emulator):
+    # Only instance 9 is behind: it is on the last of four pages.
+    _one(emulator, extensions=[dict(HEALTH, installed={"default": "latest", "9": "1.0.9"})], page_size=3)
+    failed, result = run_module("vmss_extension_upgrade", _check_mode=True, name="s", **FAST)
+    assert not failed and result["action"] == "start" and result["changed"]
+    assert result["extensions"][0]["outdated_instances"] == ["9"]
+    assert _kinds(emulator) == ["latest", "model", "vms", "vms", "vms", "vms", "catalog"]
+
+
+def test_check_mode_says_what_would_change_and_never_posts(run_module, emulator):
+    failed, behind = run_module("vmss_extension_upgrade", _check_mode=True, name="vmss-healthy", **FAST)
+    assert not failed and behind["changed"] and behind["action"] == "start" and not behind["upgrade_started"]
+    failed, current = run_module("vmss_extension_upgrade", _check_mode=True, name="vmss-done", **FAST)
+    assert not failed and not current["changed"] and current["action"] == "current"
+    assert api_requests(emulator, "POST") == []
+
+
+def test_diff_shows_installed_before_and_target_after(run_module, emulator):
+    failed, result = run_module("vmss_extension_upgrade", _check_mode=True, _ansible_diff=True, name="vmss-healthy", **FAST)
+    assert not failed
+    assert result["diff"]["before"] == "HealthExtension (Microsoft.ManagedServices.ApplicationHealthLinux): 1.0.9 on 8, 1.1.3 on 1\n"
+    assert result["diff"]["after"] == ("HealthExtension (Microsoft.ManagedServices.ApplicationHealthLinux): 1.1.3 on 9 "
+                                       "(8 outdated instances upgraded)\n")
+    failed, current = run_module("vmss_extension_upgrade", _check_mode=True, _ansible_diff=True, name="vmss-done", **FAST)
+    assert not failed and "diff" not in current
+    failed, plain = run_module("vmss_extension_upgrade", _check_mode=True, name="vmss-healthy", **FAST)
+    assert not failed and "diff" not in plain
+
+
+def test_only_if_outdated_false_keeps_the_old_behaviour_without_reading_versions(run_module, emulator):
+    failed, result = run_module("vmss_extension_upgrade", name="vmss-done", only_if_outdated=False, wait=False, **FAST)
+    assert not failed and result["action"] == "start" and result["changed"] and result["extensions"] is None
+    assert _kinds(emulator) == ["latest", "start"]
+
+
+def test_a_running_upgrade_is_attached_without_reading_versions(run_module, emulator):
+    failed, result = run_module("vmss_extension_upgrade", name="vmss-rolling", wait=False, **FAST)
+    assert not failed and result["action"] == "attach" and result["extensions"] is None
+    assert _kinds(emulator) == ["latest"]
+
+
+def test_order_outdated_then_completed_recently_then_start(run_module, emulator):
+    # Instance 3 fails every upgrade: after a Completed run it is still outdated.
+    _one(emulator, failing_instances=[3], rolling_upgrade_policy={"maxUnhealthyUpgradedInstancePercent": 50},
+         existing_upgrade={"status": "Completed", "finished_seconds_ago": 600, "kind": "extension"},
+         extensions=[dict(HEALTH, installed={"default": "latest", "3": "1.0.9"})])
+    failed, result = run_module("vmss_extension_upgrade", name="s", skip_if_completed_within=3600, **FAST)
+    assert not failed and result["action"] == "skip" and result["extensions"][0]["outdated_instances"] == ["3"]
+    failed, result = run_module("vmss_extension_upgrade", _check_mode=True, name="s", skip_if_completed_within=60, **FAST)
+    assert not failed and result["action"] == "start"
+
+
+def test_current_is_decided_before_a_faulted_refusal(run_module, emulator):
+    _one(emulator, existing_upgrade={"status": "Faulted", "finished_seconds_ago": 600, "kind": "os"}, failing_instances=[0, 1],
+         extensions=[dict(HEALTH, installed="latest")])
+    failed, result = run_module("vmss_extension_upgrade", name="s", if_faulted="fail", **FAST)
+    assert not failed and result["action"] == "current"
+    _one(emulator, existing_upgrade={"status": "Faulted", "finished_seconds_ago": 600}, failing_instances=[0, 1])
+    failed, result = run_module("vmss_extension_upgrade", name="s", if_faulted="fail", **FAST)
+    assert failed and result["action"] == "refuse" and "if_faulted=fail" in result["msg"]
+    assert api_requests(emulator, "POST") == []
+
+
+def test_extension_not_in_the_model_fails_before_any_post(run_module, emulator):
+    failed, result = run_module("vmss_extension_upgrade", name="vmss-healthy", extensions=["Typo"], **FAST)
+    assert failed and "extensions: Typo is not in the model of vmss-healthy" in result["msg"]
+    assert _kinds(emulator) == ["latest", "model"]
+
+
+def test_bad_extensions_fail_before_any_request(run_module, emulator):
+    for value, words in ((["a/b"], "extensions item 1 ('a/b') must be an extension name"),
+                         ("HealthExtension", "extensions must be a list of names (got str)"),
+                         ({"a": 1}, "extensions must be a list of names (got dict)")):
+        failed, result = run_module("vmss_extension_upgrade", name="vmss-healthy", extensions=value, **FAST)
+        assert failed and words in result["msg"], result["msg"]
+    failed, result = run_module("vmss_extension_upgrade", name="vmss-healthy", only_if_outdated="maybe", **FAST)
+    assert failed and "only_if_outdated" in result["msg"]
+    assert emulator.requests == []
