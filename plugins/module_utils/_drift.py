@@ -37,7 +37,7 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils._module import M
 from ansible_collections.azure_ops.rollout.plugins.module_utils._vmss import API_VERSION, vmss_path
 
 # The ``extensions`` option (documented in the doc fragment azure_ops.rollout.azure.extensions) and its rule.
-EXTENSIONS_SPEC = {"extensions": {"type": "raw"}}   # raw: a scalar is refused, not made a one-item list
+EXTENSIONS_SPEC = {"extensions": {"type": "raw", "default": None}}   # raw: a scalar is refused, not made a one-item list
 EXTENSIONS_RULES = {"extensions": _validation.ListOf(_validation.EXTENSION_NAME)}
 # Seconds between checks of the deadline while waiting for another thread's catalog read.
 WAIT_STEP = 1.0

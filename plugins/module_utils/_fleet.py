@@ -22,7 +22,7 @@ __metaclass__ = type
 import datetime
 import threading
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _outcome, _upgrade, _validation, _vmss
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift, _outcome, _upgrade, _validation, _vmss
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure
 
@@ -243,8 +243,11 @@ def run_rollout(jobs, clock, emit, progress_interval=30, max_concurrent_starts=1
               _outcome.duration(params.get("wait_timeout")), on_timeout, params.get("poll_interval"),
               progress_interval))])
     slots = threading.BoundedSemaphore(max_concurrent_starts) if max_concurrent_starts else None
+    # One versions catalog per batch: each (location, publisher, type) is read once for all its scale sets.
+    catalog_cache = _drift.CatalogCache()
     threads = []
     for job in jobs:
+        job.catalog_cache = getattr(job, "catalog_cache", None) or catalog_cache
         thread = threading.Thread(target=_run_job, args=(job, clock, slots, on_timeout),
                                   name="vmss-%s" % job.target["name"])
         thread.daemon = True  # a stopped controller stops watching; the upgrades go on in Azure
@@ -286,7 +289,6 @@ def run_status(targets, client, api_version=_vmss.API_VERSION, parallel=20, drif
     the catalog reads shared by the whole batch through one cache).
     """
     from concurrent.futures import ThreadPoolExecutor  # pylint: disable=import-outside-toplevel
-    from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift  # pylint: disable=import-outside-toplevel
 
     cache = _drift.CatalogCache()
 

@@ -70,8 +70,9 @@ def test_throttled_start_is_waited_shown_and_posted_once(emulator, run_playbook,
 
 
 def test_throttle_past_the_deadline_ends_the_wait_at_once_under_on_timeout(emulator, run_playbook, tmp_path):
-    # Four reads per 30 minutes (30 s at time scale 60): the plan read and three polls, then Azure says wait until the
-    # window ends, which is beyond wait_timeout. The upgrade itself lasts 50 s.
+    # Four reads per 30 minutes (30 s at time scale 60): the plan reads (latest, and the model for the extension
+    # drift) and two polls, then Azure says wait until the window ends, which is beyond wait_timeout. The upgrade
+    # itself lasts 50 s. The VM list of the drift check counts under its own policy (HighCostGetVMScaleSet).
     emulator.load(_throttled_scenario(time_scale=60.0, GetVMScaleSet30Min=4))
     run_playbook(_playbook(tmp_path, "thr-slow", wait_timeout=6), emulator=emulator, timeout=180).assert_ok()
     upgrade = json.loads((tmp_path / "result.json").read_text())
@@ -82,6 +83,7 @@ def test_throttle_past_the_deadline_ends_the_wait_at_once_under_on_timeout(emula
     assert "policy GetVMScaleSet30Min, Retry-After" in message and "It goes on in Azure (on_timeout=fail)" in message
     assert upgrade["elapsed"] < 6                                     # it did not sleep into the deadline
     assert upgrade["throttled"] == [{"policy": "GetVMScaleSet30Min", "times": 1, "seconds": 0.0}]
-    reads = _arm(emulator, "GET", "thr-slow")
+    reads = [r for r in _arm(emulator, "GET", "thr-slow") if not r["path"].endswith("/virtualMachines")]
+    assert [r["path"].rsplit("/", 1)[-1] for r in reads] == ["latest", "thr-slow", "latest", "latest", "latest"]
     assert [r["status"] for r in reads] == [404, 200, 200, 200, 429]     # never upgraded before: 404 first
     assert [r["status"] for r in _arm(emulator, "POST", "thr-slow")] == [202]
