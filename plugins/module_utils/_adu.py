@@ -13,6 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
+
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _lro, _shapes
 from ansible_collections.azure_ops.rollout.plugins.module_utils._auth import DEVICE_UPDATE_SCOPE
 from ansible_collections.azure_ops.rollout.plugins.module_utils._client import resource_path
@@ -73,17 +75,22 @@ def list_operations(client, api, statuses=None, top=None):
         yield _shapes.adu_operation(item)
 
 
+# One read of an operation: the HTTP status (200, 304 unchanged since ``etag``, or 404), the shaped
+# operation (None unless 200) and the service's Retry-After in seconds (or None).
+OperationRead = collections.namedtuple("OperationRead", "status operation retry_after")
+
+
 def get_operation(client, api, operation_id, deadline=None, etag=None):
-    """(status, shaped or None, Retry-After seconds or None); status is 200, 304 (unchanged) or 404."""
+    """Read one operation (``If-None-Match: etag`` when given); an OperationRead."""
     headers = {"If-None-Match": etag} if etag else None
     body, response = client.get_json(api.url(operation_id), params=api.params(), scope=SCOPE_NAME, deadline=deadline,
                                      allow_status=(304, 404), headers=headers)
     if response.status != 200:
-        return response.status, None, parse_retry_after(response.headers)
+        return OperationRead(response.status, None, parse_retry_after(response.headers))
     shaped = _shapes.adu_operation(body)
     if not shaped["etag"] and response.header("ETag"):
         shaped["etag"] = response.header("ETag")
-    return 200, shaped, parse_retry_after(response.headers)
+    return OperationRead(200, shaped, parse_retry_after(response.headers))
 
 
 def wait_operation(client, api, operation_id, deadline, interval):
@@ -92,11 +99,9 @@ def wait_operation(client, api, operation_id, deadline, interval):
 
     def fetch():
         last = state["last"]
-        status, shaped, hinted = get_operation(client, api, operation_id, deadline, etag=last["etag"] if last else None)
-        if status == 304:
-            shaped = last
-        state["last"] = shaped
-        return shaped, hinted
+        read = get_operation(client, api, operation_id, deadline, etag=last["etag"] if last else None)
+        state["last"] = last if read.status == 304 else read.operation
+        return state["last"], read.retry_after
 
     def done(shaped):
         return shaped is None or str(shaped["status"]).lower() in TERMINAL

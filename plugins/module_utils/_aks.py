@@ -25,11 +25,9 @@ def operations_path(subscription_id, resource_group, cluster, agent_pool=None, o
 
 
 def get_operation(client, path, api_version=API_VERSION, deadline=None):
-    """(exists, shaped operation or None)."""
+    """The shaped operation, or None when the service answers 404."""
     body, response = client.get_json(path, params={"api-version": api_version}, deadline=deadline, allow_status=(404,))
-    if response.status == 404:
-        return False, None
-    return True, _shapes.aks_operation(body)
+    return None if response.status == 404 else _shapes.aks_operation(body)
 
 
 def list_operations(client, path, api_version=API_VERSION, limit=None):
@@ -39,8 +37,7 @@ def list_operations(client, path, api_version=API_VERSION, limit=None):
 def wait_operation(client, path, deadline, interval, api_version=API_VERSION):
     """Poll one operation until Succeeded/Failed/Canceled or the deadline; a WaitResult of shaped operations."""
     def fetch():
-        exists, shaped = get_operation(client, path, api_version, deadline)
-        return shaped if exists else None, None
+        return get_operation(client, path, api_version, deadline), None
 
     def done(shaped):
         return shaped is None or _lro.is_terminal_status(shaped["status"])

@@ -306,7 +306,6 @@ class TokenProvider:
         self._refused = {}
         self._clock = clock
         self._lock = threading.Lock()
-        self.acquired = 0
 
     def token(self, scope):
         with self._lock:
@@ -322,7 +321,6 @@ class TokenProvider:
                     self._refused[scope] = error
                 raise
             self._tokens[scope] = (token, expires_on)
-            self.acquired += 1
             return token
 
     def invalidate(self, scope):

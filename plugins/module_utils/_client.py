@@ -25,10 +25,7 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import (
     UNREACHED_ATTEMPTS, UNREACHED_BACKOFF, UNREACHED_TIMED_OUT_ATTEMPTS, Deadline, SystemClock, backoff_delays, may_retry,
     parse_retry_after)
 
-try:
-    from urllib.parse import quote, urlencode, urljoin, urlsplit, urlunsplit, parse_qsl
-except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
-    raise
+from urllib.parse import quote, urlencode, urljoin, urlsplit, urlunsplit, parse_qsl
 
 COLLECTION_VERSION = "1.0.0"
 USER_AGENT = "azure_ops.rollout/%s" % COLLECTION_VERSION
@@ -70,12 +67,11 @@ def origin(url):
 class Response:
     """What callers need from a response: status, headers, parsed body, URL."""
 
-    def __init__(self, status, headers, content, url, method):
+    def __init__(self, status, headers, content, url):
         self.status = status
         self.headers = headers
         self.content = content
         self.url = url
-        self.method = method
 
     _parsed = None
 
@@ -319,7 +315,7 @@ class AzureClient:
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                 requests.exceptions.ChunkedEncodingError) as exc:
             raise _ConnectionFailed(exc, url, connect_timeout, read_timeout)
-        return Response(raw.status_code, raw.headers, raw.content, raw.url, method)
+        return Response(raw.status_code, raw.headers, raw.content, raw.url)
 
     def error_from(self, response):
         """The AzureError an error response stands for."""

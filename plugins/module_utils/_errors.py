@@ -77,10 +77,9 @@ class AzureError(Exception):
 class AzureTimeoutError(AzureError):
     """The caller's deadline passed before the call or operation finished."""
 
-    def __init__(self, message, last=None, **kwargs):
+    def __init__(self, message, **kwargs):
         kwargs.setdefault("code", "Timeout")
         super(AzureTimeoutError, self).__init__(message, **kwargs)
-        self.last = last
 
 
 class AzureAuthError(AzureError):

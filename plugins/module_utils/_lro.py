@@ -4,11 +4,11 @@
 """Waiting: a generic waiter and the Azure long-running-operation poller.
 
 The waiter polls a fetch function until a pure predicate holds or a hard
-deadline passes, and keeps a short timeline of what it saw. The operation
-poller follows the ARM async rules (github.com/Azure/azure-resource-manager-rpc, v1.0/async-api-reference.md):
-prefer ``Azure-AsyncOperation``, else ``Operation-Location``, else
-``Location``; wait ``Retry-After`` when sent, else the caller's interval;
-after a POST succeeds, read the final ``Location`` once.
+deadline passes, and keeps a short timeline of what it saw. Operations are
+watched by the ARM async rules (github.com/Azure/azure-resource-manager-rpc,
+v1.0/async-api-reference.md): prefer ``Azure-AsyncOperation``, else
+``Operation-Location``, else ``Location``; wait ``Retry-After`` when sent,
+else the caller's interval.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,10 +18,7 @@ __metaclass__ = type
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError, AzureTimeoutError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import RETRYABLE_STATUS, parse_retry_after
 
-try:
-    from urllib.parse import urljoin
-except ImportError:  # pragma: no cover
-    raise
+from urllib.parse import urljoin
 
 TERMINAL_STATUSES = ("succeeded", "failed", "canceled", "cancelled")
 TIMELINE_LENGTH = 20
@@ -119,26 +116,23 @@ def wait_until(fetch, is_done, deadline, interval, summarize=None, on_poll=None)
 
 
 class Operation:
-    """Where to watch an operation: the status URL and, for POST, the final Location."""
+    """Where to watch an operation: its status URL, and which header gave it (``kind``)."""
 
-    def __init__(self, status_url, kind, final_url=None, method="POST"):
+    def __init__(self, status_url, kind):
         self.status_url = status_url
         self.kind = kind
-        self.final_url = final_url
-        self.method = method
 
 
 def operation_from_response(response):
     """The Operation announced by a 201/202 response, or None when it finished synchronously."""
     headers = response.headers
-    location = headers.get("Location")
     for name, kind in (("Azure-AsyncOperation", "azure-asyncoperation"), ("Operation-Location", "operation-location")):
         value = headers.get(name)
         if value:
-            final = urljoin(response.url, location) if location else None
-            return Operation(urljoin(response.url, value), kind, final, response.method)
+            return Operation(urljoin(response.url, value), kind)
+    location = headers.get("Location")
     if location and response.status in (201, 202):
-        return Operation(urljoin(response.url, location), "location", None, response.method)
+        return Operation(urljoin(response.url, location), "location")
     return None
 
 
@@ -159,30 +153,3 @@ def fetch_operation_status(client, operation, scope="arm", deadline=None):
     if not isinstance(body, dict) or "status" not in body:
         body = {"status": "Unknown", "raw": body}
     return body, parse_retry_after(response.headers)
-
-
-def poll_operation(client, operation, deadline, interval, scope="arm", on_poll=None):
-    """Follow ``operation`` to a terminal status or the deadline; return a WaitResult.
-
-    On success of a POST with a distinct final Location, that URL is read once
-    (ARM: it answers what the synchronous call would) and its body, if any,
-    is kept under ``result``.
-    """
-    def fetch():
-        return fetch_operation_status(client, operation, scope, deadline)
-
-    def summarize(body):
-        summary = {"status": body.get("status")}
-        if body.get("percentComplete") is not None:
-            summary["percent_complete"] = body["percentComplete"]
-        return summary
-
-    outcome = wait_until(fetch, lambda body: is_terminal_status(body.get("status")), deadline, interval, summarize, on_poll)
-    body = outcome.value
-    if (outcome.done and str(body.get("status")).lower() == "succeeded" and operation.method == "POST"
-            and operation.final_url and operation.final_url != operation.status_url and not deadline.expired()):
-        final = client.request("GET", operation.final_url, scope=scope, deadline=deadline, expected=(200, 201, 202, 204))
-        if final.is_valid_json() and final.json() is not None:
-            body = dict(body, result=final.json())
-        outcome.value = body
-    return outcome

@@ -36,10 +36,7 @@ import threading
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureTimeoutError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import SystemClock
 
-try:
-    from urllib.parse import urlsplit
-except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
-    raise
+from urllib.parse import urlsplit
 
 REMAINING_PREFIX = "x-ms-ratelimit-remaining-"
 RESOURCE_HEADER = "x-ms-ratelimit-remaining-resource"

@@ -51,7 +51,6 @@ class Deadline:
 
     def __init__(self, seconds, clock=None):
         self.clock = clock or SystemClock()
-        self.seconds = seconds
         self.started = self.clock.monotonic()
         self.at = None if seconds is None else self.started + seconds
 

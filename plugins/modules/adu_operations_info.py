@@ -203,8 +203,8 @@ def read_operations(module):
         operations = list(_adu.list_operations(module.client, api, params["status"], params["top"]))
         return {"changed": False, "exists": True, "operations": operations}
     if not params["wait"]:
-        status, shaped = _adu.get_operation(module.client, api, params["operation_id"])[:2]
-        return dict({"changed": False, "exists": status != 404}, **({"operation": shaped} if shaped else {}))
+        shaped = _adu.get_operation(module.client, api, params["operation_id"]).operation
+        return dict({"changed": False, "exists": shaped is not None}, **({"operation": shaped} if shaped else {}))
 
     outcome = _adu.wait_operation(module.client, api, params["operation_id"],
                                   Deadline(params["wait_timeout"], module.client.clock), params["poll_interval"])

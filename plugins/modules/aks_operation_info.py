@@ -200,16 +200,16 @@ def read_operations(module):
     params = module.params
     path = _aks.operations_path(module.subscription_id, params["resource_group"], params["name"], params["agent_pool"],
                                 params["operation_id"])
-    api = params["api_version"]
+    api_version = params["api_version"]
     if not params["operation_id"]:
         return {"changed": False, "exists": True,
-                "operations": _aks.list_operations(module.client, path, api, params["max_items"])}
+                "operations": _aks.list_operations(module.client, path, api_version, params["max_items"])}
     if not params["wait"]:
-        exists, shaped = _aks.get_operation(module.client, path, api)
-        return dict({"changed": False, "exists": exists}, **({"operation": shaped} if exists else {}))
+        shaped = _aks.get_operation(module.client, path, api_version)
+        return dict({"changed": False, "exists": shaped is not None}, **({"operation": shaped} if shaped else {}))
 
     outcome = _aks.wait_operation(module.client, path, Deadline(params["wait_timeout"], module.client.clock),
-                                  params["poll_interval"], api)
+                                  params["poll_interval"], api_version)
     shaped = outcome.value
     result = waited(outcome)
     if shaped is None:

@@ -25,8 +25,7 @@ import _common as C  # noqa: E402  pylint: disable=wrong-import-position
 C.ensure_collection_link()
 
 from tests.emulator import Emulator  # noqa: E402  pylint: disable=wrong-import-position
-
-SUB = "00000000-0000-0000-0000-000000000001"
+from tests.emulator.scenarios import DEFAULT_SUBSCRIPTION as SUB  # noqa: E402  pylint: disable=wrong-import-position
 LATEST = ("/subscriptions/%s/resourceGroups/rg-test/providers/Microsoft.Compute/virtualMachineScaleSets/vmss-done"
           "/rollingUpgrades/latest" % SUB)
 API = "2024-07-01"

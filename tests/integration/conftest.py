@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests import helpers
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOKS = REPO_ROOT / "playbooks"
-SUB = "00000000-0000-0000-0000-000000000001"
+SUB = helpers.SUB
 POLICY = {"maxBatchInstancePercent": 20, "maxUnhealthyInstancePercent": 20,
           "maxUnhealthyUpgradedInstancePercent": 20, "pauseTimeBetweenBatches": "PT0S"}
 # Fast for the emulator: a status read and a progress block every second.

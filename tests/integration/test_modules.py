@@ -4,9 +4,9 @@
 from pathlib import Path
 
 from tests.emulator import load_scenario
+from tests.helpers import SUB, api_requests
 
 PLAYBOOKS = Path(__file__).parent / "module_playbooks"
-SUB = "00000000-0000-0000-0000-000000000001"
 
 
 def _env(emulator):
@@ -17,7 +17,7 @@ def _env(emulator):
 
 
 def _requests(emulator, method):
-    return [r for r in emulator.requests if r["kind"] == "arm" and r["method"] == method]
+    return [r for r in api_requests(emulator, method) if r["kind"] == "arm"]
 
 
 def test_vmss_modules(emulator, run_playbook, tmp_path):

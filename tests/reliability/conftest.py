@@ -3,7 +3,7 @@
 
 import pytest
 
-from ._harness import emulator_env
+from tests.helpers import emulator_env
 
 
 def pytest_configure(config):

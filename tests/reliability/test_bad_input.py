@@ -15,7 +15,7 @@ import pytest
 from ansible_collections.azure_ops.rollout.plugins.modules import (
     adu_operations_info, aks_operation_info, vmss_extension_info, vmss_extension_upgrade, vmss_rolling_upgrade_info)
 
-from ._harness import run_module_inprocess
+from tests.helpers import run_module
 
 MODULES = {
     "vmss_rolling_upgrade_info": (vmss_rolling_upgrade_info, {"resource_group": "rg-test", "name": "vmss-done"}),
@@ -145,7 +145,7 @@ def _args(emulator, mod_name, option, value):
 def test_valid_baseline_reaches_the_emulator(emu_env, mod_name):
     """Control: the same environment with valid options does send requests, so an empty log below means something."""
     args = _args(emu_env, mod_name, "request_timeout", 10)
-    result = run_module_inprocess(MODULES[mod_name][0], args)
+    result = run_module(MODULES[mod_name][0], args)
     assert not result.get("failed"), result
     assert any(r["kind"] in ("arm", "adu") for r in emu_env.requests)
 
@@ -153,7 +153,7 @@ def test_valid_baseline_reaches_the_emulator(emu_env, mod_name):
 @pytest.mark.parametrize("mod_name,option,value", _cases())
 def test_bad_option_fails_before_any_request(emu_env, mod_name, option, value):
     args = _args(emu_env, mod_name, option, value)
-    result = run_module_inprocess(MODULES[mod_name][0], args)
+    result = run_module(MODULES[mod_name][0], args)
     shown = repr(value)[:80]
     assert result.get("failed"), "%s=%s was accepted: %s" % (option, shown, str(result)[:500])
     msg = result.get("msg", "")

@@ -12,7 +12,7 @@ import trustme
 from ansible_collections.azure_ops.rollout.plugins.modules import (
     adu_operations_info, aks_operation_info, vmss_extension_upgrade, vmss_rolling_upgrade_info)
 
-from ._harness import SUB, emulator_env, issued_tokens, run_module_inprocess
+from tests.helpers import SUB, emulator_env, issued_tokens, run_module
 
 
 def foreign(emu):
@@ -35,7 +35,7 @@ def test_nextlink_on_foreign_host_is_refused(emu_env, kind):
         mod, args = adu_operations_info, {"endpoint": emu_env.host, "instance_id": "blue"}
     emu_env.add_fault({"name": "foreign", "match": {"method": "GET", "path_regex": "/operations$"},
                        "action": {"foreign_location": True}})
-    result = run_module_inprocess(mod, args)
+    result = run_module(mod, args)
     assert result.get("failed"), str(result)[:500]
     assert "refusing to send" in result["msg"] and "token" in result["msg"], result["msg"]
     assert all(not r["had_authorization_header"] for r in foreign(emu_env))
@@ -47,8 +47,8 @@ def test_foreign_operation_urls_are_never_followed_with_the_token(emu_env):
     emu_env.set_time_scale(60)
     emu_env.add_fault({"name": "foreign", "match": {"method": "POST", "path_regex": "extensionRollingUpgrade$"},
                        "action": {"foreign_location": True}})
-    result = run_module_inprocess(vmss_extension_upgrade, {"resource_group": "rg-test", "name": "vmss-healthy",
-                                                           "poll_interval": 1, "wait_timeout": 60})
+    result = run_module(vmss_extension_upgrade, {"resource_group": "rg-test", "name": "vmss-healthy",
+                                                 "poll_interval": 1, "wait_timeout": 60})
     assert not result.get("failed"), result.get("msg")
     assert result["rolling_upgrade"]["running_status"]["code"] == "Completed"
     assert result["operation_url"].startswith(emu_env.foreign_base_url)
@@ -60,15 +60,15 @@ def test_foreign_operation_urls_are_never_followed_with_the_token(emu_env):
 def test_operation_url_on_foreign_host_is_refused_before_any_request(emu_env):
     """operation_url (user input) pointing elsewhere: no token leaves, and nothing reaches the foreign listener."""
     url = emu_env.foreign_base_url + "/subscriptions/%s/providers/Microsoft.Compute/locations/eastus/operations/x?api-version=2024-07-01" % SUB
-    result = run_module_inprocess(vmss_extension_upgrade, {"resource_group": "rg-test", "name": "vmss-healthy",
-                                                           "operation_url": url, "wait_timeout": 10, "poll_interval": 1})
+    result = run_module(vmss_extension_upgrade, {"resource_group": "rg-test", "name": "vmss-healthy",
+                                                 "operation_url": url, "wait_timeout": 10, "poll_interval": 1})
     assert result.get("failed")
     assert "refusing to send" in result["msg"]
     assert foreign(emu_env) == []
 
 
 def test_adu_token_is_never_sent_to_arm_and_arm_token_never_to_adu(emu_env):
-    result = run_module_inprocess(adu_operations_info, {"endpoint": emu_env.host, "instance_id": "blue", "top": 3})
+    result = run_module(adu_operations_info, {"endpoint": emu_env.host, "instance_id": "blue", "top": 3})
     assert not result.get("failed"), result
     adu = [r for r in emu_env.requests if r["kind"] == "adu"]
     assert adu and all(r["audience"] == "https://api.adu.microsoft.com" for r in adu), adu
@@ -88,7 +88,7 @@ def test_adu_token_is_never_sent_to_arm_and_arm_token_never_to_adu(emu_env):
 def test_path_segment_injection_is_impossible(emu_env, mod, args, prefix):
     """Whatever passes validation is sent as exactly one segment under the expected collection."""
     args = {k: (emu_env.host if v == "HOST" else v) for k, v in args.items()}
-    run_module_inprocess(mod, args)
+    run_module(mod, args)
     api = [r for r in emu_env.requests if r["kind"] in ("arm", "adu")]
     assert api, "no request made"
     for record in api:
@@ -102,7 +102,7 @@ def test_path_segment_injection_is_impossible(emu_env, mod, args, prefix):
 def test_names_with_path_syntax_never_reach_the_wire(emu_env, value):
     for field in ("resource_group", "name"):
         args = {"resource_group": "rg-test", "name": "vmss-done", field: value}
-        result = run_module_inprocess(vmss_rolling_upgrade_info, args)
+        result = run_module(vmss_rolling_upgrade_info, args)
         assert result.get("failed"), (field, value, result)
     assert emu_env.requests == []
 
@@ -112,7 +112,7 @@ def test_validate_certs_defaults_on(emu_env, monkeypatch):
     """Without the emulator's CA anywhere, the default (validate_certs=true) refuses the self-signed server."""
     for var in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"):
         monkeypatch.delenv(var, raising=False)
-    result = run_module_inprocess(vmss_rolling_upgrade_info, {"resource_group": "rg-test", "name": "vmss-done"})
+    result = run_module(vmss_rolling_upgrade_info, {"resource_group": "rg-test", "name": "vmss-done"})
     assert result.get("failed")
     assert "TLS verification" in result["msg"] and "ca_path" in result["msg"], result["msg"]
     from ansible_collections.azure_ops.rollout.plugins.module_utils import _auth
@@ -124,8 +124,8 @@ def test_wrong_ca_fails_with_clear_message(emu_env, tmp_path):
     other = trustme.CA()
     ca_file = tmp_path / "other-ca.pem"
     other.cert_pem.write_to_path(str(ca_file))
-    result = run_module_inprocess(vmss_rolling_upgrade_info, {"resource_group": "rg-test", "name": "vmss-done",
-                                                              "ca_path": str(ca_file)})
+    result = run_module(vmss_rolling_upgrade_info, {"resource_group": "rg-test", "name": "vmss-done",
+                                                    "ca_path": str(ca_file)})
     assert result.get("failed")
     assert "TLS verification" in result["msg"] and "ca_path" in result["msg"], result["msg"]
     assert "Traceback" not in json.dumps(result)
@@ -136,8 +136,8 @@ def test_wrong_ca_fails_with_clear_message(emu_env, tmp_path):
 def test_right_ca_via_ca_path_only(emu_env, monkeypatch):
     for var in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
         monkeypatch.delenv(var, raising=False)
-    result = run_module_inprocess(vmss_rolling_upgrade_info, {"resource_group": "rg-test", "name": "vmss-done",
-                                                              "ca_path": emu_env.ca_path})
+    result = run_module(vmss_rolling_upgrade_info, {"resource_group": "rg-test", "name": "vmss-done",
+                                                    "ca_path": emu_env.ca_path})
     assert not result.get("failed"), result
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from tests.emulator.scenarios import fleet
 
-from ._harness import emulator_env, issued_tokens
+from tests.helpers import emulator_env, issued_tokens
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO / "playbooks" / "vmss_extension_rollout.yml"

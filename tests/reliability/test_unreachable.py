@@ -17,7 +17,7 @@ import trustme
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _timing
 from ansible_collections.azure_ops.rollout.plugins.modules import vmss_rolling_upgrade_info
 
-from ._harness import run_module_inprocess
+from tests.helpers import run_module
 
 REQUEST_TIMEOUT = 5
 QUICK_RETRY_BUDGET = sum(min(2 * _timing.UNREACHED_BACKOFF, _timing.UNREACHED_BACKOFF * 2 ** i)
@@ -53,7 +53,7 @@ def test_unreachable_endpoint_fails_fast_naming_the_kind_and_the_host(emu_env, t
     extra, code, host, cause = _case(emu_env, where, kind, tmp_path)
     args = dict({"resource_group": "rg-test", "name": "vmss-done", "request_timeout": REQUEST_TIMEOUT}, **extra)
     started = time.monotonic()
-    result = run_module_inprocess(vmss_rolling_upgrade_info, args)
+    result = run_module(vmss_rolling_upgrade_info, args)
     elapsed = time.monotonic() - started
     print("%s %s: failed in %.2f s (bound %.1f s): %s" % (where, kind, elapsed, BOUND, result.get("msg")))
     assert result.get("failed"), result

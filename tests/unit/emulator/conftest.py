@@ -1,19 +1,10 @@
 """Fixtures for the emulator's own tests (the plugin is normally loaded by tests/conftest.py)."""
 
-import os
-import sys
-
 import pytest
 import requests
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+from tests.helpers import SUB
 
-if "tests.emulator.pytest_plugin" not in sys.modules:
-    from tests.emulator.pytest_plugin import emulator, emulator_server  # noqa: F401  pylint: disable=unused-import
-
-SUB = "00000000-0000-0000-0000-000000000001"
 API = "2024-07-01"
 ARM_SCOPE = "https://management.azure.com/.default"
 ADU_SCOPE = "https://api.adu.microsoft.com/.default"

@@ -4,6 +4,7 @@
 import datetime
 import os
 import stat
+import time
 
 import pytest
 
@@ -11,9 +12,12 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils import _auth
 from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
 
-from .conftest import SUB, latest_path, options_for
+from tests.helpers import SUB, RecordingClock, latest_path, options_for
+
 
 API = {"api-version": "2024-07-01"}
+
+
 AMBIENT = ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE", "IDENTITY_ENDPOINT",
            "IDENTITY_HEADER", "MSI_ENDPOINT", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_AUTHORITY_HOST")
 
@@ -26,7 +30,7 @@ def clean_env(monkeypatch, emulator):
 
 
 def _read(emulator, **options):
-    client = AzureClient(options_for(emulator, **options))
+    client = AzureClient(options_for(emulator, **options), clock=RecordingClock())
     body = client.get_json(latest_path("vmss-rolling"), params=API)[0]
     return client, body
 
@@ -186,3 +190,17 @@ def test_option_names_are_the_argument_spec_of_the_shared_options():
     from ansible_collections.azure_ops.rollout.plugins.module_utils._auth import OPTION_NAMES, auth_argument_spec
 
     assert OPTION_NAMES == tuple(auth_argument_spec())
+
+
+def test_tokens_are_refreshed_before_expiry_during_long_waits(emulator, make_client):
+    now = [0.0]
+    client = make_client()
+    client._tokens = _auth.TokenProvider(client.tokens._chain, clock=lambda: now[0])  # pylint: disable=protected-access
+    scope = client._scopes["arm"][0]  # pylint: disable=protected-access
+    now[0] = time.time()
+    first = client.tokens.token(scope)
+    now[0] += 3000  # 600 s of a 3600 s token left: still good
+    assert client.tokens.token(scope) == first
+    now[0] += 400  # 200 s left: refreshed before it can expire mid-request
+    assert client.tokens.token(scope) != first
+    assert emulator.issued_tokens_count() == 2

@@ -1,7 +1,12 @@
 # -*- coding: utf-8 -*-
-"""vmss_extension_upgrade and extension drift: start only when an instance runs an outdated extension."""
+"""vmss_extension_upgrade against the emulator, on the simulated clock: start only when an instance runs an outdated
+extension, start once, idempotence, check mode, outcomes, bad input."""
 
-from .conftest import api_requests
+import json
+
+import pytest
+
+from tests.helpers import api_requests
 
 FAST = {"poll_interval": 1, "resource_group": "rg-test"}
 HEALTH = {"name": "HealthExtension", "publisher": "Microsoft.ManagedServices", "type": "ApplicationHealthLinux",
@@ -141,4 +146,138 @@ def test_bad_extensions_fail_before_any_request(run_module, emulator):
         assert failed and words in result["msg"], result["msg"]
     failed, result = run_module("vmss_extension_upgrade", name="vmss-healthy", only_if_outdated="maybe", **FAST)
     assert failed and "only_if_outdated" in result["msg"]
+    assert emulator.requests == []
+
+
+# -- the upgrade module -----------------------------------------------------------------------------
+def test_upgrade_starts_waits_and_completes(run_module, emulator):
+    emulator.set_time_scale(60)
+    failed, result = run_module("vmss_extension_upgrade", name="vmss-healthy", wait_timeout=60, **FAST)
+    assert not failed, result["msg"]
+    assert result["changed"] and result["upgrade_started"] and result["action"] == "start"
+    assert result["rolling_upgrade"]["running_status"]["code"] == "Completed"
+    assert result["operation"]["status"] == "Succeeded"
+    assert result["timeline"][-1]["code"] == "Completed" and result["polls"] >= 2
+    assert len(api_requests(emulator, "POST")) == 1
+
+
+def test_upgrade_fault_fails_with_azure_code_and_keeps_the_result(run_module, emulator):
+    emulator.set_time_scale(60)
+    failed, result = run_module("vmss_extension_upgrade", name="vmss-faulty", wait_timeout=60, **FAST)
+    assert failed
+    assert "MaxUnhealthy" in result["msg"] and "failed 2" in result["msg"]
+    assert result["rolling_upgrade"]["running_status"]["code"] == "Faulted"
+    assert result["operation"]["status"] == "Failed" and result["operation"]["error"]["code"].startswith("MaxUnhealthy")
+    # A re-run with if_faulted=fail refuses before any POST and names the fault; if_faulted=start starts again.
+    emulator.clear_requests()
+    failed, again = run_module("vmss_extension_upgrade", name="vmss-faulty", if_faulted="fail", wait_timeout=60, **FAST)
+    assert failed and again["action"] == "refuse" and not again["changed"]
+    assert "Faulted" in again["msg"] and "MaxUnhealthy" in again["msg"] and "if_faulted=start" in again["msg"]
+    assert api_requests(emulator, "POST") == []
+    failed, again = run_module("vmss_extension_upgrade", name="vmss-faulty", if_faulted="start", wait=False, **FAST)
+    assert not failed and again["action"] == "start" and len(api_requests(emulator, "POST")) == 1
+
+
+@pytest.mark.parametrize("action", [{"drop": True, "apply": True}, {"status": 500}])
+def test_lost_answer_to_the_start_is_resolved_by_asking_the_service(run_module, emulator, action):
+    emulator.set_time_scale(60)
+    emulator.add_fault({"match": {"method": "POST", "kind": "arm"}, "action": action, "times": 1})
+    failed, result = run_module("vmss_extension_upgrade", name="vmss-healthy", wait_timeout=60, **FAST)
+    posts = api_requests(emulator, "POST")
+    assert len(posts) == 1  # never sent twice
+    if action.get("apply"):
+        # The service did start it: the task watches that upgrade to the end and says so.
+        assert not failed, result["msg"]
+        assert result["upgrade_started"] and result["changed"] and result["operation_url"] is None
+        assert result["rolling_upgrade"]["running_status"]["code"] == "Completed"
+        assert "answer to the start request was lost" in json.dumps(result), sorted(result)
+    else:
+        # It did not: the error is reported as Azure sent it.
+        assert failed and "500 InternalServerError" in result["msg"]
+
+
+def test_upgrade_attaches_to_a_running_one(run_module, emulator):
+    failed, result = run_module("vmss_extension_upgrade", name="vmss-rolling", wait=False, **FAST)
+    assert not failed and not result["changed"] and result["action"] == "attach" and not result["upgrade_started"]
+    assert api_requests(emulator, "POST") == []
+
+
+def test_upgrade_if_running_fail(run_module, emulator):
+    failed, result = run_module("vmss_extension_upgrade", name="vmss-rolling", if_running="fail", **FAST)
+    assert failed and "already running" in result["msg"] and "if_running=fail" in result["msg"]
+    assert api_requests(emulator, "POST") == []
+
+
+def test_check_mode_never_posts_nor_waits(run_module, emulator):
+    failed, result = run_module("vmss_extension_upgrade", _check_mode=True, name="vmss-healthy", **FAST)
+    assert not failed and result["changed"] and not result["upgrade_started"]
+    failed, result = run_module("vmss_extension_upgrade", _check_mode=True, name="vmss-rolling", **FAST)
+    assert not failed and not result["changed"]
+    assert api_requests(emulator, "POST") == []
+    # vmss-healthy: latest, then the drift (model, one VM list page, two catalogs); vmss-rolling: latest only (running).
+    assert len(api_requests(emulator)) == 6
+
+
+def test_timeout_leave_cancel_fail(run_module, emulator):
+    failed, result = run_module("vmss_extension_upgrade", name="vmss-rolling", wait_timeout=3, on_timeout="leave", **FAST)
+    assert not failed and result["timed_out"] and not result["cancelled"] and result["left_running"]
+    assert result["rolling_upgrade"]["running_status"]["code"] == "RollingForward"
+    failed, result = run_module("vmss_extension_upgrade", name="vmss-rolling", wait_timeout=3, **FAST)
+    assert failed and result["timed_out"] and "Timed out after 3s" in result["msg"] and "pending" in result["msg"]
+    assert result["left_running"] and "goes on in Azure" in result["msg"]
+    # Attached, not started by this task: on_timeout=cancel leaves it running unless cancel_attached.
+    failed, result = run_module("vmss_extension_upgrade", name="vmss-rolling", wait_timeout=3, on_timeout="cancel", **FAST)
+    assert failed and not result["cancelled"] and result["left_running"] and "cancel_attached" in result["msg"]
+    assert api_requests(emulator, "POST") == []
+    failed, result = run_module("vmss_extension_upgrade", name="vmss-rolling", wait_timeout=3, on_timeout="cancel",
+                                cancel_attached=True, **FAST)
+    assert failed and result["cancelled"] and not result["left_running"] and "cancelled" in result["msg"]
+    assert result["rolling_upgrade"]["running_status"]["code"] == "Cancelled"
+    assert [r["path"].rsplit("/", 2)[-2:] for r in api_requests(emulator, "POST")] == [["rollingUpgrades", "cancel"]]
+    assert result["elapsed"] < 3.5
+
+
+def test_wait_false_then_resume_by_operation_url(run_module, emulator):
+    emulator.set_time_scale(60)
+    failed, started = run_module("vmss_extension_upgrade", name="vmss-healthy", wait=False, **FAST)
+    assert not failed and started["changed"] and started["operation_url"].startswith(emulator.base_url)
+    failed, watched = run_module("vmss_extension_upgrade", name="vmss-healthy", operation_url=started["operation_url"],
+                                 wait_timeout=60, **FAST)
+    assert not failed and not watched["changed"] and watched["action"] == "attach"
+    assert watched["operation"]["status"] == "Succeeded"
+    assert watched["rolling_upgrade"]["running_status"]["code"] == "Completed"
+    assert len(api_requests(emulator, "POST")) == 1
+
+
+def test_second_run_on_an_up_to_date_scale_set_changes_nothing(run_module, emulator):
+    emulator.set_time_scale(60)
+    failed, first = run_module("vmss_extension_upgrade", name="vmss-healthy", wait_timeout=60, skip_if_completed_within=3600, **FAST)
+    assert not failed and first["changed"]
+    failed, second = run_module("vmss_extension_upgrade", name="vmss-healthy", skip_if_completed_within=3600, **FAST)
+    assert not failed and not second["changed"] and second["action"] == "current"   # decided before the window
+    # Without the version check, skip_if_completed_within alone keeps the re-run from starting.
+    failed, third = run_module("vmss_extension_upgrade", name="vmss-healthy", skip_if_completed_within=3600,
+                               only_if_outdated=False, **FAST)
+    assert not failed and not third["changed"] and third["action"] == "skip" and third["extensions"] is None
+    assert len(api_requests(emulator, "POST")) == 1
+
+
+@pytest.mark.parametrize("args, words", [
+    ({"name": ""}, "name must not be empty"),
+    ({"name": "x" * 65}, "name must be 1 to 64 characters"),
+    ({"name": "bad name!"}, "name must be a scale set name"),
+    ({"resource_group": "rg/../x"}, r"resource_group must match"),
+    ({"wait_timeout": 0}, "wait_timeout must be at least 1"),
+    ({"poll_interval": 99999}, "poll_interval must be at most 3600"),
+    ({"subscription_id": "not-a-guid"}, "subscription_id must be a subscription GUID"),
+    ({"api_version": "latest"}, "it must look like 2024-07-01"),
+    ({"operation_url": "http://x/y"}, "operation_url must be an https:// URL"),
+    ({"if_running": "maybe"}, "if_running must be one of"),
+    ({"wait_timeout": "soon"}, "wait_timeout"),
+])
+def test_bad_input_fails_before_any_request(run_module, emulator, args, words):
+    merged = dict({"name": "vmss-healthy"}, **FAST)
+    merged.update(args)
+    failed, result = run_module("vmss_extension_upgrade", **merged)
+    assert failed and words in result["msg"], result["msg"]
     assert emulator.requests == []

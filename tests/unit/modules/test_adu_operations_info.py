@@ -1,79 +1,10 @@
 # -*- coding: utf-8 -*-
-"""aks_operation_info and adu_operations_info against the emulator."""
+"""adu_operations_info against the emulator, on the simulated clock."""
 
 import pytest
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _adu
-
-from .conftest import api_requests
-
-AKS = {"resource_group": "rg-test", "name": "aks-test"}
-OK_OP, FAILED_OP, LONG_OP = ("00000000-0000-0000-0000-0000000000a%d" % i for i in (1, 2, 3))
-
-
-def test_aks_get_in_progress_operation(run_module):
-    failed, result = run_module("aks_operation_info", operation_id=LONG_OP, **AKS)
-    assert not failed and result["exists"]
-    operation = result["operation"]
-    assert operation["status"] == "InProgress" and 0 <= operation["percent_complete"] < 100
-    assert operation["name"] == LONG_OP and operation["id"].endswith("/operations/" + LONG_OP)
-    assert [child["status"] for child in operation["operations"]]
-
-
-def test_aks_list(run_module):
-    failed, result = run_module("aks_operation_info", **AKS)
-    assert not failed and {op["name"] for op in result["operations"]} >= {OK_OP, LONG_OP}
-
-
-def test_aks_unknown_operation(run_module):
-    failed, result = run_module("aks_operation_info", operation_id="00000000-0000-0000-0000-00000000ffff", **AKS)
-    assert not failed and result["exists"] is False
-
-
-def test_aks_wait_to_success(run_module, emulator):
-    emulator.set_time_scale(30)
-    failed, result = run_module("aks_operation_info", operation_id=OK_OP, wait=True, poll_interval=1, **AKS)
-    assert not failed, result.get("msg")
-    assert result["operation"]["status"] == "Succeeded" and result["timeline"][-1]["status"] == "Succeeded"
-    assert result["timeline"][0]["status"] == "InProgress"
-
-
-def test_aks_agent_pool_failure_is_data_unless_waiting(run_module, emulator):
-    emulator.set_time_scale(30)
-    failed, result = run_module("aks_operation_info", operation_id=FAILED_OP, agent_pool="nodepool1", wait=True,
-                                poll_interval=1, **AKS)
-    assert failed and "ReconcileAgentPoolIdentityError" in result["msg"]
-    assert "/agentPools/nodepool1/operations/" in api_requests(emulator)[-1]["path"]
-    failed, result = run_module("aks_operation_info", operation_id=FAILED_OP, agent_pool="nodepool1", wait=True,
-                                fail_on_failed=False, poll_interval=1, **AKS)
-    assert not failed and result["operation"]["status"] == "Failed"
-    failed, result = run_module("aks_operation_info", operation_id=FAILED_OP, agent_pool="nodepool1", **AKS)
-    assert not failed and result["operation"]["error"]["code"] == "ReconcileAgentPoolIdentityError"
-
-
-def test_aks_wait_timeout(run_module):
-    failed, result = run_module("aks_operation_info", operation_id=LONG_OP, wait=True, wait_timeout=2, poll_interval=1, **AKS)
-    assert failed and result["timed_out"] and "Timed out after 2s" in result["msg"]
-
-
-@pytest.mark.parametrize("args, words", [
-    ({"subscription_id": "1234"}, "subscription_id must be a subscription GUID"),
-    ({"resource_group": "a" * 91}, "resource_group must be 1 to 90 characters"),
-    ({"resource_group": "rg with space"}, "resource_group must match"),
-    ({"name": "-bad"}, "name must match"),
-    ({"name": "a" * 64}, "name must be 1 to 63 characters"),
-    ({"agent_pool": "Pool1", "operation_id": OK_OP}, "agent_pool must match ^[a-z][a-z0-9]{0,11}$"),
-    ({"agent_pool": "nodepool1"}, "missing parameter(s) required by 'agent_pool': operation_id"),
-    ({"operation_id": "a/b"}, "operation_id must not contain '/'"),
-    ({"operation_id": ""}, "operation_id must not be empty"),
-    ({"wait": True}, "wait is True but all of the following are missing: operation_id"),
-    ({"max_items": 0}, "max_items must be at least 1"),
-])
-def test_aks_bad_input_fails_before_any_request(run_module, emulator, args, words):
-    merged = dict(AKS, **args)
-    failed, result = run_module("aks_operation_info", **merged)
-    assert failed and words in result["msg"], result["msg"]
-    assert emulator.requests == []
+from tests.emulator.clock import parse_time
+from tests.helpers import api_requests
 
 
 # -- Device Update ---------------------------------------------------------------------------------
@@ -146,11 +77,12 @@ def test_adu_wait_honours_retry_after_and_sends_if_none_match(run_module, adu, e
     failed, result = run_module("adu_operations_info", operation_id=running, wait=True, wait_timeout=12, poll_interval=1, **adu)
     assert failed and result["timed_out"] and result["operation"]["status"] == "Running"
     gets = api_requests(emulator, "GET")
-    # Retry-After is 5 s in the scenario (poll_interval 1 is ignored): reads at 0, 5 and 10 s; the unchanged
-    # operation is answered 304 to If-None-Match.
+    # Retry-After is 5 s in the scenario (poll_interval 1 is ignored): reads at 0, 5 and 10 s (simulated time),
+    # then the 2 s left; the unchanged operation is answered 304 to If-None-Match.
     assert [r["status"] for r in gets] == [200, 304, 304]
-    gaps = [later["time"] - earlier["time"] for earlier, later in zip(gets, gets[1:])]
-    assert all(4.5 <= gap <= 6.5 for gap in gaps), gaps
+    assert run_module.clock.sleeps[:2] == [5, 5] and 11.5 <= sum(run_module.clock.sleeps) <= 12
+    gaps = [parse_time(later["sim_time"]) - parse_time(earlier["sim_time"]) for earlier, later in zip(gets, gets[1:])]
+    assert all(5 <= gap <= 5.5 for gap in gaps), gaps
 
 
 def test_adu_wait_on_failure_fails_with_the_innermost_error(run_module, adu, emulator):
@@ -194,8 +126,3 @@ def test_adu_bad_input(run_module, adu, emulator, args, words):
     failed, result = run_module("adu_operations_info", **dict(adu, **args))
     assert failed and words in result["msg"], result["msg"]
     assert emulator.requests == []
-
-
-def test_status_filter_string():
-    assert _adu.status_filter(["NotStarted", "Running"]) == "status eq 'NotStarted' or status eq 'Running'"
-    assert _adu.status_filter(None) is None

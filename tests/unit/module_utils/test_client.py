@@ -1,17 +1,20 @@
 # -*- coding: utf-8 -*-
-"""AzureClient against the emulator over real HTTPS: headers, retries, Retry-After, deadlines, TLS, quoting."""
+"""_client: AzureClient against the emulator over real HTTPS (headers, retries, Retry-After, deadlines, connection
+failures, TLS, quoting, paging, token scopes and refresh) and its pure helpers."""
 
 import socket
 import sys
 
 import pytest
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient, RetryPolicy, quote_segment
-from ansible_collections.azure_ops.rollout.plugins.module_utils._vmss import vmss_path
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _adu
+from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient, RetryPolicy, next_page, quote_segment
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError, AzureTimeoutError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
+from ansible_collections.azure_ops.rollout.plugins.module_utils._vmss import vmss_path
 
-from .conftest import SUB, api_requests, latest_path, options_for
+from tests.helpers import SUB, api_requests, latest_path, options_for
+
 
 API = {"api-version": "2024-07-01"}
 
@@ -81,12 +84,12 @@ def test_retry_after_beyond_the_deadline_gives_up_at_once(emulator, make_client,
 
 def test_deadline_bounds_a_slow_response(emulator, make_client):
     """A response slower than the time left is abandoned when the deadline passes (real clock)."""
-    emulator.add_fault({"match": {"kind": "arm"}, "action": {"delay": 5}})
+    emulator.add_fault({"match": {"kind": "arm"}, "action": {"delay": 3}})
     client = make_client(clock_=Deadline(None).clock, max_attempts=2)
-    deadline = Deadline(2.0, client.clock)
+    deadline = Deadline(1.0, client.clock)
     with pytest.raises(AzureError):
         client.get_json(latest_path("vmss-rolling"), params=API, deadline=deadline)
-    assert deadline.elapsed() < 4.5
+    assert deadline.elapsed() < 2.5
 
 
 def test_malformed_json_on_a_read_is_read_again(emulator, make_client):
@@ -265,3 +268,70 @@ def test_a_host_without_requests_is_told_which_python_and_package(emulator, monk
     assert "requests is not installed for %s" % sys.executable in str(info.value)
     assert "%s -m pip install requests" % sys.executable in str(info.value)
     assert api_requests(emulator) == []
+
+
+# -- paging, token scopes, token lifetime ----------------------------------------------------------------------
+
+
+def test_next_page_handles_relative_and_absolute_links_and_keeps_api_version():
+    url = next_page("https://h:1/a/b/ops?api-version=1&top=5", "/a/b/ops?skipToken=xyz", "2022-10-01")[0]
+    assert url == "https://h:1/a/b/ops?skipToken=xyz&api-version=2022-10-01"
+    url = next_page("https://h:1/a", "https://h:1/c?$skipToken=%7B%22k%22%3A1%7D&api-version=9", "2022-10-01")[0]
+    assert url == "https://h:1/c?%24skipToken=%7B%22k%22%3A1%7D&api-version=9"
+    assert next_page("https://h:1/a", None) == (None, None)
+
+
+def test_next_link_on_a_foreign_host_is_refused(emulator, make_client):
+    emulator.add_fault({"match": {"method": "GET", "kind": "adu"}, "action": {"foreign_location": True}, "times": 1})
+    client = make_client()
+    _adu.connect(client, emulator.host)
+    items = _adu.list_operations(client, _adu.OperationsApi(emulator.host, "blue"))
+    with pytest.raises(AzureError) as info:
+        list(items)
+    assert info.value.code == "UntrustedHost"
+    assert not any(r["listener"] == "foreign" for r in emulator.requests)
+
+
+def test_adu_token_never_goes_to_the_arm_host_and_vice_versa(emulator, make_client):
+    client = make_client()
+    client.register_scope("adu", "https://api.adu.microsoft.com/.default", "https://adu.invalid")
+    with pytest.raises(AzureError) as info:
+        client.get_json(emulator.base_url + "/deviceUpdate/blue/updates/operations", scope="adu")
+    assert info.value.code == "UntrustedHost"
+    assert api_requests(emulator) == []
+
+
+def test_arm_list_pages(emulator, make_client):
+    client = make_client()
+    path = "/subscriptions/%s/providers/Microsoft.Compute/virtualMachineScaleSets" % SUB
+    names = [vmss["name"] for vmss in client.pages(path, params={"api-version": "2024-07-01"}, limit=3)]
+    assert len(names) == 3
+
+
+# -- tokens ----------------------------------------------------------------------------------------
+def test_a_token_revoked_mid_wait_is_replaced_once(emulator, make_client, clock):
+    client = make_client()
+    client.get_json("/subscriptions/%s/resourceGroups/rg-test/providers/Microsoft.Compute/virtualMachineScaleSets/vmss-rolling"
+                    % SUB, params={"api-version": "2024-07-01"})
+    emulator.add_fault({"match": {"kind": "arm"}, "action": {"expire_tokens": True}, "times": 1})
+    body = client.get_json(
+        "/subscriptions/%s/resourceGroups/rg-test/providers/Microsoft.Compute/virtualMachineScaleSets/vmss-rolling"
+        % SUB, params={"api-version": "2024-07-01"})[0]
+    assert body["name"] == "vmss-rolling"
+    assert emulator.issued_tokens_count() == 2
+    statuses = [r["status"] for r in api_requests(emulator)]
+    assert statuses == [200, 401, 200]
+
+
+def test_a_replacement_token_revoked_again_is_replaced_again(emulator, make_client):
+    client = make_client()
+    path = "/subscriptions/%s/resourceGroups/rg-test/providers/Microsoft.Compute/virtualMachineScaleSets/vmss-rolling" % SUB
+    client.get_json(path, params={"api-version": "2024-07-01"})
+    emulator.add_fault({"match": {"kind": "arm"}, "action": {"expire_tokens": True}, "times": 2})
+    body = client.get_json(path, params={"api-version": "2024-07-01"})[0]
+    assert body["name"] == "vmss-rolling"
+    assert [r["status"] for r in api_requests(emulator)] == [200, 401, 401, 200]
+    emulator.add_fault({"match": {"kind": "arm"}, "action": {"expire_tokens": True}, "times": 3})
+    with pytest.raises(AzureError) as info:
+        client.get_json(path, params={"api-version": "2024-07-01"})
+    assert info.value.code == "ExpiredAuthenticationToken"
