@@ -156,7 +156,7 @@ rolling_upgrade:
     - The rolling upgrade the task is about, in the shape M(azure_ops.rollout.vmss_rolling_upgrade_info) returns
       (C(policy), C(running_status), C(progress), C(error), C(is_terminal), C(percent_complete), and C(location)/C(type)
       when sent) - the latest at the end of the task. When the task started one, that one, or null when it never
-      showed (the start failed first): an older upgrade's code and error are never reported as this task's.
+      showed (the start failed first); an older upgrade's code and error are never reported as this task's.
     - Null when no upgrade ever ran.
   returned: always
   type: dict
