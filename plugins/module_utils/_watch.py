@@ -50,6 +50,7 @@ class Watcher:
         self.tracker = _events.Tracker(settings["emit_current_state"])
         self.failed_rounds = 0
         self.rounds = 0
+        self._busy = False
         self._listed = None
         self._listed_at = None
         self._problems = {}
@@ -65,7 +66,7 @@ class Watcher:
     def poll(self):
         """Read everything once; return the events of the state changes, in reading order."""
         events = []
-        busy = False
+        self._busy = False
         for label, read in self._reads():
             self.clock.check()
             try:
@@ -73,7 +74,6 @@ class Watcher:
             except _events.SourceStopped:
                 raise
             except AzureError as error:
-                busy = busy or _backs_off(error)
                 self._problem(label, error)
                 continue
             except Exception as error:  # pylint: disable=broad-except  # an odd body must not end the source
@@ -82,7 +82,7 @@ class Watcher:
             self._recovered(label)
             events.extend(_events.build_event(observation, previous) for observation, previous in changes)
         self.rounds += 1
-        self.failed_rounds = self.failed_rounds + 1 if busy else 0
+        self.failed_rounds = self.failed_rounds + 1 if self._busy else 0
         return events
 
     def next_wait(self):
@@ -114,7 +114,9 @@ class Watcher:
         return Deadline(max(MAX_RETRY_WAIT, self.interval), self.clock)
 
     def _problem(self, label, error):
-        """Log a failed read, once while the same problem (type, status, code) goes on."""
+        """Log a failed read, once while the same problem (type, status, code) goes on; note a busy service."""
+        if isinstance(error, AzureError) and _backs_off(error):
+            self._busy = True
         if isinstance(error, AzureError):
             same, message = (type(error).__name__, error.status, error.code), str(error)
         else:
@@ -139,8 +141,6 @@ class Watcher:
                 listed = self.list_scale_sets()
             except AzureError as error:
                 self._problem(label, error)
-                if _backs_off(error):
-                    self.failed_rounds += 1
                 return list(self._listed or [])
             self._recovered(label)
             for resource_group, name in set(self._listed or []) - set(listed):

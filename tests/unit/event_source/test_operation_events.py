@@ -3,6 +3,10 @@
 
 import asyncio
 import logging
+import os
+import shutil
+import subprocess
+import sys
 import time
 
 import pytest
@@ -11,7 +15,9 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils import _adu, _vm
 from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient
 from ansible_collections.azure_ops.rollout.plugins.module_utils._events import ArgumentError
 
-from .conftest import SUB, payload, source_args
+from tests.conftest import COLLECTION_LINK
+
+from .conftest import SOURCE_PATH, SUB, payload, source_args
 
 LATEST = "/rollingUpgrades/latest"
 FAULT_CODE = "MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade"
@@ -404,3 +410,27 @@ def test_the_documented_options_are_exactly_the_accepted_arguments(source):
         for entry in example["sources"]:
             _events.validate_args(dict(entry[_events.SOURCE_NAME], subscription_id=SUB, client_id="c", secret="s",
                                        tenant="t"), environ={})
+
+
+# -- loading ---------------------------------------------------------------------------------------------------
+def _run_by_path(path, cwd):
+    """Load the source file as ansible-rulebook does (runpy.run_path), in a fresh interpreter with a bare sys.path."""
+    code = "import runpy, sys; print(runpy.run_path(sys.argv[1])['events_utils'].__file__)"
+    return subprocess.run([sys.executable, "-c", code, str(path)], cwd=str(cwd), env={"PATH": os.environ["PATH"]},
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_run_by_path_from_a_collections_path_it_finds_the_collection_module_utils(tmp_path):
+    proc = _run_by_path(SOURCE_PATH, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(COLLECTION_LINK / "plugins" / "module_utils" / "_events.py")
+
+
+def test_run_by_path_outside_an_installed_collection_it_says_so(tmp_path):
+    stray = tmp_path / "a" / "b" / "c" / "d" / "operation_events.py"
+    stray.parent.mkdir(parents=True)
+    shutil.copy(SOURCE_PATH, stray)
+    proc = _run_by_path(stray, tmp_path)
+    assert proc.returncode != 0
+    assert ("ImportError: azure_ops.rollout.operation_events must run from an installed collection "
+            "(<path>/ansible_collections/azure_ops/rollout); it is at %s" % stray.parent) in proc.stderr

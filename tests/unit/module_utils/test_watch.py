@@ -124,3 +124,15 @@ def test_a_missing_scale_set_does_not_stretch_the_wait(emulator):
     watcher.poll()
     watcher.poll()
     assert (watcher.failed_rounds, watcher.next_wait()) == (0, 1)
+
+
+def test_a_throttled_scale_set_list_stretches_the_wait_too(emulator):
+    emulator.load(FLEET)
+    watcher = watcher_for(emulator, resource_groups=["rg-web"])
+    emulator.add_fault({"match": {"path_regex": "/virtualMachineScaleSets$"}, "action": {"status": 429, "retry_after_ms": 1},
+                        "times": 4})
+    assert watcher.poll() == []
+    assert (watcher.failed_rounds, watcher.next_wait()) == (1, 2)
+    assert [r for r in emulator.requests if r["path"].endswith("/rollingUpgrades/latest")] == []  # nothing to read yet
+    watcher.poll()
+    assert (watcher.failed_rounds, len([r for r in emulator.requests if r["path"].endswith("/rollingUpgrades/latest")])) == (0, 10)
