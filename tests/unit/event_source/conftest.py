@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-"""Run the event source's main() as ansible-rulebook does (loaded with runpy, a queue, cancelled at the end)."""
+"""Fixtures of the event source tests: ``source`` (the plugin loaded by path, as ansible-rulebook does) and
+``run_source(args, body)`` (its main() on a fresh event loop with a queue, always cancelled at the end)."""
 
 import asyncio
 import contextlib
@@ -9,7 +10,6 @@ import pytest
 
 from tests.conftest import COLLECTION_LINK
 
-SUB = "00000000-0000-0000-0000-000000000001"
 SOURCE_PATH = COLLECTION_LINK / "extensions" / "eda" / "plugins" / "event_source" / "operation_events.py"
 
 
@@ -17,17 +17,6 @@ SOURCE_PATH = COLLECTION_LINK / "extensions" / "eda" / "plugins" / "event_source
 def source():
     """The source plugin's globals, loaded by path like ansible-rulebook's engine (runpy.run_path)."""
     return runpy.run_path(str(SOURCE_PATH))
-
-
-def source_args(emu, **overrides):
-    """Arguments for the emulator: explicit credentials, its CA, simulated time moved only by the tests."""
-    args = {
-        "subscription_id": SUB, "client_id": emu.client_id, "secret": emu.client_secret, "tenant": emu.tenant_id,
-        "authority_host": emu.base_url, "resource_manager_endpoint": emu.base_url, "ca_path": emu.ca_path,
-        "request_timeout": 10, "interval": 0.05,
-    }
-    args.update(overrides)
-    return args
 
 
 class Run:
@@ -108,7 +97,3 @@ def run_source(source, emulator):
                 await running.stop()
         return asyncio.run(go())
     return run
-
-
-def payload(event):
-    return event["azure_ops_rollout"]

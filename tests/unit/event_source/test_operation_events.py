@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -15,12 +16,26 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils import _adu, _vm
 from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient
 from ansible_collections.azure_ops.rollout.plugins.module_utils._events import ArgumentError
 
-from tests.conftest import COLLECTION_LINK
-
-from .conftest import SOURCE_PATH, SUB, payload, source_args
+from tests.helpers import SUB
 
 LATEST = "/rollingUpgrades/latest"
 FAULT_CODE = "MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade"
+
+
+def source_args(emu, **overrides):
+    """Arguments for the emulator: explicit credentials, its CA, rounds every 50 ms (simulated time moves when a test
+    advances it)."""
+    args = {
+        "subscription_id": SUB, "client_id": emu.client_id, "secret": emu.client_secret, "tenant": emu.tenant_id,
+        "authority_host": emu.base_url, "resource_manager_endpoint": emu.base_url, "ca_path": emu.ca_path,
+        "request_timeout": 10, "interval": 0.05,
+    }
+    args.update(overrides)
+    return args
+
+
+def payload(event):
+    return event["azure_ops_rollout"]
 
 
 def client_for(emu):
@@ -420,16 +435,17 @@ def _run_by_path(path, cwd):
                           capture_output=True, text=True, timeout=60, check=False)
 
 
-def test_run_by_path_from_a_collections_path_it_finds_the_collection_module_utils(tmp_path):
-    proc = _run_by_path(SOURCE_PATH, tmp_path)
+def test_run_by_path_from_a_collections_path_it_finds_the_collection_module_utils(source, tmp_path):
+    proc = _run_by_path(source["__file__"], tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == str(COLLECTION_LINK / "plugins" / "module_utils" / "_events.py")
+    # <collections path>/ansible_collections/azure_ops/rollout/plugins/module_utils/_events.py, through the same path
+    assert proc.stdout.strip() == str(Path(source["__file__"]).parents[4] / "plugins" / "module_utils" / "_events.py")
 
 
-def test_run_by_path_outside_an_installed_collection_it_says_so(tmp_path):
+def test_run_by_path_outside_an_installed_collection_it_says_so(source, tmp_path):
     stray = tmp_path / "a" / "b" / "c" / "d" / "operation_events.py"
     stray.parent.mkdir(parents=True)
-    shutil.copy(SOURCE_PATH, stray)
+    shutil.copy(source["__file__"], stray)
     proc = _run_by_path(stray, tmp_path)
     assert proc.returncode != 0
     assert ("ImportError: azure_ops.rollout.operation_events must run from an installed collection "

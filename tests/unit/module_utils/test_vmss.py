@@ -5,7 +5,7 @@ import pytest
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _shapes, _vmss
 
-from .conftest import SUB
+from tests.helpers import SUB
 
 
 def test_id_scope_of_a_resource_id():

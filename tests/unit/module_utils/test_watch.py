@@ -4,7 +4,7 @@
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _events
 from ansible_collections.azure_ops.rollout.plugins.module_utils._watch import Watcher
 
-from .conftest import SUB
+from tests.helpers import SUB
 
 FLEET = {"name": "cost", "time_scale": 0.001, "page_size": 4, "subscriptions": [SUB],
          "scale_sets": [{"name": "web-%02d" % i, "resource_group": "rg-web", "capacity": 2} for i in range(10)],
