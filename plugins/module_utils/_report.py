@@ -177,8 +177,9 @@ def text_lines(document, limit=20):
     bad = [row for row in document["rows"]
            if row.get("failed") or row["status"] in ("Faulted", "Error") or row.get("outdated")]
     for row in bad[:limit]:
+        error = ": ".join(part for part in (row.get("error_code"), row.get("error_message")) if part)
         lines.append("  %-10s %-24s %-10s %s" % (row["ring"] or "-", row["name"], row["status"], (
-            row.get("msg") or row.get("error_message") or drift_text(row) or "")[:200]))
+            row.get("msg") or error or drift_text(row) or "")[:200]))
     if len(bad) > limit:
         lines.append("  ... and %d more, see the report" % (len(bad) - limit))
     return lines
