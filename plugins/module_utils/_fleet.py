@@ -87,7 +87,8 @@ def _as_option(option, value):
 
     kind = BATCH_SPEC[option].get("type", "str")
     try:
-        return {"int": check_type_int, "bool": check_type_bool}.get(kind, check_type_str)(value)
+        # raw options (extensions: a list of names) are compared as given, not as their text
+        return {"int": check_type_int, "bool": check_type_bool, "raw": lambda raw: raw}.get(kind, check_type_str)(value)
     except (TypeError, ValueError):
         return value
 

@@ -279,6 +279,15 @@ def test_target_problems_name_the_host_variable_and_the_rule():
     assert _fleet.target_problems(dict(target("x"), name="")) == ["vmss_name must not be empty"]
 
 
+def test_per_host_settings_are_compared_as_the_option_takes_them():
+    prefix = "vmss_extension_rollout_"
+    params = {"extensions": ["HealthExtension"], "wait_timeout": 80, "only_if_outdated": True}
+    same = {"extensions": ["HealthExtension"], "wait_timeout": "80", "only_if_outdated": "yes"}
+    assert _fleet.setting_conflicts(params, same, prefix, "h1") == []
+    other = _fleet.setting_conflicts(params, {"extensions": ["CustomScript"]}, prefix, "h1")
+    assert len(other) == 1 and other[0].startswith("vmss_extension_rollout_extensions is ['CustomScript'] on this host")
+
+
 # -- what the batch prints -------------------------------------------------------------------------------------------
 SUMMARY = re.compile(r"^  \[ *[0-9hms-]+\] \d+ scale sets?: ")
 
