@@ -10,13 +10,22 @@ CURRENT_HEALTH_EXTENSION = {"name": "HealthExtension", "publisher": "Microsoft.M
                             "typeHandlerVersion": "1.0", "installed": "latest"}
 
 
+# Parsed files by (path, modification time): every test loads a scenario, and parsing YAML costs more than the rest
+# of a load. Callers get a deep copy (load_scenario), never the cached dict.
+_PARSED = {}
+
+
 def _read(path):
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    if path.endswith(".json"):
-        return json.loads(text)
-    import yaml  # pylint: disable=import-outside-toplevel
-    return yaml.safe_load(text)
+    key = (os.path.abspath(path), os.stat(path).st_mtime_ns)
+    if key not in _PARSED:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+        if path.endswith(".json"):
+            _PARSED[key] = json.loads(text)
+        else:
+            import yaml  # pylint: disable=import-outside-toplevel
+            _PARSED[key] = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return copy.deepcopy(_PARSED[key])
 
 
 def load_scenario(scenario):
