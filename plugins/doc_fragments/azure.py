@@ -90,6 +90,11 @@ options:
     description:
       - Seconds to wait for one HTTP response before retrying it (1 to 3600). Transient failures (HTTP 429, 500, 502,
         503, 504, dropped connections) are retried with exponential backoff and jitter, honouring C(Retry-After).
+      - A request that cannot reach the service fails fast, naming the host and the kind of failure
+        (C(ConnectionError), C(NameResolutionError), C(TLSError)). A refused connection or a host name that does not
+        resolve is tried 3 times, at most 0.5 s then 1 s apart; a connection attempt that gets no answer within the
+        connect timeout (this option, at most 10 s) is tried twice. So it fails within two request timeouts plus
+        1.5 s. A certificate that fails verification is not retried.
     type: int
     default: 60
 notes:

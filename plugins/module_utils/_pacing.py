@@ -7,7 +7,8 @@ Azure Resource Manager counts requests per subscription in token buckets and the
 in named policies over fixed windows (``GetVMScaleSet3Min``, ``GetVMScaleSet30Min``...). Every answer tells
 what is left: ``x-ms-ratelimit-remaining-subscription-reads: 249`` and
 ``x-ms-ratelimit-remaining-resource: Microsoft.Compute/GetVMScaleSet3Min;197,Microsoft.Compute/GetVMScaleSet30Min;1297``
-(THROTTLING.md in the design notes). A 429 says how long to wait (``Retry-After``) and, from Compute, which
+(Microsoft Learn: "Understand how Azure Resource Manager throttles requests"; "Troubleshooting API throttling
+errors" for virtual machines). A 429 says how long to wait (``Retry-After``) and, from Compute, which
 policy ran out.
 
 ``PACER``, one per process, is shared by every client, every thread of a batch step and every call of a
