@@ -21,6 +21,8 @@ counters Azure reports, and
   (so a faster clock, such as the emulator's, is followed too);
 * after a 429 that names its policy (or ARM's subscription bucket), holds every request counted against it
   until the ``Retry-After`` has passed: one 429 per throttle, not one per thread;
+* sends the first request of a kind alone, so a fresh process (a batch step, a module run) learns what is left
+  before its threads burst into a budget another process used up;
 * keeps the latest throttle for display (``throttled``).
 
 Decisions that need no state (header parsing, naming a policy, windows) are pure functions.
@@ -51,6 +53,9 @@ ARM_HORIZON = 20.0
 DEFAULT_HORIZON = 60.0
 # A paced request looks again this often whether its budget came back (an answer to another request may say so).
 PACE_SLICE = 2.0
+# A kind of request never answered yet goes one at a time (the first answer tells what is left, so a fresh process
+# does not burst into a budget another process used up); the others look again this often.
+PROBE_SLICE = 0.05
 _WINDOW = re.compile(r"(\d+)(Sec|Min|Hour)$")
 _UNITS = {"Sec": 1, "Min": 60, "Hour": 3600}
 _ARM_KIND = re.compile(r"Number of '(read|write|delete)' requests", re.I)
@@ -193,6 +198,7 @@ class _Counter:
     def __init__(self, name):
         self.name = name
         self.period = horizon(name)   # the window's length: from the name, shortened by what is seen
+        self.windowed = bool(_WINDOW.search(name))
         self.reported = None    # the last count Azure reported
         self.peak = 0           # the most it was seen at: the budget's size, as far as we know
         self.remaining = None   # reported, less the requests sent since and not answered yet
@@ -223,7 +229,8 @@ class Pacer:
         self.low_fraction = low_fraction
         self.low_floor = low_floor
         self._lock = threading.Lock()
-        self._classes = {}    # request class -> set of counter keys
+        self._classes = {}    # request class -> set of counter keys (present once a request of it was answered)
+        self._probing = {}    # request class never answered -> requests of it in flight
         self._counters = {}   # (host, subscription, counter's short name) -> _Counter
         self._throttles = {}  # policy (or error code) -> time its Retry-After ends
         self.paced_seconds = 0.0
@@ -231,7 +238,7 @@ class Pacer:
     def reset(self):
         """Forget everything (tests, or a process that starts over)."""
         with self._lock:
-            self._classes, self._counters, self._throttles = {}, {}, {}
+            self._classes, self._counters, self._throttles, self._probing = {}, {}, {}, {}
             self.paced_seconds = 0.0
 
     def _interval(self, counter):
@@ -262,7 +269,11 @@ class Pacer:
                 counters = [self._counters[key] for key in keys]
                 resume = max([(c.resume_at, c.name) for c in counters] or [(0.0, None)])
                 pace = max([c.sent_at + self._interval(c) - now for c in counters if c.sent_at is not None] or [0.0])
+                if cls not in self._classes and self._probing.get(cls):
+                    pace = PROBE_SLICE
                 if resume[0] <= now and (pace <= 0 or pace >= deadline.remaining()):
+                    if cls not in self._classes:
+                        self._probing[cls] = self._probing.get(cls, 0) + 1
                     for counter in counters:
                         counter.sent_at = now
                         counter.in_flight += 1
@@ -279,7 +290,7 @@ class Pacer:
                         policy=resume[1], retry_after=wait, url=url)
                 held.append((resume[1], deadline.sleep(wait)))
             else:
-                paced += deadline.sleep(min(pace, PACE_SLICE))
+                paced += deadline.sleep(min(pace, PACE_SLICE))   # (a probe's answer awaited counts as paced)
 
     def observe(self, turn, headers=None):
         """Learn from an answer's headers (None when no answer came) and close the Turn."""
@@ -288,6 +299,12 @@ class Pacer:
             now = self.clock.monotonic()
             for key in turn.keys:
                 self._counters[key].in_flight -= 1
+            if turn.cls in self._probing:
+                self._probing[turn.cls] -= 1
+                if not self._probing[turn.cls]:
+                    del self._probing[turn.cls]
+            if headers is not None:
+                self._classes.setdefault(turn.cls, set())    # answered: no longer probed
             host, subscription = turn.cls[0], turn.cls[1]
             for name, value in counts.items():
                 # Keyed by the name a 429 uses (GetVMScaleSet3Min), so a throttle and the headers meet.
@@ -299,7 +316,8 @@ class Pacer:
                     counter = self._counters[key] = _Counter(name)
                 # Come back: more than answers out of order could explain. Two comebacks bound the window's
                 # length from above (it started after the report before the first, ended before the second).
-                if counter.reported is not None and value > counter.reported + counter.in_flight + 1:
+                # Only for fixed windows: a bucket (ARM's) refills a little all the time, it has no comebacks.
+                if counter.windowed and counter.reported is not None and value > counter.reported + counter.in_flight + 1:
                     if counter.before_reset is not None:
                         counter.period = min(counter.period, now - counter.before_reset)
                     counter.before_reset = counter.seen_at

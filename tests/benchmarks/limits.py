@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """The fleet at Azure's real rate limits (a script that prints figures; not a test).
 
-    .venv/bin/python tests/benchmarks/limits.py [--size 500] [--upgrade 60] [--time-scale 60] [--quick]
+    .venv/bin/python tests/benchmarks/limits.py [--size 500] [--upgrade 60] [--time-scale 60] [--limits on|off] [--quick]
 
 What ``make bench`` runs in bench.py's "limits" section. One fleet(n) scenario (three rings, every third scale set
 already current) with the emulator's default limits on (tests/emulator/README.md "Rate limits": ARM buckets per
@@ -70,13 +70,16 @@ def _rows(path):
     return json.loads(Path(path).read_text())["rows"] if Path(path).exists() else []
 
 
-def run_all(emu, python, n, upgrade_s, time_scale):
-    """The three phases against ``emu``; returns their figures (also in tests/output/bench/limits/results.json)."""
-    out = C.OUT / "limits"
+def run_all(emu, python, n, upgrade_s, time_scale, limits=True):
+    """The three phases against ``emu``; returns their figures (also in tests/output/bench/limits/results.json).
+
+    ``limits=False`` runs the same with the limits off: the reference that shows what the limits cost.
+    """
+    out = C.OUT / ("limits" if limits else "limits-off")
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     # Five batches per upgrade (maxBatchInstancePercent 20), each upgrade_s / 5 real seconds.
-    scenario = fleet(n, batch_seconds=upgrade_s * time_scale / 5.0, time_scale=time_scale, throttling=True)
+    scenario = fleet(n, batch_seconds=upgrade_s * time_scale / 5.0, time_scale=time_scale, throttling=limits)
     emu.load(scenario)
     inv = out / "inventory.json"
     F.inventory(inv, scenario, python)
@@ -107,14 +110,15 @@ def run_all(emu, python, n, upgrade_s, time_scale):
         result["throttled_by_policy"] = {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
         figures.append(result)
         print(json.dumps(result), flush=True)
-    results = {"scale_sets": n, "upgrade_s": upgrade_s, "time_scale": time_scale, "phases": figures}
+    results = {"scale_sets": n, "upgrade_s": upgrade_s, "time_scale": time_scale, "limits": limits, "phases": figures}
     (out / "results.json").write_text(json.dumps(results, indent=2))
     return results
 
 
 def summary(results):
-    lines = ["", "## The fleet at Azure's default rate limits (%d scale sets, time scale %g, upgrades of %g s)"
-             % (results["scale_sets"], results["time_scale"], results["upgrade_s"]), "",
+    lines = ["", "## The fleet at Azure's default rate limits (%d scale sets, time scale %g, upgrades of %g s%s)"
+             % (results["scale_sets"], results["time_scale"], results["upgrade_s"],
+                "" if results.get("limits", True) else "; LIMITS OFF, the reference"), "",
              "| phase | wall | least the budgets allow (binding policy) | work floor | minimum | wall / minimum (target 1.2) "
              "| requests (accepted per group) | 429 answers (target 1 %) | failed scale sets (target 0) | rc |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -137,11 +141,13 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=500)
     parser.add_argument("--upgrade", type=float, default=60.0, help="seconds of real time each upgrade lasts")
     parser.add_argument("--time-scale", type=float, default=60.0, help="simulated seconds per real second")
+    parser.add_argument("--limits", choices=("on", "off"), default="on",
+                        help="off: the same phases without limits, the reference that shows what the limits cost")
     parser.add_argument("--quick", action="store_true", help="20 scale sets, 20 s upgrades")
     args = parser.parse_args(argv)
     size, upgrade = (20, 20.0) if args.quick else (args.size, args.upgrade)
     with Emulator(scenario="default") as emu:
-        results = run_all(emu, str(Path(sys.executable)), size, upgrade, args.time_scale)
+        results = run_all(emu, str(Path(sys.executable)), size, upgrade, args.time_scale, args.limits == "on")
     print(summary(results))
     return results
 

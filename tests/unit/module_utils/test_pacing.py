@@ -156,6 +156,12 @@ def test_the_window_is_learnt_from_two_comebacks():
     counter = list(pacer._counters.values())[0]   # pylint: disable=protected-access
     assert 3.0 <= counter.period <= 4.0           # came back at 3, 6, 9, 12: bounded by 6 - 2 = 4, then 3 ...
     assert counter.period < _pacing.horizon("GetVMScaleSet3Min")
+    # A bucket that refills has no window to learn.
+    for second in range(0, 13):
+        clock.now = 2000.0 + second
+        _send(pacer, OPERATION, {"x-ms-ratelimit-remaining-subscription-reads": str(200 + 10 * (second % 3))})
+    bucket = pacer._counters[("management.azure.com", SUB, "subscription-reads")]  # pylint: disable=protected-access
+    assert bucket.period == _pacing.ARM_HORIZON and bucket.reset_at is None
     # Out-of-order answers (a little more left than the last report) are not a comeback.
     _send(pacer, LATEST_2, _resource(GetVMScaleSet3Min=10))
     _send(pacer, LATEST_2, _resource(GetVMScaleSet3Min=11))
@@ -253,6 +259,33 @@ def test_one_pacer_per_process_shared_by_clients():
     first, second = AzureClient(options), AzureClient(options)
     assert first.pacer is second.pacer is _pacing.PACER
     assert AzureClient(options, clock=RecordingClock()).pacer is not _pacing.PACER   # another clock, its own
+
+
+def test_the_first_request_of_a_kind_goes_alone():
+    """A fresh process learns what is left from one answer before its threads burst (real clock, two threads)."""
+    pacer = Pacer(SystemClock())
+    first = pacer.turn("GET", LATEST, Deadline(30))
+    went = {}
+
+    def second():
+        turn = pacer.turn("GET", LATEST_2, Deadline(30))
+        went["at"] = time.monotonic()
+        pacer.observe(turn, _resource(GetVMScaleSet3Min=398))
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    time.sleep(0.3)
+    assert "at" not in went                       # held while the first one is out
+    answered = time.monotonic()
+    pacer.observe(first, _resource(GetVMScaleSet3Min=399))
+    thread.join(5)
+    assert went["at"] >= answered
+    # Known now (or answered without any rate-limit header): requests go side by side.
+    turns = [pacer.turn("GET", LATEST, Deadline(30)) for count in range(3)]
+    token = pacer.turn("POST", "https://login.example/t/oauth2/v2.0/token", Deadline(30))
+    pacer.observe(token, {})
+    tokens = [pacer.turn("POST", "https://login.example/t/oauth2/v2.0/token", Deadline(1)) for count in range(3)]
+    assert len(turns) == len(tokens) == 3
 
 
 def test_threads_sharing_a_pacer_stay_within_a_window_budget():
