@@ -45,7 +45,7 @@ REMAINING_PREFIX = "x-ms-ratelimit-remaining-"
 RESOURCE_HEADER = "x-ms-ratelimit-remaining-resource"
 # Pace a counter once it falls under this share of the most it was seen at, and never before it falls under
 # LOW_FLOOR (so a small budget is not paced from its first request).
-LOW_FRACTION = 0.2
+LOW_FRACTION = 0.1
 LOW_FLOOR = 5
 # How long a budget without a window in its name may take to come back: ARM's buckets refill completely in
 # 10 s (reads: 250 at 25/s) and 20 s (writes, deletes: 200 at 10/s); anything else unknown.

@@ -109,7 +109,7 @@ def _send(pacer, url, headers, deadline=None, method="GET"):
 
 def test_no_pacing_while_plenty_remains_then_spread_over_the_window():
     clock = RecordingClock()
-    pacer = Pacer(clock)
+    pacer = Pacer(clock, low_fraction=0.2)   # pace under 20 % of the peak
     for remaining in range(399, 80, -1):        # 20 % of 400 is the low-water mark
         _send(pacer, LATEST, _resource(GetVMScaleSet3Min=remaining))
     assert clock.sleeps == []
@@ -131,7 +131,7 @@ def test_no_pacing_while_plenty_remains_then_spread_over_the_window():
 
 def test_a_window_seen_coming_back_ends_pacing_and_dates_the_next():
     clock = RecordingClock()
-    pacer = Pacer(clock)
+    pacer = Pacer(clock, low_fraction=0.2)   # pace under 20 % of the peak
     _send(pacer, LATEST, _resource(GetVMScaleSet3Min=399))
     _send(pacer, LATEST, _resource(GetVMScaleSet3Min=60))
     clock.now += 3                                            # the gap it asks for (180 s / 60) has passed
@@ -170,7 +170,7 @@ def test_the_window_is_learnt_from_two_comebacks():
 
 def test_requests_in_flight_count_before_their_answer():
     clock = RecordingClock()
-    pacer = Pacer(clock)
+    pacer = Pacer(clock, low_fraction=0.2)   # pace under 20 % of the peak
     _send(pacer, LATEST, _resource(GetVMScaleSet3Min=399))
     _send(pacer, LATEST, _resource(GetVMScaleSet3Min=100))
     turns = [pacer.turn("GET", LATEST, Deadline(None, clock)) for count in range(20)]   # 80 left once these are counted
