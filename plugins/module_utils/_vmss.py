@@ -55,10 +55,13 @@ def scale_sets_path(subscription_id, resource_group=None):
     return resource_path("subscriptions", ("s", subscription_id), "providers/Microsoft.Compute/virtualMachineScaleSets")
 
 
+Scope = collections.namedtuple("Scope", "subscription_id resource_group")
+
+
 def id_scope(resource_id):
-    """(subscription id, resource group) of an ARM resource id, or (None, None)."""
+    """The Scope (subscription id, resource group) of an ARM resource id; both None when it has none."""
     match = _RESOURCE_ID.search(resource_id or "")
-    return (match.group("sub"), match.group("rg")) if match else (None, None)
+    return Scope(match.group("sub"), match.group("rg")) if match else Scope(None, None)
 
 
 def parse_time(value):

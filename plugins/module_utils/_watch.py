@@ -153,7 +153,7 @@ class Watcher:
         found = []
         for group in self.settings["resource_groups"] or [None]:
             for item in _vmss.list_scale_sets(self.client, self.subscription_id, group, deadline=self._deadline()):
-                resource_group = _vmss.id_scope(item.get("id"))[1] or group
+                resource_group = _vmss.id_scope(item.get("id")).resource_group or group
                 if resource_group and item.get("name"):
                     found.append((resource_group, item["name"]))
         return found
@@ -182,8 +182,9 @@ class Watcher:
                         for operation in _adu.list_operations(self.client, self._adu_api, statuses=_events.ADU_IN_FLIGHT)]
         done = set()
         for key in sorted(self.tracker.keys(scope) - set(o.key for o in observations)):
-            status, shaped = _adu.get_operation(self.client, self._adu_api, key[-1], deadline=self._deadline())[:2]
-            if status == 404 or shaped is None:
+            read = _adu.get_operation(self.client, self._adu_api, key[-1], deadline=self._deadline())
+            shaped = read.operation
+            if read.status == 404 or shaped is None:
                 done.add(key)  # purged before we saw its end
                 continue
             observations.append(_events.adu_observation(adu["endpoint"], adu["instance_id"], shaped))
