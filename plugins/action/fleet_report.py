@@ -7,8 +7,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
-import os
 import time
 
 from ansible.errors import AnsibleActionFail
@@ -33,7 +31,6 @@ ARGUMENT_SPEC = {
     "gate": {"type": "bool", "default": True},
     "fail_on_drift": {"type": "bool", "default": False},
 }
-RESULT_FACT, ERROR_FACT = "vmss_extension_rollout_result", "vmss_extension_rollout_error"
 
 
 class ActionModule(ActionBase):
@@ -61,24 +58,14 @@ class ActionModule(ActionBase):
             plan = params["plan"]
             if plan is None:
                 plan = _report.plan_rings(params["rings"], groups, task_vars.get("ansible_play_hosts_all") or [], True)[1]
-            records, targets = {}, {}
-            for entry in plan:
-                for host in entry["hosts"]:
-                    values = hostvars.get(host) or {}
-                    target = {"host": host, "name": values.get("vmss_name") or host,
-                              "resource_group": values.get("resource_group"),
-                              "subscription_id": values.get("subscription_id"), "ring": entry["ring"]}
-                    targets[host] = target
-                    if values.get(RESULT_FACT):
-                        records[host] = values[RESULT_FACT]
-                    elif values.get(ERROR_FACT):
-                        records[host] = _outcome.error_record(target, values[ERROR_FACT])
-            rows = _report.rollout_rows(plan, records, targets)
-            document = _report.report("rollout", params["title"] or "VMSS extension rollout", rows,
-                                      _report.headline(rows, plan, check_mode, params["max_fail_percentage"]),
-                                      params["run_started_at"], ended, check_mode)
+            document = _report.rollout_document(plan, hostvars, None, params["title"], params["run_started_at"], ended,
+                                                check_mode, params["max_fail_percentage"])
+            rows = document["rows"]
             failures = _report.failures(rows)
-        paths = self._write(params["dest"], params["name"], document)
+        try:
+            paths = _report.write(params["dest"], params["name"], document)
+        except OSError as error:
+            raise AnsibleActionFail("cannot write the report to %s: %s" % (params["dest"], error))
         display.display("\n".join(_report.text_lines(document) + ["Report: %s" % paths["html"]]))
         result = {"changed": False, "headline": document["headline"], "summary": document["summary"],
                   "failures": failures, "json": paths["json"], "html": paths["html"]}
@@ -87,19 +74,3 @@ class ActionModule(ActionBase):
                 # One line: the headline names the scale sets; the rows are in the report.
                 return {"changed": False, "failed": True, "msg": document["headline"], "html": paths["html"]}
         return result
-
-    @staticmethod
-    def _write(directory, name, document):
-        paths = {"json": os.path.join(directory, name + ".json"), "html": os.path.join(directory, name + ".html")}
-        try:
-            if not os.path.isdir(directory):
-                os.makedirs(directory)
-            for key, text in (("json", json.dumps(document, indent=2, sort_keys=True) + "\n"),
-                              ("html", _report.html(document))):
-                partial = paths[key] + ".tmp"
-                with open(partial, "w") as handle:
-                    handle.write(text)
-                os.rename(partial, paths[key])
-        except OSError as error:
-            raise AnsibleActionFail("cannot write the report to %s: %s" % (directory, error))
-        return paths

@@ -17,7 +17,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _auth, _fleet, _outcome, _validation
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _auth, _fleet, _outcome, _report, _validation
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import SHARED_RULES
 
@@ -84,12 +84,33 @@ class ActionModule(ActionBase):
             record.setdefault("batch", batch)
             records[record["host"]] = record
         ordered = [records[target["host"]] for target in targets]
+        report = None
+        if params.get("report") and params["mode"] == "rollout":
+            report = self._report(params["report"], task_vars, records, check_mode)
         summary = {}
         for record in ordered:
             summary[record["status"]] = summary.get(record["status"], 0) + 1
         # changed is recorded per host by the role (a run_once result would mark every host of the batch).
-        return {"changed": False, "results": records, "summary": summary,
+        return {"changed": False, "results": records, "summary": summary, "report": report,
                 "failed_hosts": [r["host"] for r in ordered if r.get("failed")]}
+
+    @staticmethod
+    def _report(settings, task_vars, records, check_mode):
+        """Rewrite the fleet report with this batch's records, before any host of the batch fails."""
+        missing = [key for key in ("dest", "name", "plan") if not settings.get(key)]
+        if missing:
+            raise AnsibleActionFail("report needs %s" % ", ".join(missing))
+        document = _report.rollout_document(settings["plan"], task_vars.get("hostvars") or {}, records,
+                                            settings.get("title"), settings.get("run_started_at"),
+                                            _fleet.utc_iso(time.time()), check_mode,
+                                            float(settings.get("max_fail_percentage") or 0))
+        try:
+            paths = _report.write(settings["dest"], settings["name"], document)
+        except OSError as error:
+            raise AnsibleActionFail("cannot write the report to %s: %s" % (settings["dest"], error))
+        display.display("\n".join(_report.text_lines(document) + ["Report: %s" % paths["html"]]))
+        return {"headline": document["headline"], "summary": document["summary"], "html": paths["html"],
+                "json": paths["json"]}
 
     @staticmethod
     def _target(host, task_vars, default_subscription, ring):

@@ -41,6 +41,7 @@ BATCH_SPEC = dict(_upgrade.DECISION_SPEC, **{
     "parallel_reads": {"type": "int", "default": 20},
     "drift": {"type": "bool", "default": False},
     "variable_prefix": {"type": "str", "default": ""},
+    "report": {"type": "dict"},
 })
 BATCH_RULES = dict(_upgrade.DECISION_RULES, **{
     "progress_interval": _validation.Range(1, 3600),

@@ -132,6 +132,44 @@ def report(kind, title, rows, head, started_at, ended_at, check_mode=False, extr
     return document
 
 
+def rollout_document(plan, hostvars, current=None, title=None, started_at=None, ended_at=None, check_mode=False,
+                     max_fail_percentage=0, result_var="vmss_extension_rollout_result",
+                     error_var="vmss_extension_rollout_error"):
+    """The rollout report from the inventory: each host's record (the fact ``result_var`` set by an earlier batch,
+    or the error ``error_var`` a ring play kept), overlaid with ``current`` (host -> record) of the batch at hand."""
+    records, targets = {}, {}
+    for entry in plan:
+        for host in entry["hosts"]:
+            values = hostvars.get(host) or {}
+            target = {"host": host, "name": values.get("vmss_name") or host, "resource_group": values.get("resource_group"),
+                      "subscription_id": values.get("subscription_id"), "ring": entry["ring"]}
+            targets[host] = target
+            if values.get(result_var):
+                records[host] = values[result_var]
+            elif values.get(error_var):
+                records[host] = _outcome.error_record(target, values[error_var])
+    records.update(current or {})
+    rows = rollout_rows(plan, records, targets)
+    return report("rollout", title or "VMSS extension rollout", rows,
+                  headline(rows, plan, check_mode, max_fail_percentage), started_at, ended_at, check_mode)
+
+
+def write(directory, name, document):
+    """Write ``<name>.json`` and ``<name>.html`` in ``directory`` (made when missing), each replaced at once."""
+    import json  # pylint: disable=import-outside-toplevel
+    import os  # pylint: disable=import-outside-toplevel
+
+    paths = {"json": os.path.join(directory, name + ".json"), "html": os.path.join(directory, name + ".html")}
+    if not os.path.isdir(directory):
+        os.makedirs(directory)
+    for key, text in (("json", json.dumps(document, indent=2, sort_keys=True) + "\n"), ("html", html(document))):
+        partial = paths[key] + ".tmp"
+        with open(partial, "w") as handle:
+            handle.write(text)
+        os.rename(partial, paths[key])
+    return paths
+
+
 # -- status report -------------------------------------------------------------------------------------------------
 def status_rows(records, rings, inventory_groups):
     """Status records with the ring of each scale set (the first ring group it belongs to, else '')."""

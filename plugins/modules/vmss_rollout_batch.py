@@ -74,6 +74,13 @@ options:
         RV(results.outdated_extensions).
     type: bool
     default: false
+  report:
+    description:
+      - With O(mode=rollout), rewrite the fleet report (as M(azure_ops.rollout.fleet_report) does) with this batch's
+        records before returning, so that it is written before any host of the batch fails. Keys C(dest) (directory),
+        C(name), C(plan) (the RV(azure_ops.rollout.fleet_preflight#module:plan) of the run), and optionally
+        C(run_started_at), C(max_fail_percentage) and C(title).
+    type: dict
   variable_prefix:
     description:
       - Written before each option name in the messages about invalid options, for a caller that exposes the options as
@@ -283,6 +290,10 @@ summary:
   returned: always
   type: dict
   sample: {Completed: 11, Faulted: 1}
+report:
+  description: With O(report), the report's C(headline), C(summary) and the paths C(json) and C(html); else null.
+  returned: always
+  type: dict
 failed_hosts:
   description: Hosts whose record is a failure (O(mode=rollout)).
   returned: always
