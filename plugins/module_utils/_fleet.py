@@ -175,6 +175,8 @@ def _run_job(job, clock, slots, on_timeout):
         result, failure = _partial_result(job), _unexpected(error)
     finally:
         release()
+    # What Azure's throttling cost this scale set's requests (this thread's), as the module reports it.
+    result = dict(result, throttled=job.client.throttled(this_thread=True))
     job.record = _outcome.rollout_record(job.target, result, failure, job.check_mode, on_timeout,
                                          elapsed=clock.monotonic() - job.began, started_at=utc_iso(wall),
                                          ended_at=utc_iso(clock.wall()), warnings=job.warnings)

@@ -136,6 +136,7 @@ def rollout_record(target, result=None, failure=None, check_mode=False, on_timeo
         "polls": result.get("polls") or 0,
         "timeline": result.get("timeline") or [],
         "warnings": list(warnings or []),
+        "throttled": list(result.get("throttled") or []),
     })
     record.update(counts(result.get("rolling_upgrade")))
     record["msg"] = rollout_message(record, (failure or {}).get("msg"))

@@ -280,6 +280,12 @@ results:
       type: list
       elements: dict
       returned: with O(mode=rollout)
+    throttled:
+      description: What Azure's 429 answers cost this scale set's requests, C(policy), C(times) and C(seconds) waited
+        (empty when none), as in the modules' RV(azure_ops.rollout.vmss_extension_upgrade#module:throttled).
+      type: list
+      elements: dict
+      returned: with O(mode=rollout)
     warnings:
       description: Warnings of the scale set's step (for example a start whose answer was lost).
       type: list

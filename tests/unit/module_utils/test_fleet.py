@@ -438,3 +438,15 @@ def test_run_status_survives_a_crash_in_one_read(fleet, emulator):
     assert records[0]["status"] == "NeverUpgraded"
     assert (records[1]["status"], records[1]["error_code"]) == ("Error", None)
     assert records[1]["msg"] == "unexpected error: RuntimeError: boom in the client"
+
+
+def test_a_throttled_read_is_waited_and_in_that_scale_sets_record_only(fleet, emulator):
+    client, clock = fleet(HEALTHY, NEVER)
+    emulator.add_fault({"name": "throttle-one", "match": {"kind": "arm", "method": "GET",
+                                                          "path_regex": "fleet-healthy/rollingUpgrades/latest$"},
+                        "action": {"status": 429, "retry_after": 20}, "times": 1})
+    records = run_batch(jobs_for(client, ["fleet-healthy", "fleet-never"]), clock)
+    assert records["fleet-healthy"]["status"] == records["fleet-never"]["status"] == "Completed"
+    throttled = records["fleet-healthy"]["throttled"]
+    assert len(throttled) == 1 and throttled[0]["times"] == 1 and throttled[0]["seconds"] >= 19, throttled
+    assert records["fleet-never"]["throttled"] == []
