@@ -159,10 +159,10 @@ def test_rollout_through_ansible_runner_streams_live_progress(emulator, tmp_path
 
     # The batch task of the canary ring: its start and its result event.
     start = [e for e in events if e["event"] == "playbook_on_task_start"
-             and e["event_data"].get("task_action") == BATCH_ACTION]
+             and e.get("event_data", {}).get("task_action") == BATCH_ACTION]
     assert len(start) == 1, context
     task_uuid = start[0]["event_data"]["task_uuid"]
-    done = [e for e in events if e["event"] == "runner_on_ok" and e["event_data"].get("task_uuid") == task_uuid]
+    done = [e for e in events if e["event"] == "runner_on_ok" and e.get("event_data", {}).get("task_uuid") == task_uuid]
     assert len(done) == 1, context
     t_start, t_done = _created(start[0]), _created(done[0])
     batch = t_done - t_start
@@ -171,7 +171,7 @@ def test_rollout_through_ansible_runner_streams_live_progress(emulator, tmp_path
     # (a) Progress lines are job events created while the batch step was still running, spread over its run, and
     # they reached the receiving end (process's job_events) before the batch task's result did.
     # (verbose events that AWX attaches to the batch task: its task_uuid is their parent)
-    progress = [e for e in events if e["event"] == "verbose" and e["event_data"].get("task_uuid") == task_uuid]
+    progress = [e for e in events if e["event"] == "verbose" and e.get("event_data", {}).get("task_uuid") == task_uuid]
     summaries = [e for e in progress if SUMMARY_LINE.search(e["stdout"])]
     per_scale_set = [e for e in progress if SCALE_SET_LINE.search(e["stdout"])]
     live = [e for e in summaries if _created(e) < t_done]
@@ -185,13 +185,15 @@ def test_rollout_through_ansible_runner_streams_live_progress(emulator, tmp_path
 
     # (b) Each canary scale set's record is in the events (set_fact of vmss_extension_rollout_result), and the
     # Faulted one failed its host with Azure's error code.
+    # The role records them in one run_once task (an item per scale set, each fact delegated to its own host).
     results = {}
     for event in events:
-        data = event["event_data"]
-        if event["event"] == "runner_on_ok" and data.get("task_action") in ("set_fact", "ansible.builtin.set_fact"):
-            record = data["res"].get("ansible_facts", {}).get("vmss_extension_rollout_result")
+        data = event.get("event_data", {})
+        if event["event"] in ("runner_on_ok", "runner_item_on_ok") and data.get("task_action") in (
+                "set_fact", "ansible.builtin.set_fact"):
+            record = ((data.get("res") or {}).get("ansible_facts") or {}).get("vmss_extension_rollout_result")
             if record:
-                results[data["host"]] = record
+                results[record["host"]] = record
     assert {host: record["status"] for host, record in results.items()} == CANARY, context
     assert results["awx-canary-bad"]["error_code"] == "MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade"
     failed = {e["event_data"]["host"]: e for e in events if e["event"] == "runner_on_failed"}
