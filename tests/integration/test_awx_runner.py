@@ -25,9 +25,9 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import COLLECTIONS_DIR
+from tests.helpers import COLLECTIONS_DIR
 
-from .conftest import PLAYBOOKS, plain, posts, scenario, vmss
+from tests.helpers import PLAYBOOKS, plain, posts, scenario, vmss
 
 PLAYBOOK = "playbooks/vmss_extension_rollout.yml"
 BATCH_ACTION = "azure_ops.rollout.vmss_rollout_batch"

@@ -15,7 +15,7 @@ import yaml
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _vmss
 from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient
 
-from .conftest import FAST_VARS, REPO_ROOT, SUB, scenario, vmss
+from tests.helpers import FAST_VARS, REPO_ROOT, SUB, scenario, vmss
 
 RULEBOOK = REPO_ROOT / "extensions" / "eda" / "rulebooks" / "rollout_events.yml"
 # JVM and Drools start, the first rounds, one ansible-playbook run: generous, but bounded.

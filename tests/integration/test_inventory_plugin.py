@@ -13,7 +13,7 @@ import yaml
 
 from tests.emulator.scenarios import fleet
 
-from .conftest import PLAYBOOKS, FAST_VARS, SUB, plain, posts, read_json, rows_by_name, scenario, spend, vmss
+from tests.helpers import PLAYBOOKS, FAST_VARS, SUB, plain, posts, read_json, rows_by_name, scenario, spend, vmss
 
 FLEET = [
     vmss("inv-canary", "canary", rg="rg-it"),

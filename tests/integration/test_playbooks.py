@@ -6,7 +6,7 @@ import re
 
 import yaml
 
-from .conftest import (PLAYBOOKS, chromium_dom, chromium_screenshot, png_size, posts, read_json, rows_by_name, scenario,
+from tests.helpers import (PLAYBOOKS, chromium_dom, chromium_screenshot, png_size, posts, read_json, rows_by_name, scenario,
                        vmss, write_inventory)
 
 

@@ -11,7 +11,7 @@ import time
 
 import yaml
 
-from .conftest import (PLAYBOOKS, chromium_dom, chromium_screenshot, png_size, posts, read_json, rows_by_name, scenario,
+from tests.helpers import (PLAYBOOKS, chromium_dom, chromium_screenshot, png_size, posts, read_json, rows_by_name, scenario,
                        vmss, write_inventory)
 
 ROLLOUT = PLAYBOOKS / "vmss_extension_rollout.yml"

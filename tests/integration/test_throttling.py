@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .conftest import SUB, scenario, spend, vmss
+from tests.helpers import SUB, scenario, spend, vmss
 
 VMSS = "/subscriptions/%s/resourceGroups/rg-it/providers/Microsoft.Compute/virtualMachineScaleSets/" % SUB
 

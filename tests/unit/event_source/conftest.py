@@ -8,7 +8,7 @@ import runpy
 
 import pytest
 
-from tests.conftest import COLLECTION_LINK
+from tests.helpers import COLLECTION_LINK
 
 SOURCE_PATH = COLLECTION_LINK / "extensions" / "eda" / "plugins" / "event_source" / "operation_events.py"
 

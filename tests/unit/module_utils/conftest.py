@@ -7,7 +7,6 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils._client import A
 
 from tests.helpers import RecordingClock, options_for
 # Re-exported for test files written before tests.helpers; new tests import from tests.helpers.
-from tests.helpers import SUB, api_requests, latest_path  # noqa: F401  pylint: disable=unused-import
 
 
 @pytest.fixture

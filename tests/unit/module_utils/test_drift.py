@@ -12,7 +12,7 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import D
 
 from tests.emulator import load_scenario
 
-from .conftest import SUB, api_requests
+from tests.helpers import SUB, api_requests
 
 HEALTH = {"name": "HealthExtension", "publisher": "Microsoft.ManagedServices", "type": "ApplicationHealthLinux",
           "model_version": "2.1", "auto_minor": True}

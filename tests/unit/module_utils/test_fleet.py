@@ -16,7 +16,7 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils import _fleet, _
 from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient, RetryPolicy
 from tests.emulator.scenarios import load_scenario
 
-from .conftest import SUB, options_for
+from tests.helpers import SUB, options_for
 
 K = 100.0  # simulated seconds per real second, for the clock and the emulator alike
 RG = "rg-test"

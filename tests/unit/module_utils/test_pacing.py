@@ -16,7 +16,7 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils._vmss import vms
 
 from tests.emulator.scenarios import load_scenario
 
-from .conftest import SUB, RecordingClock, api_requests, latest_path, options_for
+from tests.helpers import SUB, RecordingClock, api_requests, latest_path, options_for
 
 API = {"api-version": "2024-07-01"}
 HOST = "https://management.azure.com"

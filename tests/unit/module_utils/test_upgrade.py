@@ -3,7 +3,7 @@
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift, _fleet, _upgrade, _vmss
 
-from .conftest import SUB, api_requests
+from tests.helpers import SUB, api_requests
 
 DEFAULTS = {option: spec.get("default") for option, spec in _upgrade.DECISION_SPEC.items()}
 

@@ -5,7 +5,6 @@ import pytest
 
 from tests import helpers
 # Re-exported for test files written before tests.helpers; new tests import from tests.helpers.
-from tests.helpers import api_requests  # noqa: F401  pylint: disable=unused-import
 
 
 @pytest.fixture

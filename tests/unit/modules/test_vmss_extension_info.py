@@ -5,7 +5,7 @@ import pytest
 
 from tests.emulator import load_scenario
 
-from .conftest import api_requests
+from tests.helpers import api_requests
 
 RG = {"resource_group": "rg-test"}
 
