@@ -197,7 +197,7 @@ def rollout(emu, python, n, upgrade_s, out):
             continue
         window = (max(starts) + 5, min(starts) + upgrade_s - 5)
         cpu, span = res["sampler"].cpu_between(*window)
-        tree, _ = res["sampler"].cpu_between(*window, column=3)
+        tree = res["sampler"].cpu_between(*window, column=3)[0]
         if cpu is not None and span > 0:
             res.setdefault("inflight", []).append(cpu * 1000.0 / len(names) / span)
             res.setdefault("inflight_tree", []).append(tree * 1000.0 / len(names) / span)
