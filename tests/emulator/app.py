@@ -329,6 +329,8 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
             "listener": ctx.listener, "kind": ctx.kind, "authorized": ctx.authorized,
             "had_authorization_header": ctx.headers.get("Authorization") is not None, "audience": ctx.audience,
             "status": None if resp.drop else resp.status, "dropped": resp.drop,
+            # What the service decided for a request whose answer it then dropped (apply): 202 started, 401 did not.
+            "dropped_status": resp.status if resp.drop else None,
             "client_request_id": ctx.headers.get("x-ms-client-request-id"), "user_agent": ctx.headers.get("User-Agent"),
             "fault": ctx.fault,
         })
