@@ -7,7 +7,7 @@ import re
 import yaml
 
 from tests.helpers import (PLAYBOOKS, chromium_dom, chromium_screenshot, png_size, posts, read_json, rows_by_name, scenario,
-                       vmss, write_inventory)
+                           vmss, write_inventory)
 
 
 def _status_fleet():

@@ -12,7 +12,7 @@ import time
 import yaml
 
 from tests.helpers import (PLAYBOOKS, chromium_dom, chromium_screenshot, png_size, posts, read_json, rows_by_name, scenario,
-                       vmss, write_inventory)
+                           vmss, write_inventory)
 
 ROLLOUT = PLAYBOOKS / "vmss_extension_rollout.yml"
 START = "/extensionRollingUpgrade"
