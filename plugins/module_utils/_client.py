@@ -192,14 +192,15 @@ class AzureClient:
         return (base or self.resource_manager_endpoint).rstrip("/") + path
 
     def request(self, method, url, params=None, body=None, scope="arm", expected=(200,), starts_operation=False,
-                deadline=None, headers=None, allow_status=(), form=None):
+                deadline=None, headers=None, allow_status=(), form=None, elastic=False):
         """Send one logical request, retrying transient failures, and return a Response.
 
         ``expected`` statuses return normally, ``allow_status`` too (for 404
         "does not exist" and 304 "not modified"); anything else raises
         AzureError. ``starts_operation`` marks a POST that must never run twice.
         ``scope=None`` sends no token (the token endpoint itself); ``form`` is
-        a form-encoded body.
+        a form-encoded body. ``elastic``: a poll, which the pacer may spread
+        (``_pacing.Pacer.turn``).
         """
         if not url.lower().startswith("https://") and not url.lower().startswith("http://"):
             url = self.url(url)
@@ -223,7 +224,7 @@ class AzureClient:
                 raise AzureTimeoutError("the deadline passed before %s %s could be sent" % (method, _redact(url)), url=url)
             try:
                 response = self._paced_send(method, url, params, body if form is None else form, token_scope, headers,
-                                            deadline, form is not None)
+                                            deadline, form is not None, elastic)
             except _ConnectionFailed as failure:
                 if failure.sent:
                     retry = attempt < self.retry.max_attempts and may_retry(starts_operation, None, True)
@@ -276,9 +277,9 @@ class AzureClient:
             raise _pacing.throttled_error(method, _redact(url), error, policy, wait, left)
         self._throttle_waits.append((ident, policy or error.code, deadline.sleep(wait)))
 
-    def _paced_send(self, method, url, params, body, token_scope, headers, deadline, is_form=False):
+    def _paced_send(self, method, url, params, body, token_scope, headers, deadline, is_form=False, elastic=False):
         """``_send`` in its turn under Azure's rate limits; the pacer learns from the answer."""
-        turn = self.pacer.turn(method, url, deadline)
+        turn = self.pacer.turn(method, url, deadline, elastic)
         ident = threading.current_thread().ident
         self._throttle_waits.extend((ident, policy, seconds) for policy, seconds in turn.held)
         response = None
@@ -334,10 +335,10 @@ class AzureClient:
         return body
 
     # -- conveniences --------------------------------------------------------
-    def get_json(self, url, params=None, scope="arm", deadline=None, allow_status=(), headers=None):
+    def get_json(self, url, params=None, scope="arm", deadline=None, allow_status=(), headers=None, elastic=False):
         """GET and parse JSON; returns (body or None, Response)."""
         response = self.request("GET", url, params=params, scope=scope, deadline=deadline, allow_status=allow_status,
-                                headers=headers)
+                                headers=headers, elastic=elastic)
         if response.status != 200:
             return None, response
         return response.json(), response

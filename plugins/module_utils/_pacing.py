@@ -16,9 +16,16 @@ module run, because Azure's budgets are shared the same way. For each kind of re
 counters Azure reports, and
 
 * when a counter falls below a low-water mark (``LOW_FRACTION`` of the most it was seen at), spreads what is
-  left over the time until its window is surely back, so the budget is not exhausted before it refills. The
-  window's length comes from the policy's name (``3Min``) and shrinks to what two comebacks of the count prove
-  (so a faster clock, such as the emulator's, is followed too);
+  left over the time until its window is surely back, so the budget is not exhausted before it refills;
+* spreads *elastic* requests (the polls of a watch: sent later, they cost a later sight of the end, not a
+  failure) over the windows at all times: each waits its turn behind those of its kind already waiting, spaced so
+  that they never use more of a window than is left of it above the low-water mark, which stays for the requests
+  that cannot wait. Polls of hundreds of scale sets then share a 30-minute budget evenly instead of spending it in
+  the first minutes and waiting out the rest;
+* knows a window's length from the policy's name (``3Min``) in the server's time: the rate at which the answers'
+  ``Date`` advances against this process's clock converts it (1 for Azure; the time scale of an emulator whose
+  clock runs fast), and two comebacks of the count bound it from above; a window's end is dated from its
+  comeback, else from the first report of its count (the surest end when its start is unknown);
 * after a 429 that names its policy (or ARM's subscription bucket), holds every request counted against it
   until the ``Retry-After`` has passed: one 429 per throttle, not one per thread;
 * sends the first request of a kind alone, so a fresh process (a batch step, a module run) learns what is left
@@ -32,6 +39,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import email.utils
 import json
 import re
 import threading
@@ -53,6 +61,10 @@ ARM_HORIZON = 20.0
 DEFAULT_HORIZON = 60.0
 # A paced request looks again this often whether its budget came back (an answer to another request may say so).
 PACE_SLICE = 2.0
+# The server's clock rate (its Date against ours) is measured over at least this many seconds, and taken for
+# other than 1 only when clearly so (beyond RATE_SNAP either way): a Date has a resolution of one second.
+RATE_SPAN = 3.0
+RATE_SNAP = 1.5
 # A kind of request never answered yet goes one at a time (the first answer tells what is left, so a fresh process
 # does not burst into a budget another process used up); the others look again this often.
 PROBE_SLICE = 0.05
@@ -162,6 +174,31 @@ def request_class(method, url):
     return parts.netloc.lower(), subscription, method.upper(), "/" + "/".join(template)
 
 
+def window_end(anchor, period, now):
+    """When the window running at ``now`` ends, for windows of ``period`` seconds of which one began at ``anchor``
+    (which may be ahead of ``now``: a window known to begin then)."""
+    return anchor + period * ((now - anchor) // period + 1)
+
+
+def server_epoch(headers):
+    """The answer's ``Date`` in seconds since the epoch, or None."""
+    value = headers.get("Date") or headers.get("date") if headers else None
+    try:
+        parsed = email.utils.parsedate_tz(value) if value else None
+    except (TypeError, ValueError):
+        return None
+    return float(email.utils.mktime_tz(parsed)) if parsed else None
+
+
+def clock_rate(first, last):
+    """Server seconds per local second between two ``(local, server)`` readings, 1.0 unless clearly otherwise."""
+    span = last[0] - first[0]
+    if span < RATE_SPAN:
+        return 1.0
+    rate = (last[1] - first[1]) / span
+    return rate if rate > RATE_SNAP or 0 < rate < 1 / RATE_SNAP else 1.0
+
+
 def duration_text(seconds):
     """``4m10s``, ``45s``, ``1h02m``: a wait as an operator reads it."""
     seconds = int(round(max(0.0, seconds)))
@@ -197,7 +234,8 @@ class _Counter:
 
     def __init__(self, name):
         self.name = name
-        self.period = horizon(name)   # the window's length: from the name, shortened by what is seen
+        self.named = horizon(name)    # the window's length by its name, in the server's time
+        self.period = self.named      # ... bounded from above by two comebacks seen here
         self.windowed = bool(_WINDOW.search(name))
         self.reported = None    # the last count Azure reported
         self.peak = 0           # the most it was seen at: the budget's size, as far as we know
@@ -205,6 +243,7 @@ class _Counter:
         self.in_flight = 0
         self.reset_at = None    # when the count was last seen to come back (its window started by then)
         self.seen_at = None     # when Azure last reported it
+        self.first_seen = None  # when Azure first reported it (its window ended by a period later)
         self.before_reset = None  # the report before the last comeback (the window started after it)
         self.sent_at = None     # when the last request counted here went
         self.resume_at = 0.0    # no request counted here goes before this time (a 429's Retry-After)
@@ -233,42 +272,99 @@ class Pacer:
         self._probing = {}    # request class never answered -> requests of it in flight
         self._counters = {}   # (host, subscription, counter's short name) -> _Counter
         self._throttles = {}  # policy (or error code) -> time its Retry-After ends
+        self._clocks = {}     # host -> [(local, server) reading, server seconds per local second since it]
+        self._queued = {}     # request class -> elastic requests waiting for their slot
+        self._went = {}       # request class -> when its last elastic request went
         self.paced_seconds = 0.0
 
     def reset(self):
         """Forget everything (tests, or a process that starts over)."""
         with self._lock:
             self._classes, self._counters, self._throttles, self._probing = {}, {}, {}, {}
+            self._clocks, self._queued, self._went = {}, {}, {}
             self.paced_seconds = 0.0
 
-    def _interval(self, counter):
+    def _period(self, host, counter):
+        """A counter's window in this process's seconds: its name's length at the server's clock rate, or less when
+        two comebacks proved it."""
+        rate = self._clocks.get(host, (None, 1.0))[1]
+        return min(counter.period, counter.named / rate)
+
+    def _back(self, host, counter, now):
+        """When the counter's budget is surely back: the end of the window running now (dated from its comeback,
+        else from its first report), or a whole window after the last request when neither is known."""
+        anchor = counter.reset_at if counter.reset_at is not None else counter.first_seen
+        if anchor is None:
+            return (counter.sent_at or now) + self._period(host, counter)
+        return window_end(anchor, self._period(host, counter), now)
+
+    def _low(self, counter):
+        return max(self.low_floor, self.low_fraction * counter.peak)
+
+    def _interval(self, host, counter):
         """The gap to keep after the last request counted here: none until the count runs low, then what is left
-        spread from that request to the time the budget is surely back (the end of the window seen to start, else a
-        whole window later)."""
-        if (counter.remaining is None or counter.sent_at is None
-                or counter.remaining >= max(self.low_floor, self.low_fraction * counter.peak)):
+        spread from that request to the time the budget is surely back."""
+        if counter.remaining is None or counter.sent_at is None or counter.remaining >= self._low(counter):
             return 0.0
-        back = counter.sent_at + counter.period
-        if counter.reset_at is not None and counter.sent_at < counter.reset_at + counter.period:
-            back = counter.reset_at + counter.period
+        back = self._back(host, counter, counter.sent_at) if counter.windowed else counter.sent_at + counter.period
         return (back - counter.sent_at) / max(counter.remaining, 1)
 
-    def turn(self, method, url, deadline):
+    def _spacing(self, host, counters, now):
+        """(gap, time) for the next elastic request: what is left of each window above its low-water mark, spread
+        over the time to its end; nothing left there: wait for the window's end."""
+        gap, until = 0.0, now
+        for counter in counters:
+            if not counter.windowed or counter.remaining is None or counter.resume_at > now:
+                continue
+            back = self._back(host, counter, now)
+            share = counter.remaining - self._low(counter)
+            if share < 1:
+                until = max(until, back)
+            else:
+                gap = max(gap, (back - now) / share)
+        return gap, until
+
+    def _elastic_slot(self, cls, deadline):
+        """Wait for an elastic request's slot: ``gap`` (see ``_spacing``) after the last one of its class that went,
+        and one more ``gap`` for each already waiting; the window's end when nothing is left above the low-water
+        mark. Returns the seconds waited."""
+        with self._lock:
+            now = self.clock.monotonic()
+            counters = [self._counters[key] for key in sorted(self._classes.get(cls, ()))]
+            gap, until = self._spacing(cls[0], counters, now)
+            queued = self._queued.get(cls, 0)
+            wait = max(until, self._went.get(cls, now - gap) + gap * (queued + 1)) - now
+            if wait <= 0 or wait >= deadline.remaining():
+                self._went[cls] = now
+                return 0.0
+            self._queued[cls] = queued + 1
+        try:
+            return deadline.sleep(wait)
+        finally:
+            with self._lock:
+                self._queued[cls] -= 1
+                self._went[cls] = self.clock.monotonic()
+
+    def turn(self, method, url, deadline, elastic=False):
         """Wait until a request may go, then count it as sent; returns its Turn (pass it to ``observe``).
+
+        ``elastic``: a request that may go later at no cost but a later answer (a poll), spread over the windows
+        in its queue's order (see the module docstring).
 
         A throttle Azure announced for the request's budgets that outlasts ``deadline`` raises
         AzureThrottledError at once (nothing is sent). Pacing never holds a request past its deadline: then it
         goes, and Azure decides.
         """
         cls = request_class(method, url)
-        paced, held = 0.0, []
+        paced, held = (self._elastic_slot(cls, deadline) if elastic else 0.0), []
         while True:
             with self._lock:
                 now = self.clock.monotonic()
                 keys = sorted(self._classes.get(cls, ()))
                 counters = [self._counters[key] for key in keys]
                 resume = max([(c.resume_at, c.name) for c in counters] or [(0.0, None)])
-                pace = max([c.sent_at + self._interval(c) - now for c in counters if c.sent_at is not None] or [0.0])
+                pace = 0.0 if elastic else max(
+                    [c.sent_at + self._interval(cls[0], c) - now for c in counters if c.sent_at is not None] or [0.0])
                 if cls not in self._classes and self._probing.get(cls):
                     pace = PROBE_SLICE
                 if resume[0] <= now and (pace <= 0 or pace >= deadline.remaining()):
@@ -306,6 +402,12 @@ class Pacer:
             if headers is not None:
                 self._classes.setdefault(turn.cls, set())    # answered: no longer probed
             host, subscription = turn.cls[0], turn.cls[1]
+            server = server_epoch(headers)
+            if server is not None:
+                # Measured over the last RATE_SPAN seconds or more, so a server whose clock jumps recovers.
+                known = self._clocks.setdefault(host, [(now, server), 1.0])
+                if now - known[0][0] >= RATE_SPAN:
+                    known[:] = [(now, server), clock_rate(known[0], (now, server))]
             for name, value in counts.items():
                 # Keyed by the name a 429 uses (GetVMScaleSet3Min), so a throttle and the headers meet.
                 name = short_name(name)
@@ -323,6 +425,8 @@ class Pacer:
                     counter.before_reset = counter.seen_at
                     counter.reset_at = now
                 counter.seen_at = now
+                if counter.first_seen is None:
+                    counter.first_seen = now
                 counter.reported = value
                 counter.peak = max(counter.peak, value)
                 counter.remaining = value - counter.in_flight
@@ -349,6 +453,8 @@ class Pacer:
             for key in matched:
                 counter = self._counters[key]
                 counter.resume_at = max(counter.resume_at, resume)
+                if counter.windowed:
+                    counter.reset_at = resume   # Compute waits until its window ends: the next one starts then
                 # Held until then; after it Azure said the budget is back, so no pacing on the old count.
                 counter.remaining = None
 

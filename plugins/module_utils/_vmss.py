@@ -161,10 +161,12 @@ def failure_message(shaped, operation=None):
 
 
 # -- calls -----------------------------------------------------------------------
-def read_latest(client, subscription_id, resource_group, name, api_version=API_VERSION, deadline=None):
-    """``rollingUpgrades/latest`` as a Latest. 404 NotFound means none ever ran."""
+def read_latest(client, subscription_id, resource_group, name, api_version=API_VERSION, deadline=None, elastic=False):
+    """``rollingUpgrades/latest`` as a Latest. 404 NotFound means none ever ran. ``elastic``: a poll (the pacer
+    may spread it)."""
     path = vmss_path(subscription_id, resource_group, name, "rollingUpgrades/latest")
-    body, response = client.get_json(path, params={"api-version": api_version}, deadline=deadline, allow_status=(404,))
+    body, response = client.get_json(path, params={"api-version": api_version}, deadline=deadline, allow_status=(404,),
+                                     elastic=elastic)
     server_now = parse_time(response.header("Date"))
     if response.status == 404:
         error = client.error_from(response)
@@ -213,9 +215,9 @@ def watch_upgrade(client, subscription_id, resource_group, name, deadline, inter
     state = {"operation": None}
 
     def fetch():
-        shaped = read_latest(client, subscription_id, resource_group, name, api_version, deadline).upgrade
+        shaped = read_latest(client, subscription_id, resource_group, name, api_version, deadline, elastic=True).upgrade
         if operation is not None and not is_ours(shaped, started_after):
-            status, hinted = _lro.fetch_operation_status(client, operation, deadline=deadline)
+            status, hinted = _lro.fetch_operation_status(client, operation, deadline=deadline, elastic=True)
             state["operation"] = status
             return shaped, hinted
         return shaped, None

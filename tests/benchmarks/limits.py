@@ -50,15 +50,19 @@ def needed(records):
     return counts
 
 
-def phase_figures(name, records, wall, time_scale, work_floor, failed, scale_sets, rc):
+def phase_figures(name, records, wall, time_scale, start, reference_wall, failed, scale_sets, rc):
+    """One phase's figures. The minimum is the longer of two floors: the least time the budgets allow the requests
+    Azure accepted, from what was left of them when the phase began (``start``), and the same phase's wall time
+    with the limits off (``reference_wall``: the machine, Ansible and the upgrades themselves)."""
     arm = [r for r in records if r["kind"] == "arm"]
     refused = sum(1 for r in arm if r["status"] == 429)
     counts = needed(records)
-    budget, binding = minimum_seconds(counts, time_scale=time_scale)
-    minimum = max(budget, work_floor)
+    budget, binding = minimum_seconds(counts, time_scale=time_scale, start=start)
+    minimum = max(budget, reference_wall or 0.0)
     return {
         "phase": name, "scale_sets": scale_sets, "rc": rc, "wall_s": round(wall, 1),
-        "budget_floor_s": round(budget, 1), "binding_policy": binding, "work_floor_s": round(work_floor, 1),
+        "budget_floor_s": round(budget, 1), "binding_policy": binding,
+        "reference_wall_s": None if reference_wall is None else round(reference_wall, 1),
         "minimum_s": round(minimum, 1), "ratio": round(wall / minimum, 2) if minimum else None,
         "requests": len(arm), "accepted": counts, "throttled_429": refused,
         "throttled_share_pct": round(100.0 * refused / len(arm), 2) if arm else 0.0,
@@ -70,10 +74,12 @@ def _rows(path):
     return json.loads(Path(path).read_text())["rows"] if Path(path).exists() else []
 
 
-def run_all(emu, python, n, upgrade_s, time_scale, limits=True):
-    """The three phases against ``emu``; returns their figures (also in tests/output/bench/limits/results.json).
+def run_phases(emu, python, n, upgrade_s, time_scale, limits=True, reference=None):
+    """The three phases against ``emu`` on a freshly loaded fleet; returns their figures (also in
+    tests/output/bench/limits[-off]/results.json).
 
-    ``limits=False`` runs the same with the limits off: the reference that shows what the limits cost.
+    ``limits=False`` runs the same with the limits off: the reference (``reference``, its figures, gives each phase
+    of the run with limits its reference wall time).
     """
     out = C.OUT / ("limits" if limits else "limits-off")
     shutil.rmtree(out, ignore_errors=True)
@@ -84,28 +90,34 @@ def run_all(emu, python, n, upgrade_s, time_scale, limits=True):
     inv = out / "inventory.json"
     F.inventory(inv, scenario, python)
     phases = [
-        ("drift check", "fleet_status.yml", {"fleet_drift": True}, 0.0),
+        ("drift check", "fleet_status.yml", {"fleet_drift": True}),
         ("rollout", "vmss_extension_rollout.yml",
          {"vmss_extension_rollout_poll_interval": 5, "vmss_extension_rollout_progress_interval": 10,
           "vmss_extension_rollout_wait_timeout": int(upgrade_s * 10), "vmss_extension_rollout_skip_if_completed_within": 0,
-          "vmss_extension_rollout_max_concurrent_starts": 0}, len(F.RINGS) * upgrade_s),
-        ("fleet status", "fleet_status.yml", {"fleet_drift": False}, 0.0),
+          "vmss_extension_rollout_max_concurrent_starts": 0}),
+        ("fleet status", "fleet_status.yml", {"fleet_drift": False}),
     ]
+    walls = {f["phase"]: f["wall_s"] for f in (reference or {}).get("phases", [])}
     figures = []
-    for name, playbook, extra, work_floor in phases:
+    for name, playbook, extra in phases:
         run_dir = out / name.replace(" ", "-")
         run_dir.mkdir(parents=True)
         extra = dict(extra, rollout_report_dir=str(run_dir / "reports"), fleet_report_dir=str(run_dir / "reports"))
         before = emu.throttling["throttled"]
+        start = emu.budgets() if limits else None
         first = len(emu.requests)
         res = F.play(emu, python, playbook, inv, run_dir, extra)
         (run_dir / "stdout.txt").write_text(res["stdout"])
         records = emu.requests[first:]
+        with open(run_dir / "requests.jsonl", "w") as log:   # for a timeline: when each budget was spent
+            for r in records:
+                log.write(json.dumps({"t": round(r["time"] - res["start"], 3), "method": r["method"],
+                                      "group": classify(r["method"], r["path"]), "status": r["status"]}) + "\n")
         if playbook == "fleet_status.yml":
             failed = sum(1 for row in _rows(run_dir / "reports" / "fleet_status.json") if row["status"] == "Error")
         else:
             failed = sum(1 for row in _rows(run_dir / "reports" / "vmss_extension_rollout.json") if row.get("failed"))
-        result = phase_figures(name, records, res["wall"], time_scale, work_floor, failed, n, res["rc"])
+        result = phase_figures(name, records, res["wall"], time_scale, start, walls.get(name), failed, n, res["rc"])
         after = emu.throttling["throttled"]
         result["throttled_by_policy"] = {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
         figures.append(result)
@@ -115,24 +127,31 @@ def run_all(emu, python, n, upgrade_s, time_scale, limits=True):
     return results
 
 
+def run_all(emu, python, n, upgrade_s, time_scale, reference=True):
+    """The reference (limits off) when ``reference``, then the phases with the default limits; their figures."""
+    off = run_phases(emu, python, n, upgrade_s, time_scale, limits=False) if reference else None
+    return run_phases(emu, python, n, upgrade_s, time_scale, limits=True, reference=off)
+
+
 def summary(results):
-    lines = ["", "## The fleet at Azure's default rate limits (%d scale sets, time scale %g, upgrades of %g s%s)"
-             % (results["scale_sets"], results["time_scale"], results["upgrade_s"],
-                "" if results.get("limits", True) else "; LIMITS OFF, the reference"), "",
-             "| phase | wall | least the budgets allow (binding policy) | work floor | minimum | wall / minimum (target 1.2) "
-             "| requests (accepted per group) | 429 answers (target 1 %) | failed scale sets (target 0) | rc |",
+    lines = ["", "## The fleet at Azure's default rate limits (%d scale sets, time scale %g, upgrades of %g s)"
+             % (results["scale_sets"], results["time_scale"], results["upgrade_s"]), "",
+             "| phase | wall | least the budgets allow (binding policy) | wall, limits off | minimum "
+             "| wall / minimum (target 1.2) | requests (accepted per budget) | 429 answers (target 1 %) "
+             "| failed scale sets (target 0) | rc |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for f in results["phases"]:
         accepted = ", ".join("%s %d" % kv for kv in sorted(f["accepted"].items()))
-        lines.append("| %s | %.1f s | %.1f s (%s) | %.1f s | %.1f s | %s | %d (%s) | %d = %.2f %% %s | %d | %d |" % (
-            f["phase"], f["wall_s"], f["budget_floor_s"], f["binding_policy"] or "none binds", f["work_floor_s"],
+        lines.append("| %s | %.1f s | %.1f s (%s) | %s | %.1f s | %s | %d (%s) | %d = %.2f %% %s | %d | %d |" % (
+            f["phase"], f["wall_s"], f["budget_floor_s"], f["binding_policy"] or "none binds",
+            "not run" if f["reference_wall_s"] is None else "%.1f s" % f["reference_wall_s"],
             f["minimum_s"], "%.2f" % f["ratio"] if f["ratio"] else "n/a", f["requests"], accepted, f["throttled_429"],
             f["throttled_share_pct"], json.dumps(f["throttled_by_policy"]) if f["throttled_by_policy"] else "",
             f["failed_scale_sets"], f["rc"]))
-    lines += ["", "Least time the budgets allow: the requests Azure accepted in the phase, per budget, through the "
-              "default limits (windows counted from the phase's start: a lower bound). Minimum: that or the work floor "
-              "(rings one after the other, each as long as one upgrade), whichever is longer. A wall time near zero "
-              "has no meaningful ratio."]
+    lines += ["", "Least time the budgets allow: the requests Azure accepted in the phase, per budget, from what was "
+              "left of each budget when the phase began (tests.emulator.throttling.minimum_seconds). Minimum: that or "
+              "the same phase's wall time with the limits off (the machine, Ansible and the upgrades), whichever is "
+              "longer."]
     return "\n".join(lines)
 
 
@@ -141,13 +160,13 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=500)
     parser.add_argument("--upgrade", type=float, default=60.0, help="seconds of real time each upgrade lasts")
     parser.add_argument("--time-scale", type=float, default=60.0, help="simulated seconds per real second")
-    parser.add_argument("--limits", choices=("on", "off"), default="on",
-                        help="off: the same phases without limits, the reference that shows what the limits cost")
+    parser.add_argument("--no-reference", action="store_true",
+                        help="skip the reference run with the limits off (the minimum is then the budgets' alone)")
     parser.add_argument("--quick", action="store_true", help="20 scale sets, 20 s upgrades")
     args = parser.parse_args(argv)
     size, upgrade = (20, 20.0) if args.quick else (args.size, args.upgrade)
     with Emulator(scenario="default") as emu:
-        results = run_all(emu, str(Path(sys.executable)), size, upgrade, args.time_scale, args.limits == "on")
+        results = run_all(emu, str(Path(sys.executable)), size, upgrade, args.time_scale, not args.no_reference)
     print(summary(results))
     return results
 

@@ -204,6 +204,12 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
         with self._lock:
             return self._state.throttling.describe()
 
+    def budgets(self, subscription=None):
+        """What is left now of every rate-limit budget of a subscription (default: the first); see Throttling.budgets."""
+        with self._lock:
+            state = self._state
+            return state.throttling.budgets(subscription or state.subscriptions[0])
+
     def issued_tokens_count(self, kind=None):
         with self._lock:
             return self._state.identity.issued_count(kind)

@@ -105,14 +105,14 @@ class TokenBucket:
         self.tokens = float(size)
         self.at = now
 
-    def _fill(self, now):
+    def fill(self, now):
         if now > self.at:
             self.tokens = min(self.size, self.tokens + (now - self.at) * self.refill)
             self.at = now
 
     def take(self, now):
         """(True, remaining) when a token was taken, else (False, seconds until one is there)."""
-        self._fill(now)
+        self.fill(now)
         if self.tokens >= 1.0:
             self.tokens -= 1.0
             return True, int(self.tokens)
@@ -191,6 +191,23 @@ class Throttling:
         return {"enabled": self.enabled, "arm": {k: list(v) for k, v in self.arm_limits.items()},
                 "compute": dict(self.compute_limits), "throttled": dict(self.throttled)}
 
+    def budgets(self, subscription):
+        """What is left now of every budget of ``subscription`` (for ``minimum_seconds``'s ``start``).
+
+        ``{"subscription-reads": {"tokens": 180.0}, "GetVMScaleSet3Min": {"remaining": 12, "ends_in": 41.0}, ...}``,
+        simulated seconds; budgets never used yet are full, their windows counted from the scenario's load.
+        """
+        now = self.clock.now()
+        state = {}
+        for kind in self.arm_limits:
+            bucket = self._bucket(subscription.lower(), kind, now)
+            bucket.fill(now)
+            state["subscription-" + kind] = {"tokens": bucket.tokens}
+        for policy in self.compute_limits:
+            window = self._window(subscription.lower(), policy)
+            state[policy] = {"remaining": window.remaining(now), "ends_in": window.end() - now}
+        return state
+
     def policies(self, group):
         """The configured policies of an operation group, shortest window first."""
         names = [p for p in self.compute_limits if p[:-len(_WINDOW_RE.search(p).group(0))] == group]
@@ -221,9 +238,8 @@ class Throttling:
         group = classify(ctx.method, ctx.path)
         policies = self.policies(group) if group else []
         if not self.enabled:
-            # Limits off: the headers still come, showing a full budget, and nothing is ever refused.
-            ctx.ratelimit = {"arm": (kind, self.arm_limits[kind][0] - 1),
-                             "compute": [(p, self.compute_limits[p] - 1) for p in policies]}
+            # Limits off: nothing is counted or refused, and no remaining count is announced (a count that never
+            # goes down would have a client pace itself against a budget that is not there).
             return None
         ok, value = self._bucket(sub, kind, now).take(now)
         if not ok:
@@ -275,26 +291,37 @@ class Throttling:
             resp.set_header("x-ms-ratelimit-remaining-resource", ",".join(pairs))
 
 
-def minimum_seconds(needed, limits=None, time_scale=1.0):
+def minimum_seconds(needed, limits=None, time_scale=1.0, start=None):
     """Least real seconds in which the limits (default: on, with the defaults) let ``needed`` requests through.
 
     ``needed``: {Compute operation group or ARM kind ("reads", "writes", "deletes"): count} for one subscription.
-    Windows are counted from the first request (the emulator counts them from the scenario load), so ``N``
-    requests under a limit ``L`` per window ``W`` need ``ceil(N / L) - 1`` further windows; a bucket of ``size``
-    refilling at ``refill`` per second lets ``N`` through in ``(N - size) / refill``.
-    Returns (seconds, the binding policy or None when nothing binds).
+    ``start``: the budgets when the requests begin (``Throttling.budgets``: what is left of each window and bucket,
+    and when each window ends); None means full budgets with windows starting at the first request.
+    ``N`` requests under a window of limit ``L`` and length ``W`` with ``r`` left for ``e`` more seconds need nothing
+    more when ``N <= r``, else ``e + (ceil((N - r) / L) - 1) * W``; a bucket holding ``t`` tokens refilling at
+    ``refill`` per second lets ``N`` through in ``(N - t) / refill``. Every budget is a lower bound on its own, so the
+    largest is.
+    Returns (real seconds, the binding policy or None when nothing binds).
     """
     throttling = Throttling(True if limits is None else limits, None, None)
+    start = start or {}
     best, binding = 0.0, None
     for name, count in needed.items():
         if not count:
             continue
         if name in throttling.arm_limits:
             size, refill = throttling.arm_limits[name]
-            candidates = [("subscription-" + name, max(0.0, (count - size) / refill))]
+            tokens = start.get("subscription-" + name, {}).get("tokens", size)
+            candidates = [("subscription-" + name, max(0.0, (count - tokens) / refill))]
         else:
-            candidates = [(policy, (math.ceil(count / float(throttling.compute_limits[policy])) - 1) * window_seconds(policy))
-                          for policy in throttling.policies(name)]
+            candidates = []
+            for policy in throttling.policies(name):
+                limit, window = throttling.compute_limits[policy], window_seconds(policy)
+                state = start.get(policy, {"remaining": limit, "ends_in": window})
+                if count <= state["remaining"]:
+                    continue
+                further = math.ceil((count - state["remaining"]) / float(limit)) - 1
+                candidates.append((policy, state["ends_in"] + further * window))
         for policy, sim in candidates:
             if sim / time_scale > best:
                 best, binding = sim / time_scale, policy

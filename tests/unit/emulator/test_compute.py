@@ -156,5 +156,5 @@ def test_arm_headers(client):
     resp = client.get(client.vmss("vmss-healthy"), headers={"x-ms-correlation-request-id": "corr-1", "x-ms-client-request-id": "cli-1"})
     assert resp.headers["x-ms-correlation-request-id"] == "corr-1"
     assert resp.headers["x-ms-request-id"] and resp.headers["Date"].endswith("GMT")
-    assert int(resp.headers["x-ms-ratelimit-remaining-subscription-reads"]) > 0
+    assert not [name for name in resp.headers if name.lower().startswith("x-ms-ratelimit-")]   # limits off here
     assert client.emu.requests[-1]["client_request_id"] == "cli-1"

@@ -71,6 +71,20 @@ def test_minimum_seconds_the_budgets_allow():
         360.0, "VMScaleSetActions3Min")
 
 
+
+def test_minimum_seconds_from_what_is_left():
+    # 100 reads left of the 3-minute window for 20 more seconds: 500 reads need the next window (its first
+    # moment), 501 the one after it.
+    start = {"GetVMScaleSet3Min": {"remaining": 100, "ends_in": 20.0}}
+    assert minimum_seconds({"GetVMScaleSet": 500}, start=start) == (20.0, "GetVMScaleSet3Min")
+    assert minimum_seconds({"GetVMScaleSet": 501}, start=start) == (200.0, "GetVMScaleSet3Min")
+    assert minimum_seconds({"GetVMScaleSet": 100}, start=start) == (0.0, None)
+    # A 30-minute window used up by an earlier phase binds however few reads follow.
+    start = {"GetVMScaleSet30Min": {"remaining": 0, "ends_in": 900.0}}
+    assert minimum_seconds({"GetVMScaleSet": 1}, start=start, time_scale=10.0) == (90.0, "GetVMScaleSet30Min")
+    # A bucket holding 50 tokens: 300 reads need (300 - 50) / 25 s.
+    assert minimum_seconds({"reads": 300}, start={"subscription-reads": {"tokens": 50.0}}) == (10.0, "subscription-reads")
+
 # ---------------------------------------------------------------------------- over HTTPS
 def vmss_path(name, rg="rg-test", suffix=""):
     return "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachineScaleSets/%s%s?api-version=2024-07-01" % (
@@ -132,6 +146,19 @@ def test_longest_window_decides_retry_after(emulator, client):
     assert emulator.state()["scale_sets"][4]["latest"] is None      # refused: vmss-never did not start
 
 
+def test_budgets_tell_what_is_left_and_when_each_window_ends(emulator, client):
+    emulator.load(_scenario({"compute": {"GetVMScaleSet3Min": 3}}))
+    emulator.advance(100)
+    assert client.get(vmss_path("vmss-healthy")).status_code == 200
+    budgets = emulator.budgets()
+    assert budgets["GetVMScaleSet3Min"]["remaining"] == 2 and budgets["GetVMScaleSet30Min"]["remaining"] == 2599
+    assert 79 <= budgets["GetVMScaleSet3Min"]["ends_in"] <= 80        # windows counted from the load
+    assert 1699 <= budgets["GetVMScaleSet30Min"]["ends_in"] <= 1700
+    assert 249 <= budgets["subscription-reads"]["tokens"] < 250         # one taken, refilling since
+    assert budgets["HighCostGetVMScaleSet3Min"]["remaining"] == 200   # never used: full
+    assert minimum_seconds({"GetVMScaleSet": 3}, start=budgets)[1] == "GetVMScaleSet3Min"
+
+
 def test_arm_bucket_refuses_reads_then_refills(emulator, client):
     emulator.load(_scenario({"arm": {"reads": [3, 0.5]}}))
     aks = ("/subscriptions/%s/resourceGroups/rg-test/providers/Microsoft.ContainerService/managedClusters/aks-test/operations"
@@ -163,15 +190,13 @@ def test_limits_are_per_subscription(emulator, client):
     assert emulator.throttling["throttled"] == {"HighCostGetVMScaleSet3Min": 2}
 
 
-def test_switch_off_keeps_full_budget_headers(emulator, client):
+def test_switch_off_refuses_nothing_and_announces_no_budget(emulator, client):
     emulator.load(_scenario({"compute": {"GetVMScaleSet3Min": 1}}))
     emulator.set_throttling(False)
     for count in range(5):
         resp = client.get(vmss_path("vmss-healthy"))
         assert resp.status_code == 200
-        assert _resource_header(resp) == {"Microsoft.Compute/GetVMScaleSet3Min": "0",
-                                          "Microsoft.Compute/GetVMScaleSet30Min": "2599"}
-        assert resp.headers["x-ms-ratelimit-remaining-subscription-reads"] == "249"
+        assert not [name for name in resp.headers if name.lower().startswith("x-ms-ratelimit-remaining-")]
     emulator.set_throttling(True)
     assert client.get(vmss_path("vmss-healthy")).status_code == 200
     assert client.get(vmss_path("vmss-healthy")).status_code == 429

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 """_pacing: header parsing, the pacer on a fake clock, and the client under the emulator's rate limits."""
 
+import email.utils
 import re
 import threading
 import time
@@ -122,11 +123,11 @@ def test_no_pacing_while_plenty_remains_then_spread_over_the_window():
     before = len(clock.sleeps)
     _send(pacer, OPERATION, _resource(GetOperation3Min=49000))
     assert len(clock.sleeps) == before
-    # Nothing left: the next one waits for the window to be surely back.
+    # Nothing left: the next one waits for the window to be surely back: it ended at the latest 3 minutes after the
+    # count was first reported (at 1000), its start being unknown.
     _send(pacer, LATEST, _resource(GetVMScaleSet3Min=0))
-    start = clock.now
     _send(pacer, LATEST, _resource(GetVMScaleSet3Min=399))
-    assert clock.now - start == pytest.approx(180.0, abs=0.01)
+    assert clock.now == pytest.approx(1180.0, abs=0.01)
 
 
 def test_a_window_seen_coming_back_ends_pacing_and_dates_the_next():
@@ -439,3 +440,85 @@ def test_arm_read_bucket_is_paced(emulator):
         client.get_json(latest_path("vmss-done"), params=API)
     assert 429 not in _statuses(emulator)
     assert emulator.throttling["throttled"] == {}
+
+
+# ---------------------------------------------------------------------------------------------- elastic requests
+def _dated(server, **counts):
+    headers = _resource(**counts)
+    headers["Date"] = email.utils.formatdate(server, usegmt=True)
+    return headers
+
+
+def test_window_end_and_clock_rate():
+    assert _pacing.window_end(1000.0, 180.0, 1000.0) == 1180.0
+    assert _pacing.window_end(1000.0, 180.0, 1500.0) == 1540.0
+    assert _pacing.window_end(1200.0, 180.0, 1100.0) == 1200.0     # a window known to begin later ends this one
+    assert _pacing.clock_rate((0.0, 100.0), (2.0, 140.0)) == 1.0    # too short a span to tell
+    assert _pacing.clock_rate((0.0, 100.0), (4.0, 140.0)) == 10.0   # an emulator's clock, ten times as fast
+    assert _pacing.clock_rate((0.0, 100.0), (4.0, 105.0)) == 1.0    # a Date's one-second resolution: Azure's clock
+    assert _pacing.clock_rate((0.0, 100.0), (4.0, 50.0)) == 1.0     # a clock that jumped back tells nothing
+    assert _pacing.server_epoch({"Date": "Mon, 30 Nov 2026 03:00:00 GMT"}) == 1796007600.0
+    assert _pacing.server_epoch({"Date": "yesterday"}) is None and _pacing.server_epoch({}) is None
+
+
+def test_windows_follow_the_servers_clock():
+    """A server whose Date runs ten times as fast has 3-minute windows of 18 local seconds."""
+    clock = RecordingClock()
+    pacer = Pacer(clock)
+    for second in range(5):
+        clock.now = 1000.0 + second
+        _send(pacer, LATEST, _dated(1.7e9 + 10 * second, GetVMScaleSet3Min=300 - second))
+    counter = pacer._counters[("management.azure.com", SUB, "GetVMScaleSet3Min")]  # pylint: disable=protected-access
+    assert pacer._period("management.azure.com", counter) == pytest.approx(18.0)   # pylint: disable=protected-access
+    assert counter.period == _pacing.horizon("GetVMScaleSet3Min")    # no comeback seen: the name's length stands
+
+
+def test_polls_share_a_window_evenly_and_wait_for_its_end_when_nothing_is_left_for_them():
+    clock = RecordingClock()
+    pacer = Pacer(clock)
+    _send(pacer, LATEST, _resource(GetVMScaleSet30Min=2600))    # at 1000: the window ends by 2800
+    _send(pacer, LATEST, _resource(GetVMScaleSet30Min=1160))    # 900 above the low-water mark (260) for 1800 s
+    first = pacer.turn("GET", LATEST_2, Deadline(None, clock), elastic=True)
+    second = pacer.turn("GET", LATEST_2, Deadline(None, clock), elastic=True)
+    assert first.paced == 0.0 and second.paced == pytest.approx(2.0, abs=0.01)     # 1800 s / 900 (899 once counted)
+    # Requests that cannot wait are not spaced: they may use the reserve below the mark.
+    _send(pacer, LATEST, _resource(GetVMScaleSet30Min=300))
+    _send(pacer, LATEST, _resource(GetVMScaleSet30Min=250))
+    assert len(clock.sleeps) == 1
+    # Nothing left above the mark: a poll waits for the window's end.
+    third = pacer.turn("GET", LATEST_2, Deadline(None, clock), elastic=True)
+    assert clock.now == pytest.approx(2800.0) and third.paced == pytest.approx(2800.0 - 1002.0, abs=0.01)
+    # ... unless its deadline comes first: then it goes, and Azure decides.
+    _send(pacer, LATEST, _resource(GetVMScaleSet30Min=10))
+    before = clock.now
+    pacer.turn("GET", LATEST_2, Deadline(60, clock), elastic=True)
+    assert clock.now == before
+
+
+def test_a_throttle_dates_the_next_window():
+    clock = RecordingClock()
+    pacer = Pacer(clock)
+    _send(pacer, LATEST, _resource(GetVMScaleSet3Min=100))
+    clock.now += 100
+    pacer.throttle("GET", LATEST, "GetVMScaleSet3Min", 50)     # Compute: this window ends in 50 s
+    counter = pacer._counters[("management.azure.com", SUB, "GetVMScaleSet3Min")]  # pylint: disable=protected-access
+    assert pacer._back("management.azure.com", counter, clock.now) == 1150.0   # pylint: disable=protected-access
+    assert pacer._back("management.azure.com", counter, 1160.0) == 1330.0      # pylint: disable=protected-access
+
+
+def test_waiting_polls_go_one_gap_apart_in_threads():
+    pacer = Pacer(SystemClock())
+    _send(pacer, LATEST, {"x-ms-ratelimit-remaining-resource": "Microsoft.Compute/Polls2Sec;25"})   # 20 above 5 for 2 s
+    went = []
+
+    def poll():
+        pacer.turn("GET", LATEST_2, Deadline(30), elastic=True)
+        went.append(time.monotonic())
+
+    threads = [threading.Thread(target=poll) for count in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    gaps = [b - a for a, b in zip(sorted(went), sorted(went)[1:])]
+    assert len(went) == 5 and min(gaps) >= 0.07 and max(gaps) <= 0.3     # 2 s / 20 = 0.1 s apart
