@@ -15,6 +15,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
+
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError, AzureTimeoutError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import RETRYABLE_STATUS, parse_retry_after
 
@@ -75,16 +77,31 @@ class WaitResult:
         return not self.done
 
 
+def next_poll(due, now, interval, hinted=None):
+    """When the next poll is due: ``hinted`` seconds from ``now`` when the service said so, else the first slot of
+    the schedule (``due`` + k ``interval``) at least half an interval from ``now``."""
+    if hinted is not None:
+        return now + hinted
+    due += interval
+    if due < now + interval / 2.0:
+        due += interval * math.ceil((now + interval / 2.0 - due) / interval)
+    return due
+
+
 def wait_until(fetch, is_done, deadline, interval, summarize=None, on_poll=None):
     """Poll until ``is_done(value)`` or the deadline passes.
 
     ``fetch()`` returns ``(value, hinted_wait)``; ``hinted_wait`` (the
     service's Retry-After, or None) replaces ``interval`` for the next sleep.
-    The deadline is hard: no sleep and no request extends past it.
+    Polls keep to their schedule (one ``interval`` after the other from the
+    first): a read that took long, or that the pacer held back, does not put
+    off every later one; a slot less than half an interval after the read
+    is skipped. The deadline is hard: no sleep and no request extends past it.
     """
     timeline = Timeline()
     value = None
     failed_polls = 0
+    due = deadline.elapsed()
     while True:
         try:
             value, hinted = fetch()
@@ -106,7 +123,8 @@ def wait_until(fetch, is_done, deadline, interval, summarize=None, on_poll=None)
                 on_poll(value)
             if is_done(value):
                 return WaitResult(True, value, deadline.elapsed(), timeline.entries, timeline.polls)
-        wait = interval if hinted is None else hinted
+        due = next_poll(due, deadline.elapsed(), interval, hinted)
+        wait = due - deadline.elapsed()
         if wait >= deadline.remaining():
             # Sleeping to the deadline and polling once more would start a
             # request with no time left; stop with the last status seen.

@@ -273,7 +273,7 @@ class Pacer:
         self._counters = {}   # (host, subscription, counter's short name) -> _Counter
         self._throttles = {}  # policy (or error code) -> time its Retry-After ends
         self._clocks = {}     # host -> [(local, server) reading, server seconds per local second since it]
-        self._queued = {}     # request class -> elastic requests waiting for their slot
+        self._queued = {}     # request class -> elastic requests waiting for their slot, in their order
         self._went = {}       # request class -> when its last elastic request went
         self.paced_seconds = 0.0
 
@@ -317,6 +317,8 @@ class Pacer:
             if not counter.windowed or counter.remaining is None or counter.resume_at > now:
                 continue
             back = self._back(host, counter, now)
+            if self._back(host, counter, counter.seen_at) <= now:
+                continue    # reported in a window that has ended since: the count is back, how far is not known
             share = counter.remaining - self._low(counter)
             if share < 1:
                 until = max(until, back)
@@ -326,24 +328,28 @@ class Pacer:
 
     def _elastic_slot(self, cls, deadline):
         """Wait for an elastic request's slot: ``gap`` (see ``_spacing``) after the last one of its class that went,
-        and one more ``gap`` for each already waiting; the window's end when nothing is left above the low-water
-        mark. Returns the seconds waited."""
+        one more ``gap`` for each waiting ahead of it, or the window's end when nothing is left above the low-water
+        mark. The slot is worked out again at least every ``PACE_SLICE`` seconds, as what is known changes (the
+        server's clock, a window coming back). Returns the seconds waited."""
+        ticket, waited = object(), 0.0
         with self._lock:
-            now = self.clock.monotonic()
-            counters = [self._counters[key] for key in sorted(self._classes.get(cls, ()))]
-            gap, until = self._spacing(cls[0], counters, now)
-            queued = self._queued.get(cls, 0)
-            wait = max(until, self._went.get(cls, now - gap) + gap * (queued + 1)) - now
-            if wait <= 0 or wait >= deadline.remaining():
-                self._went[cls] = now
-                return 0.0
-            self._queued[cls] = queued + 1
+            queue = self._queued.setdefault(cls, [])
+            queue.append(ticket)
         try:
-            return deadline.sleep(wait)
+            while True:
+                with self._lock:
+                    now = self.clock.monotonic()
+                    counters = [self._counters[key] for key in sorted(self._classes.get(cls, ()))]
+                    gap, until = self._spacing(cls[0], counters, now)
+                    ahead = queue.index(ticket)
+                    wait = max(until, self._went.get(cls, now - gap) + gap * (ahead + 1)) - now
+                    if wait <= 0 or wait >= deadline.remaining():
+                        self._went[cls] = now
+                        return waited
+                waited += deadline.sleep(min(wait, PACE_SLICE))
         finally:
             with self._lock:
-                self._queued[cls] -= 1
-                self._went[cls] = self.clock.monotonic()
+                queue.remove(ticket)
 
     def turn(self, method, url, deadline, elastic=False):
         """Wait until a request may go, then count it as sent; returns its Turn (pass it to ``observe``).

@@ -142,3 +142,10 @@ def test_an_operation_on_a_foreign_host_is_refused_and_gets_no_token(emulator, m
         _lro.fetch_operation_status(client, operation)
     assert info.value.code == "UntrustedHost"
     assert [r for r in emulator.requests if r["listener"] == "foreign"] == []
+
+
+def test_polls_keep_to_their_schedule():
+    assert _lro.next_poll(0.0, 0.3, 5.0) == 5.0           # a read of 0.3 s does not put the next one off
+    assert _lro.next_poll(5.0, 7.0, 5.0) == 10.0          # held back 2 s: still the next slot...
+    assert _lro.next_poll(5.0, 9.0, 5.0) == 15.0          # ... unless it is under half an interval away
+    assert _lro.next_poll(5.0, 8.0, 5.0, hinted=3.0) == 11.0   # the service's Retry-After starts a new schedule
