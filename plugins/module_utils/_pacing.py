@@ -19,8 +19,8 @@ counters Azure reports, and
   left over the time until its window is surely back, so the budget is not exhausted before it refills;
 * spreads *elastic* requests (the polls of a watch: sent later, they cost a later sight of the end, not a
   failure) over the windows at all times: each waits its turn behind those of its kind already waiting, spaced so
-  that they never use more of a window than is left of it above the low-water mark, which stays for the requests
-  that cannot wait. Polls of hundreds of scale sets then share a 30-minute budget evenly instead of spending it in
+  that they never use more of a window than is left of it above a reserve (``ELASTIC_RESERVE`` of the window),
+  which stays for the requests that cannot wait. Polls of hundreds of scale sets then share a 30-minute budget evenly instead of spending it in
   the first minutes and waiting out the rest;
 * knows a window's length from the policy's name (``3Min``) in the server's time: the rate at which the answers'
   ``Date`` advances against this process's clock converts it (1 for Azure; the time scale of an emulator whose
@@ -55,6 +55,9 @@ RESOURCE_HEADER = "x-ms-ratelimit-remaining-resource"
 # LOW_FLOOR (so a small budget is not paced from its first request).
 LOW_FRACTION = 0.1
 LOW_FLOOR = 5
+# Polls (elastic requests) never take the last quarter of a window: what cannot wait (a ring's plan reads and
+# starts, all at once) finds it there.
+ELASTIC_RESERVE = 0.25
 # How long a budget without a window in its name may take to come back: ARM's buckets refill completely in
 # 10 s (reads: 250 at 25/s) and 20 s (writes, deletes: 200 at 10/s); anything else unknown.
 ARM_HORIZON = 20.0
@@ -241,6 +244,7 @@ class _Counter:
         self.peak = 0           # the most it was seen at: the budget's size, as far as we know
         self.remaining = None   # reported, less the requests sent since and not answered yet
         self.in_flight = 0
+        self.sent_total = 0     # requests counted here since the process began
         self.reset_at = None    # when the count was last seen to come back (its window started by then)
         self.seen_at = None     # when Azure last reported it
         self.first_seen = None  # when Azure first reported it (its window ended by a period later)
@@ -251,13 +255,15 @@ class _Counter:
 
 class Turn:
     """A request on its way: the counters it was counted against, the seconds it was paced, and the throttles
-    announced by other requests it waited out (``held``: ``[(policy, seconds)]``)."""
+    announced by other requests it waited out (``held``: ``[(policy, seconds)]``). ``sent``: for each counter, the
+    requests in flight and sent in all when it went (how many others its answer may have overtaken)."""
 
-    def __init__(self, cls, keys, paced, held):
+    def __init__(self, cls, keys, paced, held, sent=None):
         self.cls = cls
         self.keys = keys
         self.paced = paced
         self.held = held
+        self.sent = sent or {}
 
 
 class Pacer:
@@ -319,7 +325,7 @@ class Pacer:
             back = self._back(host, counter, now)
             if self._back(host, counter, counter.seen_at) <= now:
                 continue    # reported in a window that has ended since: the count is back, how far is not known
-            share = counter.remaining - self._low(counter)
+            share = counter.remaining - max(self._low(counter), ELASTIC_RESERVE * counter.peak)
             if share < 1:
                 until = max(until, back)
             else:
@@ -376,13 +382,16 @@ class Pacer:
                 if resume[0] <= now and (pace <= 0 or pace >= deadline.remaining()):
                     if cls not in self._classes:
                         self._probing[cls] = self._probing.get(cls, 0) + 1
-                    for counter in counters:
+                    sent = {}
+                    for key, counter in zip(keys, counters):
                         counter.sent_at = now
                         counter.in_flight += 1
+                        counter.sent_total += 1
+                        sent[key] = (counter.in_flight - 1, counter.sent_total)   # others in flight; all sent
                         if counter.remaining is not None:
                             counter.remaining -= 1
                     self.paced_seconds += paced
-                    return Turn(cls, keys, paced, held)
+                    return Turn(cls, keys, paced, held, sent)
             if resume[0] > now:
                 wait = resume[0] - now
                 if wait > deadline.remaining():
@@ -422,10 +431,15 @@ class Pacer:
                 counter = self._counters.get(key)
                 if counter is None:
                     counter = self._counters[key] = _Counter(name)
-                # Come back: more than answers out of order could explain. Two comebacks bound the window's
-                # length from above (it started after the report before the first, ended before the second).
-                # Only for fixed windows: a bucket (ARM's) refills a little all the time, it has no comebacks.
-                if counter.windowed and counter.reported is not None and value > counter.reported + counter.in_flight + 1:
+                # Come back: more than answers out of order could explain (the server may have counted, between
+                # this request and the one reported last, every request in flight with this one: those in flight
+                # when it went and those sent since). Two comebacks bound the window's length from above (it
+                # started after the report before the first, ended before the second). Only for fixed windows: a
+                # bucket (ARM's) refills a little all the time, it has no comebacks.
+                in_flight, sent_total = turn.sent.get(key, (counter.in_flight, counter.sent_total))   # (a probe)
+                overtaken = in_flight + counter.sent_total - sent_total
+                came_back = counter.reported is None or value > counter.reported + overtaken + 1
+                if counter.windowed and came_back and counter.reported is not None:
                     if counter.before_reset is not None:
                         counter.period = min(counter.period, now - counter.before_reset)
                     counter.before_reset = counter.seen_at
@@ -433,8 +447,11 @@ class Pacer:
                 counter.seen_at = now
                 if counter.first_seen is None:
                     counter.first_seen = now
-                counter.reported = value
                 counter.peak = max(counter.peak, value)
+                if counter.windowed and not came_back:
+                    # Within a window the count only goes down: an answer that others overtook tells less.
+                    value = min(value, counter.reported)
+                counter.reported = value
                 counter.remaining = value - counter.in_flight
                 if counter.sent_at is None:
                     counter.sent_at = now

@@ -466,8 +466,8 @@ def main(argv=None):
     parser.add_argument("--lro-rounds", type=int, default=2)
     parser.add_argument("--fleet", default="100,500", help="fleet sizes (default 100,500)")
     parser.add_argument("--limits-size", type=int, default=500, help="fleet size of the limits section (default 500)")
-    parser.add_argument("--limits-scale", type=float, default=60.0,
-                        help="time scale of the limits section: simulated seconds per real second (default 60)")
+    parser.add_argument("--limits-scale", type=float, default=10.0,
+                        help="time scale of the limits section: simulated seconds per real second (default 10)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, fleets of 20 only")
     args = parser.parse_args(argv)
     if not REPO_PY.exists():

@@ -1,23 +1,26 @@
 # -*- coding: utf-8 -*-
 """The fleet at Azure's real rate limits (a script that prints figures; not a test).
 
-    .venv/bin/python tests/benchmarks/limits.py [--size 500] [--upgrade 60] [--time-scale 60] [--limits on|off] [--quick]
+    .venv/bin/python tests/benchmarks/limits.py [--size 500] [--upgrade 60] [--time-scale 10] [--no-reference] [--quick]
 
 What ``make bench`` runs in bench.py's "limits" section. One fleet(n) scenario (three rings, every third scale set
 already current) with the emulator's default limits on (tests/emulator/README.md "Rate limits": ARM buckets per
 subscription, Compute's GetVMScaleSet / HighCostGetVMScaleSet / GetOperation / VMScaleSetActions windows), in
-simulated time at ``--time-scale`` (a 30-minute window lasts 1800 / time scale real seconds), and three phases run one
-after the other, as an operator would:
+simulated time at ``--time-scale`` (a 30-minute window lasts 1800 / time scale real seconds; at the default 10 the
+budgets bind in every phase), and three phases run one after the other, as an operator would:
 
 1. drift check: ``fleet_status.yml`` with the extension drift (latest + model + VM list + catalog per scale set);
-2. rollout: ``vmss_extension_rollout.yml``, every upgrade lasting ``--upgrade`` real seconds;
+2. rollout: ``vmss_extension_rollout.yml``, every upgrade lasting ``--upgrade`` real seconds, polled every 5 s;
 3. fleet status: ``fleet_status.yml`` without drift (latest per scale set).
 
-For each phase it prints the measured wall time beside the least time the budgets allow: the requests the phase got
-answered, per Compute operation group and ARM kind (from the emulator's log), through
-``tests.emulator.throttling.minimum_seconds`` (windows counted from the phase's start, so a lower bound), and for the
-rollout also the work itself (rings one after the other, each as long as one upgrade). Also: 429 answers as a share
-of all requests (target <= 1 %), failed scale sets (target 0), wall / minimum (target <= 1.2).
+The same three phases run first on a fresh fleet with the limits off: the reference (the machine, Ansible and the
+upgrades themselves). For each phase with the limits on it prints the wall time beside the minimum: the longer of
+the reference's wall time and the least time the budgets allow the requests the phase needed (accepted by Azure;
+of the ``rollingUpgrades/latest`` reads only the plan's and one that sees a started upgrade end: more polls are the
+watch's choice, not a need), from what was left of each budget when the phase began
+(``tests.emulator.throttling.minimum_seconds`` with ``Emulator.budgets()``). Also: 429 answers as a share of all
+requests (target <= 1 %), failed scale sets (target 0), wall / minimum (target <= 1.2). Each phase's requests are
+kept in tests/output/bench/limits/<phase>/requests.jsonl (seconds from the phase's start, budget, status).
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ import argparse
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -33,7 +37,7 @@ import fleet as F  # noqa: E402  pylint: disable=wrong-import-position
 
 from tests.emulator import Emulator  # noqa: E402  pylint: disable=wrong-import-position
 from tests.emulator.scenarios import fleet  # noqa: E402  pylint: disable=wrong-import-position
-from tests.emulator.throttling import arm_kind, classify, minimum_seconds  # noqa: E402  pylint: disable=wrong-import-position
+from tests.emulator.throttling import advance_budgets, arm_kind, classify, minimum_seconds  # noqa: E402  pylint: disable=wrong-import-position
 
 PHASES = ("drift check", "rollout", "fleet status")
 
@@ -63,12 +67,19 @@ def needed(records):
 
 def phase_figures(name, records, wall, time_scale, start, reference_wall, failed, scale_sets, rc):
     """One phase's figures. The minimum is the longer of two floors: the least time the budgets allow the requests
-    Azure accepted, from what was left of them when the phase began (``start``), and the same phase's wall time
-    with the limits off (``reference_wall``: the machine, Ansible and the upgrades themselves)."""
+    the phase needed, from its first request on (``start``: the budgets and the time when the phase began; the
+    time to its first request is Ansible's, not the budgets'), and the same phase's wall time with the limits off
+    (``reference_wall``: the machine, Ansible and the upgrades themselves)."""
     arm = [r for r in records if r["kind"] == "arm"]
     refused = sum(1 for r in arm if r["status"] == 429)
     counts = needed(records)
-    budget, binding = minimum_seconds(counts, time_scale=time_scale, start=start)
+    budget, binding = 0.0, None
+    if start is not None and arm:
+        budgets, began = start
+        lead = max(0.0, arm[0]["time"] - began)
+        budget, binding = minimum_seconds(counts, time_scale=time_scale,
+                                          start=advance_budgets(budgets, lead * time_scale))
+        budget += lead
     minimum = max(budget, reference_wall or 0.0)
     return {
         "phase": name, "scale_sets": scale_sets, "rc": rc, "wall_s": round(wall, 1),
@@ -116,7 +127,7 @@ def run_phases(emu, python, n, upgrade_s, time_scale, limits=True, reference=Non
         run_dir.mkdir(parents=True)
         extra = dict(extra, rollout_report_dir=str(run_dir / "reports"), fleet_report_dir=str(run_dir / "reports"))
         before = emu.throttling["throttled"]
-        start = emu.budgets() if limits else None
+        start = (emu.budgets(), time.time()) if limits else None
         first = len(emu.requests)
         res = F.play(emu, python, playbook, inv, run_dir, extra)
         (run_dir / "stdout.txt").write_text(res["stdout"])
@@ -163,8 +174,9 @@ def summary(results):
             f["failed_scale_sets"], f["rc"]))
     lines += ["", "Least time the budgets allow: the requests the phase needed (accepted by Azure; of the "
               "rollingUpgrades/latest reads only the plan's and, for an upgrade the phase started, one that sees its "
-              "end: further polls are the watch's choice), per budget, from what was left of each budget when the "
-              "phase began (tests.emulator.throttling.minimum_seconds). Minimum: that or "
+              "end: further polls are the watch's choice), per budget, from what was left of each budget at the "
+              "phase's first request (tests.emulator.throttling.minimum_seconds; the time to that first request, "
+              "Ansible's, is added). Minimum: that or "
               "the same phase's wall time with the limits off (the machine, Ansible and the upgrades), whichever is "
               "longer."]
     return "\n".join(lines)
@@ -174,7 +186,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--size", type=int, default=500)
     parser.add_argument("--upgrade", type=float, default=60.0, help="seconds of real time each upgrade lasts")
-    parser.add_argument("--time-scale", type=float, default=60.0, help="simulated seconds per real second")
+    parser.add_argument("--time-scale", type=float, default=10.0,
+                        help="simulated seconds per real second (default 10: the budgets bind)")
     parser.add_argument("--no-reference", action="store_true",
                         help="skip the reference run with the limits off (the minimum is then the budgets' alone)")
     parser.add_argument("--quick", action="store_true", help="20 scale sets, 20 s upgrades")

@@ -291,6 +291,24 @@ class Throttling:
             resp.set_header("x-ms-ratelimit-remaining-resource", ",".join(pairs))
 
 
+def advance_budgets(budgets, seconds, limits=None):
+    """``budgets`` (``Throttling.budgets``) as they stand ``seconds`` (simulated) later with no request in between:
+    buckets refilled, windows that ended replaced by fresh ones."""
+    throttling = Throttling(True if limits is None else limits, None, None)
+    later = {}
+    for name, state in budgets.items():
+        if "tokens" in state:
+            size, refill = throttling.arm_limits[name[len("subscription-"):]]
+            later[name] = {"tokens": min(float(size), state["tokens"] + seconds * refill)}
+        elif seconds < state["ends_in"]:
+            later[name] = {"remaining": state["remaining"], "ends_in": state["ends_in"] - seconds}
+        else:
+            window = window_seconds(name)
+            later[name] = {"remaining": throttling.compute_limits[name],
+                           "ends_in": window - (seconds - state["ends_in"]) % window}
+    return later
+
+
 def minimum_seconds(needed, limits=None, time_scale=1.0, start=None):
     """Least real seconds in which the limits (default: on, with the defaults) let ``needed`` requests through.
 

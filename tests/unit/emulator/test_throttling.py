@@ -6,7 +6,7 @@ import pytest
 
 from tests.emulator import Emulator
 from tests.emulator.scenarios import fleet, load_scenario
-from tests.emulator.throttling import (COMPUTE_DEFAULTS, FixedWindow, TokenBucket, classify, minimum_seconds,
+from tests.emulator.throttling import (COMPUTE_DEFAULTS, advance_budgets, FixedWindow, TokenBucket, classify, minimum_seconds,
                                        window_seconds)
 
 SUB = "00000000-0000-0000-0000-000000000001"
@@ -84,6 +84,15 @@ def test_minimum_seconds_from_what_is_left():
     assert minimum_seconds({"GetVMScaleSet": 1}, start=start, time_scale=10.0) == (90.0, "GetVMScaleSet30Min")
     # A bucket holding 50 tokens: 300 reads need (300 - 50) / 25 s.
     assert minimum_seconds({"reads": 300}, start={"subscription-reads": {"tokens": 50.0}}) == (10.0, "subscription-reads")
+
+
+def test_budgets_advance_without_requests():
+    start = {"subscription-reads": {"tokens": 50.0}, "GetVMScaleSet3Min": {"remaining": 3, "ends_in": 20.0},
+             "GetVMScaleSet30Min": {"remaining": 100, "ends_in": 900.0}}
+    later = advance_budgets(start, 30.0)
+    assert later["subscription-reads"] == {"tokens": 250.0}                       # full again (25 per second)
+    assert later["GetVMScaleSet3Min"] == {"remaining": 400, "ends_in": 170.0}     # a fresh window began 10 s ago
+    assert later["GetVMScaleSet30Min"] == {"remaining": 100, "ends_in": 870.0}
 
 # ---------------------------------------------------------------------------- over HTTPS
 def vmss_path(name, rg="rg-test", suffix=""):

@@ -477,15 +477,15 @@ def test_polls_share_a_window_evenly_and_wait_for_its_end_when_nothing_is_left_f
     clock = RecordingClock()
     pacer = Pacer(clock)
     _send(pacer, LATEST, _resource(GetVMScaleSet30Min=2600))    # at 1000: the window ends by 2800
-    _send(pacer, LATEST, _resource(GetVMScaleSet30Min=1160))    # 900 above the low-water mark (260) for 1800 s
+    _send(pacer, LATEST, _resource(GetVMScaleSet30Min=1550))    # 900 above the polls' reserve (650) for 1800 s
     first = pacer.turn("GET", LATEST_2, Deadline(None, clock), elastic=True)
     second = pacer.turn("GET", LATEST_2, Deadline(None, clock), elastic=True)
     assert first.paced == 0.0 and second.paced == pytest.approx(2.0, abs=0.01)     # 1800 s / 900 (899 once counted)
-    # Requests that cannot wait are not spaced: they may use the reserve below the mark.
+    # Requests that cannot wait are not spaced: they may use the reserve.
+    _send(pacer, LATEST, _resource(GetVMScaleSet30Min=600))
     _send(pacer, LATEST, _resource(GetVMScaleSet30Min=300))
-    _send(pacer, LATEST, _resource(GetVMScaleSet30Min=250))
     assert len(clock.sleeps) == 1
-    # Nothing left above the mark: a poll waits for the window's end.
+    # Nothing left above the reserve: a poll waits for the window's end.
     third = pacer.turn("GET", LATEST_2, Deadline(None, clock), elastic=True)
     assert clock.now == pytest.approx(2800.0) and third.paced == pytest.approx(2800.0 - 1002.0, abs=0.01)
     # ... unless its deadline comes first: then it goes, and Azure decides.
@@ -522,3 +522,16 @@ def test_waiting_polls_go_one_gap_apart_in_threads():
         thread.join(10)
     gaps = [b - a for a, b in zip(sorted(went), sorted(went)[1:])]
     assert len(went) == 5 and min(gaps) >= 0.07 and max(gaps) <= 0.3     # 2 s / 20 = 0.1 s apart
+
+
+def test_answers_overtaking_each_other_are_not_a_comeback():
+    clock = RecordingClock()
+    pacer = Pacer(clock)
+    _send(pacer, LATEST, _resource(GetVMScaleSet3Min=300))
+    turns = [pacer.turn("GET", LATEST_2, Deadline(None, clock)) for count in range(10)]
+    for index in reversed(range(10)):           # counted 299, 298, ... by the server, answered last first
+        pacer.observe(turns[index], _resource(GetVMScaleSet3Min=299 - index))
+    counter = pacer._counters[("management.azure.com", SUB, "GetVMScaleSet3Min")]  # pylint: disable=protected-access
+    assert counter.reset_at is None and counter.reported == 290 and counter.remaining == 290
+    _send(pacer, LATEST, _resource(GetVMScaleSet3Min=399))    # more than the ten in flight explain: a new window
+    assert counter.reset_at == clock.now
