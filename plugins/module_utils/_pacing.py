@@ -58,6 +58,9 @@ LOW_FLOOR = 5
 # Polls (elastic requests) never take the last quarter of a window: what cannot wait (a ring's plan reads and
 # starts, all at once) finds it there.
 ELASTIC_RESERVE = 0.25
+# Polls held for want of share look this many times per window whether it came back (its end is only bounded
+# until a comeback or a 429 dates it): one request from the reserve each time, when nothing else was sent.
+HELD_LOOKS = 30
 # How long a budget without a window in its name may take to come back: ARM's buckets refill completely in
 # 10 s (reads: 250 at 25/s) and 20 s (writes, deletes: 200 at 10/s); anything else unknown.
 ARM_HORIZON = 20.0
@@ -327,7 +330,10 @@ class Pacer:
                 continue    # reported in a window that has ended since: the count is back, how far is not known
             share = counter.remaining - max(self._low(counter), ELASTIC_RESERVE * counter.peak)
             if share < 1:
-                until = max(until, back)
+                looks = back
+                if counter.reset_at is None and counter.sent_at is not None:   # an end only bounded: look
+                    looks = counter.sent_at + self._period(host, counter) / HELD_LOOKS
+                until = max(until, min(back, looks))
             else:
                 gap = max(gap, (back - now) / share)
         return gap, until

@@ -485,9 +485,22 @@ def test_polls_share_a_window_evenly_and_wait_for_its_end_when_nothing_is_left_f
     _send(pacer, LATEST, _resource(GetVMScaleSet30Min=600))
     _send(pacer, LATEST, _resource(GetVMScaleSet30Min=300))
     assert len(clock.sleeps) == 1
-    # Nothing left above the reserve: a poll waits for the window's end.
+    # Nothing left above the reserve: a poll waits, looking a thirtieth of a window (60 s) after the last request
+    # whether the window came back (its end is only bounded: it began at most 30 minutes before the first report).
+    start = clock.now
     third = pacer.turn("GET", LATEST_2, Deadline(None, clock), elastic=True)
-    assert clock.now == pytest.approx(2800.0) and third.paced == pytest.approx(2800.0 - 1002.0, abs=0.01)
+    assert clock.now == pytest.approx(start + 60.0) and third.paced == pytest.approx(60.0, abs=0.01)
+    pacer.observe(third, _resource(GetVMScaleSet30Min=299))     # not yet
+    fourth = pacer.turn("GET", LATEST_2, Deadline(None, clock), elastic=True)
+    assert clock.now == pytest.approx(start + 120.0)
+    pacer.observe(fourth, _resource(GetVMScaleSet30Min=2599))   # back: polls go again, 1800 s / (2599 - 650) apart
+    back = clock.now
+    pacer.observe(pacer.turn("GET", LATEST_2, Deadline(None, clock), elastic=True), _resource(GetVMScaleSet30Min=2598))
+    assert clock.now - back == pytest.approx(1800.0 / 1948, abs=0.01)
+    # A window seen to come back is dated: with nothing left, a poll waits for its end, without looking.
+    _send(pacer, LATEST, _resource(GetVMScaleSet30Min=100))
+    pacer.turn("GET", LATEST_2, Deadline(None, clock), elastic=True)
+    assert clock.now == pytest.approx(back + 1800.0)
     # ... unless its deadline comes first: then it goes, and Azure decides.
     _send(pacer, LATEST, _resource(GetVMScaleSet30Min=10))
     before = clock.now
