@@ -67,9 +67,11 @@ ARM_HORIZON = 20.0
 DEFAULT_HORIZON = 60.0
 # A paced request looks again this often whether its budget came back (an answer to another request may say so).
 PACE_SLICE = 2.0
-# The server's clock rate (its Date against ours) is measured over at least this many seconds, and taken for
-# other than 1 only when clearly so (beyond RATE_SNAP either way): a Date has a resolution of one second.
+# The server's clock rate (its Date against ours) is measured over at least RATE_SPAN of our seconds or RATE_TICKS of
+# its own (a clock that runs fast is told within a second), and taken for other than 1 only when clearly so (beyond
+# RATE_SNAP either way): a Date has a resolution of one second.
 RATE_SPAN = 3.0
+RATE_TICKS = 10.0
 RATE_SNAP = 1.5
 # A kind of request never answered yet goes one at a time (the first answer tells what is left, so a fresh process
 # does not burst into a budget another process used up); the others look again this often.
@@ -197,10 +199,11 @@ def server_epoch(headers):
 
 
 def clock_rate(first, last):
-    """Server seconds per local second between two ``(local, server)`` readings, 1.0 unless clearly otherwise."""
+    """Server seconds per local second between two ``(local, server)`` readings, 1.0 unless clearly otherwise, or
+    None when they are too close to tell."""
     span = last[0] - first[0]
-    if span < RATE_SPAN:
-        return 1.0
+    if span <= 0 or (span < RATE_SPAN and last[1] - first[1] < RATE_TICKS):
+        return None
     rate = (last[1] - first[1]) / span
     return rate if rate > RATE_SNAP or 0 < rate < 1 / RATE_SNAP else 1.0
 
@@ -427,8 +430,9 @@ class Pacer:
             if server is not None:
                 # Measured over the last RATE_SPAN seconds or more, so a server whose clock jumps recovers.
                 known = self._clocks.setdefault(host, [(now, server), 1.0])
-                if now - known[0][0] >= RATE_SPAN:
-                    known[:] = [(now, server), clock_rate(known[0], (now, server))]
+                rate = clock_rate(known[0], (now, server))
+                if rate is not None:
+                    known[:] = [(now, server), rate]
             for name, value in counts.items():
                 # Keyed by the name a 429 uses (GetVMScaleSet3Min), so a throttle and the headers meet.
                 name = short_name(name)

@@ -453,7 +453,8 @@ def test_window_end_and_clock_rate():
     assert _pacing.window_end(1000.0, 180.0, 1000.0) == 1180.0
     assert _pacing.window_end(1000.0, 180.0, 1500.0) == 1540.0
     assert _pacing.window_end(1200.0, 180.0, 1100.0) == 1200.0     # a window known to begin later ends this one
-    assert _pacing.clock_rate((0.0, 100.0), (2.0, 140.0)) == 1.0    # too short a span to tell
+    assert _pacing.clock_rate((0.0, 100.0), (2.0, 105.0)) is None   # too close to tell
+    assert _pacing.clock_rate((0.0, 100.0), (1.0, 110.0)) == 10.0   # ten ticks of the server's clock in a second
     assert _pacing.clock_rate((0.0, 100.0), (4.0, 140.0)) == 10.0   # an emulator's clock, ten times as fast
     assert _pacing.clock_rate((0.0, 100.0), (4.0, 105.0)) == 1.0    # a Date's one-second resolution: Azure's clock
     assert _pacing.clock_rate((0.0, 100.0), (4.0, 50.0)) == 1.0     # a clock that jumped back tells nothing
