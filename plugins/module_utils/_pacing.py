@@ -20,12 +20,15 @@ counters Azure reports, and
 * spreads *elastic* requests (the polls of a watch: sent later, they cost a later sight of the end, not a
   failure) over the windows at all times: each waits its turn behind those of its kind already waiting, spaced so
   that they never use more of a window than is left of it above a reserve (``ELASTIC_RESERVE`` of the window),
-  which stays for the requests that cannot wait. Polls of hundreds of scale sets then share a 30-minute budget evenly instead of spending it in
-  the first minutes and waiting out the rest;
+  which stays for the requests that cannot wait. Polls of hundreds of scale sets then share a 30-minute budget
+  evenly instead of spending it in the first minutes and waiting out the rest;
 * knows a window's length from the policy's name (``3Min``) in the server's time: the rate at which the answers'
   ``Date`` advances against this process's clock converts it (1 for Azure; the time scale of an emulator whose
-  clock runs fast), and two comebacks of the count bound it from above; a window's end is dated from its
-  comeback, else from the first report of its count (the surest end when its start is unknown);
+  clock runs fast), and two comebacks of the count bound it from above. A window's end is dated from a comeback
+  of its count or a 429's ``Retry-After``; else it is only bounded (a period after the count's first report), and
+  polls held for want of share look now and then (``HELD_LOOKS`` times a window) whether it came back;
+* counts a comeback only when the count rose by more than answers overtaking each other explain (within a window
+  the count only goes down);
 * after a 429 that names its policy (or ARM's subscription bucket), holds every request counted against it
   until the ``Retry-After`` has passed: one 429 per throttle, not one per thread;
 * sends the first request of a kind alone, so a fresh process (a batch step, a module run) learns what is left
@@ -322,8 +325,9 @@ class Pacer:
         return (back - counter.sent_at) / max(counter.remaining, 1)
 
     def _spacing(self, host, counters, now):
-        """(gap, time) for the next elastic request: what is left of each window above its low-water mark, spread
-        over the time to its end; nothing left there: wait for the window's end."""
+        """(gap, time) for the next elastic request: what is left of each window above the polls' reserve, spread
+        over the time to its end; nothing left there: wait for the window's end (looking now and then whether it
+        came back when that end is only bounded)."""
         gap, until = 0.0, now
         for counter in counters:
             if not counter.windowed or counter.remaining is None or counter.resume_at > now:
@@ -343,8 +347,8 @@ class Pacer:
 
     def _elastic_slot(self, cls, deadline):
         """Wait for an elastic request's slot: ``gap`` (see ``_spacing``) after the last one of its class that went,
-        one more ``gap`` for each waiting ahead of it, or the window's end when nothing is left above the low-water
-        mark. The slot is worked out again at least every ``PACE_SLICE`` seconds, as what is known changes (the
+        one more ``gap`` for each waiting ahead of it, or the window's end when nothing is left above the polls'
+        reserve. The slot is worked out again at least every ``PACE_SLICE`` seconds, as what is known changes (the
         server's clock, a window coming back). Returns the seconds waited."""
         ticket, waited = object(), 0.0
         with self._lock:
@@ -428,11 +432,14 @@ class Pacer:
             host, subscription = turn.cls[0], turn.cls[1]
             server = server_epoch(headers)
             if server is not None:
-                # Measured over the last RATE_SPAN seconds or more, so a server whose clock jumps recovers.
+                # Measured from the first reading, so the error of a Date's second and of an answer read late
+                # shrinks as the process goes on; a server clock that went back starts it over.
                 known = self._clocks.setdefault(host, [(now, server), 1.0])
+                if server < known[0][1]:
+                    known[:] = [(now, server), 1.0]
                 rate = clock_rate(known[0], (now, server))
                 if rate is not None:
-                    known[:] = [(now, server), rate]
+                    known[1] = rate
             for name, value in counts.items():
                 # Keyed by the name a 429 uses (GetVMScaleSet3Min), so a throttle and the headers meet.
                 name = short_name(name)
