@@ -68,22 +68,24 @@ def needed(records):
 def phase_figures(name, records, wall, time_scale, start, reference_wall, failed, scale_sets, rc):
     """One phase's figures. The minimum is the longer of two floors: the least time the budgets allow the requests
     the phase needed, from its first request on (``start``: the budgets and the time when the phase began; the
-    time to its first request is Ansible's, not the budgets'), and the same phase's wall time with the limits off
-    (``reference_wall``: the machine, Ansible and the upgrades themselves)."""
+    time to its first request and after its last, Ansible's, are added), and the same phase's wall time with the
+    limits off (``reference_wall``: the machine, Ansible and the upgrades themselves)."""
     arm = [r for r in records if r["kind"] == "arm"]
     refused = sum(1 for r in arm if r["status"] == 429)
     counts = needed(records)
-    budget, binding = 0.0, None
+    budget, binding, lead, tail = 0.0, None, 0.0, 0.0
     if start is not None and arm:
         budgets, began = start
         lead = max(0.0, arm[0]["time"] - began)
+        tail = max(0.0, began + wall - arm[-1]["time"])
         budget, binding = minimum_seconds(counts, time_scale=time_scale,
                                           start=advance_budgets(budgets, lead * time_scale))
-        budget += lead
+        budget += lead + tail
     minimum = max(budget, reference_wall or 0.0)
     return {
         "phase": name, "scale_sets": scale_sets, "rc": rc, "wall_s": round(wall, 1),
         "budget_floor_s": round(budget, 1), "binding_policy": binding,
+        "before_first_request_s": round(lead, 1), "after_last_request_s": round(tail, 1),
         "reference_wall_s": None if reference_wall is None else round(reference_wall, 1),
         "minimum_s": round(minimum, 1), "ratio": round(wall / minimum, 2) if minimum else None,
         "requests": len(arm), "needed": counts, "throttled_429": refused,
@@ -175,8 +177,8 @@ def summary(results):
     lines += ["", "Least time the budgets allow: the requests the phase needed (accepted by Azure; of the "
               "rollingUpgrades/latest reads only the plan's and, for an upgrade the phase started, one that sees its "
               "end: further polls are the watch's choice), per budget, from what was left of each budget at the "
-              "phase's first request (tests.emulator.throttling.minimum_seconds; the time to that first request, "
-              "Ansible's, is added). Minimum: that or "
+              "phase's first request (tests.emulator.throttling.minimum_seconds; the time before that first request "
+              "and after the last, Ansible's, is added). Minimum: that or "
               "the same phase's wall time with the limits off (the machine, Ansible and the upgrades), whichever is "
               "longer."]
     return "\n".join(lines)
