@@ -71,7 +71,6 @@ def test_minimum_seconds_the_budgets_allow():
         360.0, "VMScaleSetActions3Min")
 
 
-
 def test_minimum_seconds_from_what_is_left():
     # 100 reads left of the 3-minute window for 20 more seconds: 500 reads need the next window (its first
     # moment), 501 the one after it.
@@ -93,6 +92,7 @@ def test_budgets_advance_without_requests():
     assert later["subscription-reads"] == {"tokens": 250.0}                       # full again (25 per second)
     assert later["GetVMScaleSet3Min"] == {"remaining": 400, "ends_in": 170.0}     # a fresh window began 10 s ago
     assert later["GetVMScaleSet30Min"] == {"remaining": 100, "ends_in": 870.0}
+
 
 # ---------------------------------------------------------------------------- over HTTPS
 def vmss_path(name, rg="rg-test", suffix=""):
