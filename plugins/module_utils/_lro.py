@@ -123,8 +123,9 @@ def wait_until(fetch, is_done, deadline, interval, summarize=None, on_poll=None)
                 on_poll(value)
             if is_done(value):
                 return WaitResult(True, value, deadline.elapsed(), timeline.entries, timeline.polls)
-        due = next_poll(due, deadline.elapsed(), interval, hinted)
-        wait = due - deadline.elapsed()
+        now = deadline.elapsed()
+        due = next_poll(due, now, interval, hinted)
+        wait = due - now
         if wait >= deadline.remaining():
             # Sleeping to the deadline and polling once more would start a
             # request with no time left; stop with the last status seen.

@@ -306,11 +306,9 @@ class Pacer:
         return min(counter.period, counter.named / rate)
 
     def _back(self, host, counter, now):
-        """When the counter's budget is surely back: the end of the window running now (dated from its comeback,
-        else from its first report), or a whole window after the last request when neither is known."""
+        """When the counter's budget is surely back: the end of the window running now, dated from its comeback (or
+        a 429), else from its first report (a counter with a count to pace on has been reported)."""
         anchor = counter.reset_at if counter.reset_at is not None else counter.first_seen
-        if anchor is None:
-            return (counter.sent_at or now) + self._period(host, counter)
         return window_end(anchor, self._period(host, counter), now)
 
     def _low(self, counter):
@@ -332,9 +330,9 @@ class Pacer:
         for counter in counters:
             if not counter.windowed or counter.remaining is None or counter.resume_at > now:
                 continue
-            back = self._back(host, counter, now)
             if self._back(host, counter, counter.seen_at) <= now:
                 continue    # reported in a window that has ended since: the count is back, how far is not known
+            back = self._back(host, counter, now)
             share = counter.remaining - max(self._low(counter), ELASTIC_RESERVE * counter.peak)
             if share < 1:
                 looks = back
