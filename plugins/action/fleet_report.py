@@ -50,9 +50,11 @@ class ActionModule(ActionBase):
         if params["kind"] == "status":
             records = list((params["records"] or {}).values())
             rows = _report.status_rows(records, params["rings"], groups)
+            gate_failed = _outcome.gate(rows, params["fail_on"], params["fail_on_drift"])
             document = _report.report("status", params["title"] or "VMSS fleet status", rows,
                                       _report.status_headline(rows, params["fail_on"], params["fail_on_drift"]),
-                                      params["run_started_at"] or ended, ended, check_mode)
+                                      params["run_started_at"] or ended, ended, check_mode,
+                                      result="failed" if gate_failed else "passed")
             failures = {}
         else:
             plan = params["plan"]
@@ -70,7 +72,7 @@ class ActionModule(ActionBase):
         result = {"changed": False, "headline": document["headline"], "summary": document["summary"],
                   "failures": failures, "json": paths["json"], "html": paths["html"]}
         if params["kind"] == "status" and params["gate"]:
-            if _outcome.gate(rows, params["fail_on"], params["fail_on_drift"]):
+            if gate_failed:
                 # One line: the headline names the scale sets; the rows are in the report.
                 return {"changed": False, "failed": True, "msg": document["headline"], "html": paths["html"]}
         return result

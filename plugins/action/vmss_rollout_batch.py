@@ -11,6 +11,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
+import multiprocessing
+import os
+import signal
+import threading
 import time
 
 from ansible.errors import AnsibleActionFail
@@ -76,13 +81,24 @@ class ActionModule(ActionBase):
         else:
             jobs = [_fleet.Job(target, params, client, check_mode) for target in valid]
             title = "ring %s" % params["ring"] if params.get("ring") else "batch"
-            done = _fleet.run_rollout(jobs, client.clock, self._emit, params["progress_interval"],
-                                      params["max_concurrent_starts"], params["on_timeout"], title=title,
-                                      throttle_note=client.pacer.note)
-        batch = next((record.get("batch") for record in done if record.get("batch")), _fleet.utc_iso(time.time()))
-        for record in list(records.values()) + done:
-            record.setdefault("batch", batch)
-            records[record["host"]] = record
+            rewrite = None
+            if params.get("report"):
+                self._report_settings(params["report"])
+
+                def rewrite(current):
+                    self._report(params["report"], task_vars, self._merge(records, current), check_mode, show=False)
+            with _interruptible() as stopped:
+                try:
+                    done = _fleet.run_rollout(jobs, client.clock, self._emit, params["progress_interval"],
+                                              params["max_concurrent_starts"], params["on_timeout"], title=title,
+                                              throttle_note=client.pacer.note, on_block=rewrite)
+                except _fleet.Interrupted as stop:
+                    stopped.append(stop.signum)
+                    self._interrupted(params, task_vars, self._merge(records, stop.records), check_mode)
+            if stopped:
+                _resignal(stopped[0])
+                raise AnsibleActionFail("interrupted (signal %s)" % stopped[0])
+        records = self._merge(records, done)
         ordered = [records[target["host"]] for target in targets]
         report = None
         if params.get("report") and params["mode"] == "rollout":
@@ -95,22 +111,56 @@ class ActionModule(ActionBase):
                 "failed_hosts": [r["host"] for r in ordered if r.get("failed")]}
 
     @staticmethod
-    def _report(settings, task_vars, records, check_mode):
-        """Rewrite the fleet report with this batch's records, before any host of the batch fails."""
+    def _merge(invalid, current):
+        """The batch's records by host: the hosts refused before any request, then the batch's own."""
+        records = dict(invalid)
+        current = current or []
+        batch = next((record.get("batch") for record in current if record.get("batch")), _fleet.utc_iso(time.time()))
+        for record in list(invalid.values()) + current:
+            records[record["host"]] = dict(record, batch=record.get("batch") or batch)
+        return records
+
+    def _interrupted(self, params, task_vars, records, check_mode):
+        """The run was stopped: the report marks the unfinished scale sets, the console says the same."""
+        if not params.get("report"):
+            running = [r["name"] for r in records.values() if r["status"] == "Interrupted" and r.get("left_running")]
+            _tell_console(["Batch %s: %s." % (_outcome.INTERRUPTED, ", ".join(running))] if running else [])
+            return
+        # The console first (the main process is exiting), then the files.
+        try:
+            self._report(params["report"], task_vars, records, check_mode, show=_tell_console)
+        except AnsibleActionFail as error:
+            _tell_console(["The report could not be written: %s" % error])
+
+    @staticmethod
+    def _report_settings(settings):
         missing = [key for key in ("dest", "name", "plan") if not settings.get(key)]
         if missing:
             raise AnsibleActionFail("report needs %s" % ", ".join(missing))
+
+    def _report(self, settings, task_vars, records, check_mode, show=True):
+        """Rewrite the fleet report with this batch's records, before any host of the batch fails.
+
+        ``show``: print its summary through Ansible's display (True), not at all (False), or through this function,
+        called before the files are written.
+        """
+        self._report_settings(settings)
         document = _report.rollout_document(settings["plan"], task_vars.get("hostvars") or {}, records,
                                             settings.get("title"), settings.get("run_started_at"),
                                             _fleet.utc_iso(time.time()), check_mode,
                                             float(settings.get("max_fail_percentage") or 0))
+        paths = _report.report_paths(settings["dest"], settings["name"])
+        lines = _report.text_lines(document) + ["Report: %s" % paths["html"]]
+        if callable(show):
+            show(lines)
         try:
-            paths = _report.write(settings["dest"], settings["name"], document)
+            _report.write(settings["dest"], settings["name"], document)
         except OSError as error:
             raise AnsibleActionFail("cannot write the report to %s: %s" % (settings["dest"], error))
-        display.display("\n".join(_report.text_lines(document) + ["Report: %s" % paths["html"]]))
+        if show is True:
+            display.display("\n".join(lines))
         return {"headline": document["headline"], "summary": document["summary"], "html": paths["html"],
-                "json": paths["json"]}
+                "json": paths["json"], "passed": document["passed"], "result": document["result"]}
 
     @staticmethod
     def _target(host, task_vars, default_subscription, ring):
@@ -127,3 +177,68 @@ class ActionModule(ActionBase):
     @staticmethod
     def _emit(lines):
         display.display("\n".join(lines))
+
+
+@contextlib.contextmanager
+def _interruptible():
+    """SIGINT and SIGTERM raise ``_fleet.Interrupted`` in this thread while the batch watches (then both are ignored
+    until the report is written); yields a list the caller appends the signal to when it handled one.
+
+    ansible-playbook forwards Ctrl-C to its worker as SIGINT, then SIGTERMs it a moment later; the worker's own
+    handler would kill it at once, before the report could say which upgrades go on in Azure.
+    """
+    stopped = []
+    if threading.current_thread() is not threading.main_thread():
+        yield stopped  # signal handlers can only be set in the main thread: the per-block report is all there is
+        return
+    previous = {}
+
+    def stop(signum, frame):
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        raise _fleet.Interrupted(signum)
+
+    _PARENT[0] = os.getppid()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, stop)
+    try:
+        yield stopped
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _resignal(signum):
+    """Hand the signal to the handler that was there before (the worker's: it ends the process)."""
+    os.kill(os.getpid(), signum)
+
+
+# The process that started this one (ansible-playbook, for its worker): the console of _tell_console.
+_PARENT = [None]
+
+
+def _tell_console(lines):
+    """Print ``lines`` where the operator sees them, at once.
+
+    In ansible-playbook's worker, display goes through a queue that the interrupted main process stops reading within
+    a millisecond, and the worker's own stdout and stderr are /dev/null: write to the main process's stderr (the
+    terminal, the CI log, ansible-runner's output). Elsewhere, through Ansible's display.
+    """
+    if not lines:
+        return
+    text = "\n".join(lines) + "\n"
+    # Only while the process that started this one still runs (an orphan's parent is init, or a subreaper).
+    if multiprocessing.parent_process() is not None and _PARENT[0] == os.getppid():
+        try:
+            handle = os.open("/proc/%d/fd/2" % os.getppid(), os.O_WRONLY | os.O_APPEND | os.O_NOCTTY)
+        except OSError:
+            handle = None
+        if handle is not None:
+            try:
+                os.write(handle, text.encode("utf-8", "replace"))
+                return
+            except OSError:
+                pass
+            finally:
+                os.close(handle)
+    display.display(text.rstrip("\n"), stderr=True)

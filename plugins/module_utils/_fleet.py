@@ -52,6 +52,17 @@ PHASE_OF_ACTION = {"start": "starting", "attach": "attached", "skip": "Skipped",
                    "refuse": "Refused"}
 
 
+class Interrupted(BaseException):
+    """The run was stopped (SIGINT, SIGTERM) while the batch watched: raised in the calling thread by the caller's
+    signal handler. A BaseException, so no ``except Exception`` of a step swallows it. ``run_rollout`` adds
+    ``records``: every scale set's record at that moment (the unfinished ones ``Interrupted``)."""
+
+    def __init__(self, signum=None):
+        BaseException.__init__(self, signum)
+        self.signum = signum
+        self.records = None
+
+
 def utc_iso(epoch):
     """``2026-11-30T00:40:12+00:00``: UTC, the zone written out."""
     return datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc).replace(microsecond=0).isoformat()
@@ -127,6 +138,7 @@ class Job:
         self.action = None
         self.upgrade_started = False
         self.began = None
+        self.started_at = None
         self.record = None
 
     def warn(self, message):
@@ -147,6 +159,7 @@ def _run_job(job, clock, slots, on_timeout):
     """Thread body: the upgrade procedure for one scale set, ending in ``job.record``."""
     job.began = clock.monotonic()
     wall = clock.wall()
+    job.started_at = utc_iso(wall)
     held = [False]
     if slots is not None:
         slots.acquire()
@@ -196,6 +209,20 @@ def _partial_result(job):
             "left_running": job.upgrade_started and (job.shaped is None or _vmss.is_running(job.shaped))}
 
 
+def snapshot(jobs, clock, batch, interrupted=False):
+    """Every job's record now: its outcome, else ``Running`` (or ``Interrupted`` when the run was stopped)."""
+    now = clock.monotonic()
+    records = []
+    for job in jobs:
+        record = job.record  # read once: the job's thread may set it meanwhile
+        if record is None:
+            record = _outcome.unfinished_record(job.target, _partial_result(job), job.check_mode, interrupted,
+                                                elapsed=None if job.began is None else now - job.began,
+                                                started_at=job.started_at)
+        records.append(dict(record, batch=batch))
+    return records
+
+
 class Display:
     """The lines the batch prints: a header, then a block per progress interval, then a closing line."""
 
@@ -231,21 +258,45 @@ class Display:
         self.emit(lines)
 
 
+def header(title, count, started, params, on_timeout, progress_interval, check_mode=False):
+    """The batch's first line: what it does, its bounds, and what a stopped run leaves behind."""
+    if check_mode:
+        after = "Check mode: nothing is started or cancelled, each scale set is only planned."
+    else:
+        after = "Upgrades started go on in Azure if this run is stopped; a re-run attaches to them."
+    return "%s: %d scale set%s, started %s; each waits up to %s (on_timeout=%s), polls every %ss, progress every %ss. %s" % (
+        title or "batch", count, "" if count == 1 else "s", started, _outcome.duration(params.get("wait_timeout")),
+        on_timeout, params.get("poll_interval"), progress_interval, after)
+
+
 def run_rollout(jobs, clock, emit, progress_interval=30, max_concurrent_starts=10, on_timeout="fail", title=None,
-                throttle_note=None):
+                throttle_note=None, on_block=None):
     """Run every job to its outcome, printing progress; return the records in job order.
 
     ``max_concurrent_starts`` bounds how many scale sets plan and start at once (0: no bound); every
     started upgrade is watched at once. ``throttle_note()``, when given, returns a short text (or None)
-    shown in the summary line while Azure throttles the batch.
+    shown in the summary line while Azure throttles the batch. ``on_block(records)``, when given, is called
+    before the first request and after every progress block with every job's record at that moment
+    (``snapshot``): the caller rewrites the report, so a run killed outright leaves a truthful one.
+    ``Interrupted`` raised in this thread (by the caller's signal handler) leaves with ``records`` set.
     """
     began = clock.monotonic()
+    batch = utc_iso(clock.wall())  # the batch a record belongs to: Ansible's max_fail_percentage is per batch
     params = jobs[0].params if jobs else {}
-    emit([("%s: %d scale set%s, started %s; each waits up to %s (on_timeout=%s), polls every %ss, progress every %ss. "
-           "Upgrades started go on in Azure if this run is stopped; a re-run attaches to them."
-           % (title or "batch", len(jobs), "" if len(jobs) == 1 else "s", utc_iso(clock.wall()),
-              _outcome.duration(params.get("wait_timeout")), on_timeout, params.get("poll_interval"),
-              progress_interval))])
+    check_mode = bool(jobs) and all(job.check_mode for job in jobs)
+    try:
+        emit([header(title, len(jobs), batch, params, on_timeout, progress_interval, check_mode)])
+        if on_block:
+            on_block(snapshot(jobs, clock, batch))
+        return _run_jobs(jobs, clock, emit, progress_interval, max_concurrent_starts, on_timeout, throttle_note,
+                         on_block, began, batch)
+    except Interrupted as stop:
+        stop.records = snapshot(jobs, clock, batch, interrupted=True)
+        raise
+
+
+def _run_jobs(jobs, clock, emit, progress_interval, max_concurrent_starts, on_timeout, throttle_note, on_block, began,
+              batch):
     slots = threading.BoundedSemaphore(max_concurrent_starts) if max_concurrent_starts else None
     # One versions catalog per batch: each (location, publisher, type) is read once for all its scale sets.
     catalog_cache = _drift.CatalogCache()
@@ -273,6 +324,8 @@ def run_rollout(jobs, clock, emit, progress_interval=30, max_concurrent_starts=1
         planned = all(job.action is not None or job.record is not None for job in jobs)
         if done or now >= next_block or (planned and not planned_shown):
             display.block(now, now - began, throttle_note() if throttle_note else None)
+            if on_block and not done:
+                on_block(snapshot(jobs, clock, batch))
             planned_shown = planned_shown or planned
             next_block = now + progress_interval
             if done:
@@ -280,9 +333,8 @@ def run_rollout(jobs, clock, emit, progress_interval=30, max_concurrent_starts=1
         clock.sleep(min(TICK, max(0.0, next_block - now)))
     for thread in threads:
         thread.join()
-    batch = utc_iso(clock.wall() - (clock.monotonic() - began))
     for job in jobs:
-        job.record["batch"] = batch  # the batch a record belongs to: Ansible's max_fail_percentage is per batch
+        job.record["batch"] = batch
     return [job.record for job in jobs]
 
 

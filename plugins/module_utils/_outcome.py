@@ -23,6 +23,9 @@ Error          the scale set could not be planned: invalid variables, no credent
                failed read of its latest upgrade, a crash
 NotStarted     the run stopped (a ring failed) before this scale set's turn                 no
 NotRun         left out of this run by ``--limit``                                           no
+Running        the step is still at work (the report rewritten while the batch watches)     no
+Interrupted    the run was stopped (Ctrl-C, SIGTERM) before this scale set's outcome:       yes
+               ``left_running`` says whether its upgrade goes on in Azure
 =============  ===========================================================================  ======
 """
 
@@ -32,7 +35,10 @@ __metaclass__ = type
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils._vmss import parse_time
 
-OK_STATUSES = ("Completed", "Current", "Skipped", "WouldStart", "WouldAttach", "NotStarted", "NotRun")
+OK_STATUSES = ("Completed", "Current", "Skipped", "WouldStart", "WouldAttach", "NotStarted", "NotRun", "Running")
+# The words an interrupted run's report and console say about the upgrades it leaves behind (docs/operations.md).
+INTERRUPTED = "interrupted: these upgrades are still running in Azure; a re-run attaches"
+
 CHECK_MODE_STATUS = {"start": "WouldStart", "attach": "WouldAttach", "skip": "Skipped", "current": "Current"}
 COUNT_KEYS = (("succeeded", "successful_instance_count"), ("failed_instances", "failed_instance_count"),
               ("in_progress", "in_progress_instance_count"), ("pending", "pending_instance_count"))
@@ -160,6 +166,42 @@ def rollout_message(record, failure_msg=None):
             head, duration(record["elapsed"]), "left running in Azure" if record["left_running"] else "no longer running",
             tally)
     return head + tally + ("" if record["elapsed"] is None else " in " + duration(record["elapsed"]))
+
+
+def unfinished_record(target, result=None, check_mode=False, interrupted=False, elapsed=None, started_at=None):
+    """The record of a scale set whose step has no outcome yet: ``Running`` (the report is rewritten while the batch
+    watches; a run killed outright leaves it so), or ``Interrupted`` (the run was stopped before the outcome).
+
+    ``result``: what is known so far (``action``, ``upgrade_started``, ``rolling_upgrade``). An upgrade this run
+    started or attached to goes on in Azure (``left_running``); a start whose answer had not come may have too.
+    """
+    result = dict(result or {})
+    action = result.get("action")
+    in_azure = not check_mode and (bool(result.get("upgrade_started")) or action == "attach")
+    record = rollout_record(target, dict(result, left_running=in_azure, timed_out=False), None, check_mode,
+                            elapsed=elapsed, started_at=started_at)
+    record["status"] = "Interrupted" if interrupted else "Running"
+    record["failed"] = bool(interrupted)
+    if check_mode:
+        what = "check mode, nothing was started"
+    elif in_azure:
+        what = "the upgrade goes on in Azure; a re-run attaches" if interrupted else (
+            "running in Azure, watched by this run (if the run stopped, it goes on in Azure; a re-run attaches)")
+    elif action == "start":
+        what = ("the start was being sent: an upgrade may be running in Azure; a re-run attaches to it if so"
+                if interrupted else "starting")
+    else:
+        what = "nothing started for it yet" if interrupted else "planning (nothing started yet)"
+    record["msg"] = "%s (%s): %s: %s%s" % (record["name"], record["resource_group"], record["status"], what,
+                                           _tally(record))
+    return record
+
+
+def _tally(record):
+    if record.get("succeeded") is None:
+        return ""
+    return " (succeeded %s, failed %s, in progress %s, pending %s)" % (
+        record["succeeded"], record["failed_instances"], record["in_progress"], record["pending"])
 
 
 def error_record(target, msg, error=None, status="Error"):

@@ -20,8 +20,8 @@ ZERO_SCALE_SETS = ("no scale set in the inventory for %s: the inventory source f
                    "inventory (ansible-inventory --graph); set ANSIBLE_INVENTORY_UNPARSED_FAILED=true (or "
                    "any_unparsed_is_failed in ansible.cfg) so that a source that cannot be read stops the run itself")
 CHIP = {"Completed": "ok", "Current": "ok", "Skipped": "ok", "WouldStart": "plan", "WouldAttach": "plan",
-        "RollingForward": "run", "NeverUpgraded": "idle", "NotStarted": "idle", "NotRun": "idle"}
-BAD_STATUSES = ("Faulted", "Error", "Failed", "Refused", "Cancelled", "TimedOut")
+        "RollingForward": "run", "Running": "run", "NeverUpgraded": "idle", "NotStarted": "idle", "NotRun": "idle"}
+BAD_STATUSES = ("Faulted", "Error", "Failed", "Refused", "Cancelled", "TimedOut", "Interrupted")
 
 
 # -- before any request --------------------------------------------------------------------------------------------
@@ -82,8 +82,53 @@ def rollout_rows(plan, records, targets):
     return rows
 
 
+def _names(rows, limit=10):
+    names = [row["name"] or row["host"] for row in rows]
+    return ", ".join(names[:limit]) + (" and %d more" % (len(names) - limit) if len(names) > limit else "")
+
+
+def _unfinished_headline(rows, plan):
+    """The headline of a run stopped (``Interrupted`` rows) or still at work (``Running`` rows), else None."""
+    for status in ("Interrupted", "Running"):
+        open_rows = [row for row in rows if row["status"] == status]
+        if not open_rows:
+            continue
+        ring = open_rows[0]["ring"]
+        in_azure = [row for row in open_rows if row.get("left_running")]
+        unsure = [row for row in open_rows if not row.get("left_running") and row.get("action") == "start"
+                  and not row.get("check_mode")]
+        rings = [entry["ring"] for entry in plan]
+        later = [e["ring"] for e in plan[rings.index(ring) + 1:] if e["state"] == "run"] if ring in rings else []
+        if status == "Interrupted":
+            text = "Ring %s %s: %s." % (ring, _outcome.INTERRUPTED, _names(in_azure)) if in_azure else (
+                "Ring %s interrupted before any upgrade of this run was running in Azure." % ring)
+            if unsure:
+                text += " A start was being sent for %s: it may be running in Azure; a re-run attaches if so." % (
+                    _names(unsure))
+            return text + (" Not started: %s." % ", ".join(later) if later else "")
+        return ("Ring %s in progress: %d upgrade%s running in Azure%s. If this run is no longer running, they go on "
+                "in Azure; a re-run attaches." % (ring, len(in_azure), "" if len(in_azure) == 1 else "s",
+                                                  " (%s)" % _names(in_azure) if in_azure else ""))
+    return None
+
+
+def outcome(rows, check_mode=False):
+    """``running``, ``interrupted``, ``failed`` or ``passed``: what the report's colour and ``passed`` say."""
+    statuses = set(row["status"] for row in rows)
+    if "Interrupted" in statuses:
+        return "interrupted"
+    if any(row.get("failed") for row in rows):
+        return "failed"
+    if "Running" in statuses:
+        return "running"
+    return "passed"
+
+
 def headline(rows, plan, check_mode=False, max_fail_percentage=0):
     """What happened, in one sentence: which ring and scale set stopped the run, or how it went."""
+    unfinished = _unfinished_headline(rows, plan)
+    if unfinished:
+        return unfinished
     for entry in plan:
         ring_rows = [row for row in rows if row["ring"] == entry["ring"]]
         failed = [row for row in ring_rows if row["failed"]]
@@ -124,10 +169,18 @@ def failures(rows):
     return dict((row["host"], row["msg"]) for row in rows if row.get("failed"))
 
 
-def report(kind, title, rows, head, started_at, ended_at, check_mode=False, extra=None):
-    """The report document (written as JSON, rendered as HTML)."""
+def report(kind, title, rows, head, started_at, ended_at, check_mode=False, extra=None, result=None):
+    """The report document (written as JSON, rendered as HTML).
+
+    ``result``: ``passed``, ``failed``, ``running`` or ``interrupted`` (default: from the rows, ``outcome``, or for a
+    status report the gate with its default statuses); the
+    document's ``passed`` is true for ``passed`` only, and the page's colour follows it.
+    """
+    if result is None:
+        result = ("failed" if _outcome.gate(rows) else "passed") if kind == "status" else outcome(rows, check_mode)
     document = {"kind": kind, "title": title, "headline": head, "run_started_at": started_at, "run_ended_at": ended_at,
-                "time_zone": "UTC", "check_mode": bool(check_mode), "summary": tally(rows), "rows": rows}
+                "time_zone": "UTC", "check_mode": bool(check_mode), "result": result, "passed": result == "passed",
+                "summary": tally(rows), "rows": rows}
     document.update(extra or {})
     return document
 
@@ -154,12 +207,19 @@ def rollout_document(plan, hostvars, current=None, title=None, started_at=None, 
                   headline(rows, plan, check_mode, max_fail_percentage), started_at, ended_at, check_mode)
 
 
+def report_paths(directory, name):
+    """Where ``write`` puts the report: ``{"json": ..., "html": ...}``."""
+    import os  # pylint: disable=import-outside-toplevel
+
+    return {"json": os.path.join(directory, name + ".json"), "html": os.path.join(directory, name + ".html")}
+
+
 def write(directory, name, document):
     """Write ``<name>.json`` and ``<name>.html`` in ``directory`` (made when missing), each replaced at once."""
     import json  # pylint: disable=import-outside-toplevel
     import os  # pylint: disable=import-outside-toplevel
 
-    paths = {"json": os.path.join(directory, name + ".json"), "html": os.path.join(directory, name + ".html")}
+    paths = report_paths(directory, name)
     if not os.path.isdir(directory):
         os.makedirs(directory)
     for key, text in (("json", json.dumps(document, indent=2, sort_keys=True) + "\n"), ("html", html(document))):
@@ -254,7 +314,7 @@ body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24
 h1{font-size:22px;margin:0 0 4px}.meta{color:#59636e;margin:0 0 14px}
 .headline{padding:12px 16px;border-radius:8px;font-size:16px;font-weight:600;margin:0 0 16px;border:1px solid}
 .headline.good{background:#dafbe1;border-color:#4ac26b}.headline.bad{background:#ffebe9;border-color:#ff8182}
-.headline.plan{background:#ddf4ff;border-color:#54aeff}
+.headline.plan{background:#ddf4ff;border-color:#54aeff}.headline.run{background:#fff8c5;border-color:#d4a72c}
 .chips{margin:0 0 16px}.chip{display:inline-block;border-radius:12px;padding:2px 10px;margin:0 6px 6px 0;font-size:13px;font-weight:600}
 .chip.ok{background:#dafbe1;color:#116329}.chip.bad{background:#ffebe9;color:#a40e26}.chip.run{background:#fff8c5;color:#7d4e00}
 .chip.plan{background:#ddf4ff;color:#0a3069}.chip.idle{background:#eaeef2;color:#424a53}
@@ -279,8 +339,8 @@ def html(document):
     """The report as one self-contained HTML page (no JavaScript, no external resource), readable at 1400 px."""
     rows = document["rows"]
     status_kind = document["kind"] == "status"
-    bad = any(row.get("failed") or row["status"] in ("Faulted", "Error") for row in rows)
-    tone = "bad" if bad else ("plan" if document.get("check_mode") else "good")
+    result = document.get("result") or ("passed" if document.get("passed") else "failed")
+    tone = {"passed": "plan" if document.get("check_mode") else "good", "running": "run"}.get(result, "bad")
     out = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            "<title>%s</title><style>%s</style></head><body>" % (escape(document["title"]), _STYLE),

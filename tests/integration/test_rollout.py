@@ -153,10 +153,14 @@ def test_ctrl_c_leaves_the_upgrade_running_and_a_rerun_attaches(emulator, tmp_pa
         assert posts(emulator, START), "the rollout never started"
         time.sleep(2)
         os.killpg(proc.pid, signal.SIGINT)          # Ctrl-C: the terminal sends SIGINT to the whole group
-        proc.communicate(timeout=60)
+        out = proc.communicate(timeout=60)[0]
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+    # Interrupted in the first batch: the report exists and says the upgrade goes on in Azure; so does the console.
+    row = _interrupted_report(tmp_path)["it-long"]
+    assert row["status"] == "Interrupted" and row["left_running"] is True and row["action"] == "start"
+    assert "Ring canary interrupted: these upgrades are still running in Azure; a re-run attaches: it-long." in out
     # The upgrade goes on in Azure: a re-run finds it running and attaches to it instead of starting a second one.
     emulator.clear_requests()
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
@@ -164,6 +168,72 @@ def test_ctrl_c_leaves_the_upgrade_running_and_a_rerun_attaches(emulator, tmp_pa
     assert posts(emulator, START) == []
     row = rows_by_name(_report(tmp_path))["it-long"]
     assert row["action"] == "attach" and row["status"] == "Completed"
+
+
+def _interrupted_report(tmp_path, timeout=15):
+    """The report's rows once it says the run was interrupted (the batch step writes it as ansible-playbook exits)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        path = tmp_path / "reports" / REPORT
+        report = read_json(path) if path.exists() else {}
+        if report.get("result") == "interrupted":
+            assert report["passed"] is False
+            return rows_by_name(report)
+        time.sleep(0.2)
+    raise AssertionError("the report never said interrupted: %s" % (report.get("headline"),))
+
+
+def _start_rollout(emulator, inv, tmp_path):
+    env = dict(os.environ, **emulator.env())
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inv), str(ROLLOUT),
+           "-e", "rollout_report_dir=%s" % (tmp_path / "reports")]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def _wait_for(check, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def test_ctrl_c_in_a_later_ring_reports_its_upgrades_as_running_in_azure(emulator, tmp_path):
+    sets = [vmss("it-canary", "canary", batch_seconds=5), vmss("it-r1", "ring1", batch_seconds=5)] + [
+        vmss("it-r2-%d" % index, "ring2", batch_seconds=120) for index in range(4)]
+    emulator.load(scenario(sets, time_scale=10.0))        # ring2: ~60 s real per upgrade, interrupted after ~3 s
+    inv = write_inventory(tmp_path, sets)
+    proc = _start_rollout(emulator, inv, tmp_path)
+    try:
+        _wait_for(lambda: len([p for p in posts(emulator, START) if "/it-r2-" in p]) == 4, 90, "ring2's starts")
+        # While the batch watches, the report on disk already says ring2 runs (a SIGKILL would leave it so).
+        running = _wait_for(lambda: [r for r in read_json(tmp_path / "reports" / REPORT)["rows"]
+                                     if r["status"] == "Running" and r["left_running"]], 20,
+                            "a report rewritten while ring2 runs")
+        assert {r["name"] for r in running} == {"it-r2-%d" % index for index in range(4)}
+        assert all("running in Azure" in r["msg"] and r["failed"] is False for r in running)
+        report = read_json(tmp_path / "reports" / REPORT)
+        assert report["result"] == "running" and report["passed"] is False
+        assert report["headline"].startswith("Ring ring2 in progress: 4 upgrades running in Azure")
+        os.killpg(proc.pid, signal.SIGINT)
+        out = proc.communicate(timeout=60)[0]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 99, out[-2000:]
+    rows = _interrupted_report(tmp_path)
+    assert rows["it-canary"]["status"] == rows["it-r1"]["status"] == "Completed"
+    for index in range(4):
+        row = rows["it-r2-%d" % index]
+        assert row["status"] == "Interrupted" and row["failed"] is True and row["left_running"] is True, row
+        assert "a re-run attaches" in row["msg"]
+    headline = read_json(tmp_path / "reports" / REPORT)["headline"]
+    assert headline == ("Ring ring2 interrupted: these upgrades are still running in Azure; a re-run attaches: "
+                        "it-r2-0, it-r2-1, it-r2-2, it-r2-3.")
+    assert headline in out, out[-2000:]            # the console says the same
 
 
 def test_timeout_cancels_only_what_the_run_started(emulator, run_playbook, tmp_path):

@@ -318,6 +318,48 @@ def test_display_prints_a_header_blocks_of_changed_lines_and_a_summary(fleet, em
     assert total < len(blocks) * (len(names) + 1), "every scale set was printed in every block"
 
 
+def test_the_check_mode_header_says_nothing_is_started(fleet, emulator):
+    client, clock = fleet(HEALTHY)
+    blocks = []
+    run_batch(jobs_for(client, ["fleet-healthy"], check_mode=True), clock, blocks)
+    assert "Check mode: nothing is started" in blocks[0][0] and "go on in Azure" not in blocks[0][0]
+
+
+def test_every_block_hands_every_record_to_on_block(fleet, emulator):
+    client, clock = fleet(HEALTHY, RUNNING)
+    seen = []
+    records = run_batch(jobs_for(client, ["fleet-healthy", "fleet-running"]), clock, on_block=seen.append,
+                        progress_interval=10)
+    # Before any request: both Running (planning), nothing in Azure yet, not failures.
+    assert [(r["name"], r["status"], r["left_running"], r["failed"]) for r in seen[0]] == [
+        ("fleet-healthy", "Running", False, False), ("fleet-running", "Running", False, False)]
+    # While they run: the started and the attached upgrade go on in Azure, with their counts.
+    watching = [r for snapshot in seen for r in snapshot if r["status"] == "Running" and r["left_running"]]
+    assert {r["action"] for r in watching} == {"start", "attach"}
+    assert all("running in Azure" in r["msg"] and r["succeeded"] is not None for r in watching)
+    assert len(set(r["batch"] for snapshot in seen for r in snapshot)) == 1
+    assert set(r["batch"] for r in records.values()) == set(seen[0][0]["batch"] for _ in (0,))
+    assert {r["status"] for r in records.values()} == {"Completed"}
+
+
+def test_an_interrupt_leaves_with_every_record(fleet, emulator):
+    client, clock = fleet(HEALTHY)
+    jobs = jobs_for(client, ["fleet-healthy"])
+
+    def interrupt(records):
+        if any(r["left_running"] for r in records):
+            raise _fleet.Interrupted(2)
+
+    with pytest.raises(_fleet.Interrupted) as stop:
+        _fleet.run_rollout(jobs, clock, lambda lines: None, progress_interval=5, max_concurrent_starts=1,
+                           on_block=interrupt)
+    records = dict((r["name"], r) for r in stop.value.records)
+    assert stop.value.signum == 2
+    started = records["fleet-healthy"]
+    assert started["status"] == "Interrupted" and started["failed"] is True and started["left_running"] is True
+    assert "goes on in Azure; a re-run attaches" in started["msg"] and started["batch"]
+
+
 def test_display_prints_only_the_scale_sets_that_changed():
     jobs = [_fleet.Job(target(name), dict(PARAMS), None) for name in ("a-1", "b-22", "c-333")]
     emitted = []

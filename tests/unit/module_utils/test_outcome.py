@@ -369,3 +369,23 @@ def test_summary_line_counts_in_first_seen_order():
 def test_counts_of_nothing():
     assert _outcome.counts(None) == {"succeeded": None, "failed_instances": None, "in_progress": None,
                                      "pending": None, "percent": None}
+
+
+# -- a scale set without an outcome yet ------------------------------------------------------------------------------
+@pytest.mark.parametrize("known, interrupted, status, left_running, words", [
+    ({}, False, "Running", False, "planning (nothing started yet)"),
+    ({}, True, "Interrupted", False, "nothing started for it yet"),
+    ({"action": "start"}, True, "Interrupted", False, "the start was being sent: an upgrade may be running in Azure"),
+    ({"action": "start", "upgrade_started": True}, False, "Running", True, "running in Azure, watched by this run"),
+    ({"action": "start", "upgrade_started": True}, True, "Interrupted", True, "the upgrade goes on in Azure; a re-run"),
+    ({"action": "attach"}, True, "Interrupted", True, "the upgrade goes on in Azure; a re-run attaches"),
+])
+def test_unfinished_records_say_what_goes_on_in_azure(known, interrupted, status, left_running, words):
+    record = _outcome.unfinished_record(TARGET, known, interrupted=interrupted, elapsed=12.0)
+    assert record["status"] == status and record["left_running"] is left_running
+    assert record["failed"] is interrupted and words in record["msg"] and record["elapsed"] == 12.0
+
+
+def test_an_unfinished_check_mode_record_started_nothing():
+    record = _outcome.unfinished_record(TARGET, {"action": "start"}, check_mode=True, interrupted=True)
+    assert record["left_running"] is False and "check mode, nothing was started" in record["msg"]

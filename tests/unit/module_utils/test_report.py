@@ -374,3 +374,57 @@ def test_headline_judges_max_fail_percentage_per_serial_batch():
     for row in rows:
         row["batch"] = "one"       # one batch of 10: 20 % is within 30 %
     assert _report.headline(rows[:10], plan[:1], max_fail_percentage=30).startswith("2 of 10 scale sets failed")
+
+
+# -- a run still at work or interrupted, and the pass/fail of a report -----------------------------------------------
+def _plan():
+    return _report.plan_rings(RINGS, GROUPS, ALL_HOSTS)[1]
+
+
+def _in_azure(host, ring, interrupted):
+    return _outcome.unfinished_record(target(host, ring), {"action": "start", "upgrade_started": True,
+                                                           "rolling_upgrade": shaped("RollingForward", 2, 0, 2, 6)},
+                                      interrupted=interrupted, elapsed=40.0)
+
+
+def test_an_interrupted_ring_says_its_upgrades_go_on_in_azure():
+    records = {"c1": completed("c1", "canary"), "c2": completed("c2", "canary"),
+               "r1a": _in_azure("r1a", "ring1", True), "r1b": _in_azure("r1b", "ring1", True),
+               "r1c": _outcome.unfinished_record(target("r1c", "ring1"), {"action": "start"}, interrupted=True)}
+    document = _report.rollout_document(_plan(), {}, records)
+    assert document["headline"] == (
+        "Ring ring1 interrupted: these upgrades are still running in Azure; a re-run attaches: vmss-r1a, vmss-r1b. "
+        "A start was being sent for vmss-r1c: it may be running in Azure; a re-run attaches if so. Not started: ring2.")
+    assert document["result"] == "interrupted" and document["passed"] is False
+    assert 'class="headline bad"' in _report.html(document)
+
+
+def test_a_report_rewritten_while_a_ring_runs_says_so_and_is_not_a_pass():
+    records = {"c1": completed("c1", "canary"), "c2": _in_azure("c2", "canary", False)}
+    document = _report.rollout_document(_plan(), {}, records)
+    assert document["headline"].startswith("Ring canary in progress: 1 upgrade running in Azure (vmss-c2). If this run")
+    assert document["result"] == "running" and document["passed"] is False
+    assert 'class="headline run"' in _report.html(document)
+
+
+@pytest.mark.parametrize("records, result", [
+    ({"c1": completed("c1", "canary")}, "passed"),
+    ({"c1": completed("c1", "canary"), "c2": faulted("c2", "canary")}, "failed"),
+])
+def test_a_rollout_report_says_passed_or_failed(records, result):
+    document = _report.rollout_document(_report.plan_rings(["canary"], GROUPS, ALL_HOSTS)[1], {}, records)
+    assert document["result"] == result and document["passed"] is (result == "passed")
+    assert ('class="headline good"' if result == "passed" else 'class="headline bad"') in _report.html(document)
+
+
+def test_a_failed_drift_gate_is_red_and_says_failed():
+    drifted = _outcome.status_record(target("c1"), None, drift={"outdated": True, "outdated_instance_count": 5,
+                                                                "extensions": []})
+    rows = _report.status_rows([drifted, _status("c2", "Completed")], RINGS, GROUPS)
+    head = _report.status_headline(rows, ["Faulted", "Error"], fail_on_drift=True)
+    assert head.startswith("Gate failed: 1 of 2")
+    gated = _report.report("status", "t", rows, head, "a", "b", result="failed")
+    assert gated["passed"] is False and 'class="headline bad"' in _report.html(gated)
+    # Without the drift gate the same rows pass (nothing Faulted or Error): green, passed.
+    passed = _report.report("status", "t", rows, _report.status_headline(rows, ["Faulted", "Error"]), "a", "b")
+    assert passed["passed"] is True and 'class="headline good"' in _report.html(passed)
