@@ -152,15 +152,16 @@ def rollout_record(target, result=None, failure=None, check_mode=False, on_timeo
 def rollout_message(record, failure_msg=None):
     """One line for the operator: ``web-01 (rg-web): Faulted: <Azure code>: <message> (succeeded 3, failed 2, ...)``."""
     head = "%s (%s): %s" % (record["name"], record["resource_group"], record["status"])
-    tally = ""
-    if record.get("succeeded") is not None:
-        tally = " (succeeded %s, failed %s, in progress %s, pending %s)" % (
-            record["succeeded"], record["failed_instances"], record["in_progress"], record["pending"])
+    tally = _tally(record)
     if record["status"] in ("Faulted", "Cancelled", "Failed") and record.get("error_code"):
         return "%s: %s: %s%s" % (head, record["error_code"], record.get("error_message") or "", tally)
     if failure_msg:
-        # The procedure's own message already carries the counts when it has them.
-        return "%s: %s" % (head, failure_msg if "succeeded " in failure_msg else failure_msg + tally)
+        # The procedure's message may carry the counts of an earlier moment (the deadline, before a cancel): the
+        # record's own counts (the columns of the report) are added unless they are the ones it already says.
+        if tally and tally.strip(" ()") in failure_msg:
+            return "%s: %s" % (head, failure_msg)
+        return "%s: %s%s" % (head, failure_msg, (" (at the end: %s)" % tally.strip(" ()")) if "succeeded " in failure_msg
+                             else tally)
     if record["status"] == "TimedOut":
         return "%s: not done after %s, %s (on_timeout=leave)%s" % (
             head, duration(record["elapsed"]), "left running in Azure" if record["left_running"] else "no longer running",

@@ -283,30 +283,45 @@ def text_lines(document, limit=20):
     return lines
 
 
-def progress_svg(timeline, elapsed, width=180, height=36):
-    """A small picture of percent done (green) and failed instances (red) over time, from a record's timeline."""
-    points = [entry for entry in timeline or [] if entry.get("percent_complete") is not None]
+def _instances(entry):
+    return sum(entry.get(key) or 0 for key in ("succeeded", "failed", "in_progress", "pending"))
+
+
+def progress_svg(timeline, elapsed, width=200, height=60):
+    """A small picture of a record's timeline: instances upgraded (green) and failed (red, dashed) as shares of the
+    scale set, over the time of its step (axis from 0 to its elapsed time), with a legend. Each observation is a
+    dot, so one observation is a point, not an empty box. Azure's percentComplete counts failed instances as done,
+    so it is not drawn: a faulting scale set must not rise in green."""
+    points = [entry for entry in timeline or [] if entry.get("succeeded") is not None and _instances(entry)]
     if not points:
         return ""
     span = max(float(elapsed or 0), max(float(p.get("elapsed") or 0) for p in points), 1.0)
-    total = max(1, max((p.get("succeeded") or 0) + (p.get("failed") or 0) + (p.get("in_progress") or 0)
-                       + (p.get("pending") or 0) for p in points))
+    total = max(_instances(p) for p in points)
+    left, right, top, bottom = 4.0, width - 4.0, 14.0, height - 14.0
 
-    def xy(entry, value):
-        return "%.1f,%.1f" % (2 + (width - 4) * float(entry.get("elapsed") or 0) / span,
-                              height - 2 - (height - 4) * value)
+    def xy(entry, key):
+        return (left + (right - left) * float(entry.get("elapsed") or 0) / span,
+                bottom - (bottom - top) * float(entry.get(key) or 0) / total)
 
-    done = " ".join(xy(p, float(p["percent_complete"]) / 100.0) for p in points)
-    failed = " ".join(xy(p, float(p.get("failed") or 0) / total) for p in points)
+    series = []
+    for key, colour, dash in (("succeeded", "#1a7f37", ""), ("failed", "#cf222e", ' stroke-dasharray="3 2"')):
+        spots = [xy(p, key) for p in points]
+        if len(spots) > 1:
+            series.append('<polyline fill="none" stroke="%s" stroke-width="1.5"%s points="%s"/>' % (
+                colour, dash, " ".join("%.1f,%.1f" % spot for spot in spots)))
+        series.extend('<circle cx="%.1f" cy="%.1f" r="2" fill="%s"/>' % (x, y, colour) for x, y in spots)
     last = points[-1]
+    text = '<text x="%.1f" y="%d" font-size="9" fill="%s"%s>%s</text>'
     return ('<svg class="spark" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s">'
-            '<rect x="0.5" y="0.5" width="%d" height="%d" fill="#f6f8fa" stroke="#d0d7de"/>'
-            '<polyline fill="none" stroke="#1a7f37" stroke-width="2" points="%s"/>'
-            '<polyline fill="none" stroke="#cf222e" stroke-width="1.5" stroke-dasharray="3 2" points="%s"/></svg>'
+            '<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#f6f8fa" stroke="#d0d7de"/>%s%s%s%s%s</svg>'
             % (width, height, width, height,
-               escape("%s%% done, %s failed after %s" % (last["percent_complete"], last.get("failed"),
-                                                         _outcome.duration(elapsed))),
-               width - 1, height - 1, done, failed))
+               escape("%s of %s instances upgraded, %s failed, after %s" % (
+                   last.get("succeeded"), _instances(last), last.get("failed") or 0, _outcome.duration(span))),
+               left, top, right - left, bottom - top, "".join(series),
+               text % (left, 10, "#1a7f37", "", "&#9679; upgraded %s" % last.get("succeeded")),
+               text % (right, 10, "#cf222e", ' text-anchor="end"', "&#9679; failed %s" % (last.get("failed") or 0)),
+               text % (left, height - 3, "#59636e", "", "0s"),
+               text % (right, height - 3, "#59636e", ' text-anchor="end"', escape(_outcome.duration(span)))))
 
 
 _STYLE = """

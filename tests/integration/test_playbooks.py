@@ -74,12 +74,18 @@ def test_fleet_status_gate_passes_without_faulted(emulator, run_playbook, tmp_pa
     result = run_playbook(PLAYBOOKS / "fleet_status.yml", inventory=inv, emulator=emulator,
                           extra_vars={"fleet_report_dir": str(tmp_path / "reports")}).assert_ok()
     assert "Gate passed: no scale set Faulted/Error." in result.stdout
-    assert len(read_json(tmp_path / "reports" / "fleet_status.json")["rows"]) == 3
-    # The drift gate (off by default) fails on the scale sets with outdated extensions.
+    report = read_json(tmp_path / "reports" / "fleet_status.json")
+    assert len(report["rows"]) == 3 and report["passed"] is True and report["result"] == "passed"
+    assert 'class="headline good"' in (tmp_path / "reports" / "fleet_status.html").read_text()
+    # The drift gate (off by default) fails on the scale sets with outdated extensions: failed in the JSON, red.
     result = run_playbook(PLAYBOOKS / "fleet_status.yml", inventory=inv, emulator=emulator,
                           extra_vars={"fleet_report_dir": str(tmp_path / "reports"), "fleet_fail_on_drift": True})
     result.assert_failed()
     assert re.search(r"Gate failed: \d of 3 scale sets Faulted/Error or outdated \(.*st-never", result.stdout)
+    report = read_json(tmp_path / "reports" / "fleet_status.json")
+    assert report["passed"] is False and report["result"] == "failed"
+    html = (tmp_path / "reports" / "fleet_status.html").read_text()
+    assert 'class="headline bad"' in html and 'class="headline good"' not in html
 
 
 def test_adu_operations_report(emulator, run_playbook, tmp_path):

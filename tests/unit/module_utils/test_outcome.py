@@ -240,6 +240,18 @@ def test_timed_out_messages():
     assert rec["msg"] == "vmss-web-01 (rg-web): TimedOut: " + text and rec["msg"].count("succeeded") == 1
 
 
+def test_counts_read_after_a_cancel_are_the_ones_the_message_ends_with():
+    # At the deadline 0 done, 2 in progress; the cancel lets those 2 finish: the columns say 2 / 0 / 8.
+    at_deadline = upgrade("RollingForward", 0, 0, 2, 8)
+    after = upgrade("Cancelled", 2, 0, 0, 8, last_action="Cancel")
+    res = result("start", after, started=True, timed_out=True, cancelled=True, left_running=False)
+    text = ("Timed out after 6s waiting for the rolling upgrade of vmss-web-01; last progress: %s. The rolling upgrade "
+            "was cancelled (on_timeout=cancel)" % _vmss.progress_text(at_deadline))
+    rec = record(res, failure(text), on_timeout="cancel")
+    assert (rec["succeeded"], rec["failed_instances"], rec["in_progress"], rec["pending"]) == (2, 0, 0, 8)
+    assert rec["msg"].endswith("(at the end: succeeded 2, failed 0, in progress 0, pending 8)"), rec["msg"]
+
+
 def test_is_failure():
     assert _outcome.is_failure("TimedOut", "leave") is False
     assert _outcome.is_failure("TimedOut", "cancel") is True

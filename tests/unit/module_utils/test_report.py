@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 """_report: rings checked before any request, report rows, the headline, and the HTML page."""
 
+import re
 from html.parser import HTMLParser
 
 import pytest
@@ -345,6 +346,12 @@ def test_status_page():
     assert 'class="headline bad"' in text
 
 
+def _series(svg, colour):
+    """The (x, y) dots of one series of a progress picture."""
+    return [(float(x), float(y)) for x, y in re.findall(r'<circle cx="([\d.]+)" cy="([\d.]+)" r="2" fill="%s"/>' % colour,
+                                                        svg)]
+
+
 def test_progress_svg():
     assert _report.progress_svg([], 10) == "" and _report.progress_svg(None, 10) == ""
     assert _report.progress_svg([{"elapsed": 0, "code": None, "percent_complete": None}], 10) == ""
@@ -352,12 +359,29 @@ def test_progress_svg():
                      shaped("Faulted", 4, 2, 0, 4))
     svg = _report.progress_svg(steps, 90)
     assert svg.startswith("<svg") and svg.endswith("</svg>") and svg.count("<polyline") == 2
-    points = svg.split('points="')[1].split('"')[0].split()
-    assert len(points) == 3
-    xs = [float(p.split(",")[0]) for p in points]
-    ys = [float(p.split(",")[1]) for p in points]
-    assert xs == sorted(xs) and 0 <= min(xs) and max(xs) <= 180 and ys == sorted(ys, reverse=True)
-    assert 'aria-label="60.0% done, 2 failed after 1m30s"' in svg
+    upgraded, failed = _series(svg, "#1a7f37"), _series(svg, "#cf222e")
+    assert len(upgraded) == len(failed) == 3
+    xs = [x for x, _ in upgraded]
+    assert xs == sorted(xs) and 0 <= min(xs) and max(xs) <= 200
+    # Upgraded (4 of 10) and failed (2 of 10) are drawn apart: the failed line ends lower than the upgraded one.
+    assert upgraded[-1][1] < failed[-1][1] < failed[0][1]
+    assert ">&#9679; upgraded 4<" in svg and ">&#9679; failed 2<" in svg       # the legend
+    assert ">0s<" in svg and ">1m30s<" in svg                                  # the time axis
+    assert 'aria-label="4 of 10 instances upgraded, 2 failed, after 1m30s"' in svg
+
+
+def test_a_faulting_scale_set_does_not_rise_in_green():
+    # percentComplete counts the failed instances: 2 failed of 10 is "20% done". Nothing upgraded: green stays at 0.
+    steps = timeline(shaped("RollingForward", 0, 0, 2, 8), shaped("Faulted", 0, 2, 0, 8))
+    svg = _report.progress_svg(steps, 60)
+    upgraded, failed = _series(svg, "#1a7f37"), _series(svg, "#cf222e")
+    assert upgraded[0][1] == upgraded[-1][1] and failed[-1][1] < failed[0][1]
+
+
+def test_a_single_observation_is_a_point():
+    svg = _report.progress_svg(timeline(shaped("Completed", 5, 0, 0, 0)), 12)
+    assert "<polyline" not in svg and len(_series(svg, "#1a7f37")) == len(_series(svg, "#cf222e")) == 1
+    assert ">12s<" in svg
 
 
 def test_headline_judges_max_fail_percentage_per_serial_batch():
