@@ -70,7 +70,8 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("cannot write the report to %s: %s" % (params["dest"], error))
         display.display("\n".join(_report.text_lines(document) + ["Report: %s" % paths["html"]]))
         result = {"changed": False, "headline": document["headline"], "summary": document["summary"],
-                  "failures": failures, "json": paths["json"], "html": paths["html"]}
+                  "failures": failures, "json": paths["json"], "html": paths["html"], "passed": document["passed"],
+                  "result": document["result"]}
         if params["kind"] == "status" and params["gate"]:
             if gate_failed:
                 # One line: the headline names the scale sets; the rows are in the report.

@@ -20,8 +20,9 @@ description:
     when a ring stops the run or C(--limit) leaves out the last play. RV(failures) names the hosts to fail.
   - With O(kind=status), reports the status records of M(azure_ops.rollout.vmss_rollout_batch) in O(records) and, with
     O(gate=true), fails when a scale set's status is in O(fail_on).
-  - The report has a headline (what happened, and which ring and scale set stopped the run), the run's start and end in
-    UTC, counts per status, and a row per scale set with a small picture of its progress over time (inline SVG, no
+  - The report has a headline (what happened, and which ring and scale set stopped the run), C(result) (C(passed),
+    C(failed), C(running), C(interrupted)) and C(passed) (true for C(passed) only; the headline's colour follows it), the
+    run's start and end in UTC, counts per status, and a row per scale set with a small picture of its progress over time (inline SVG, no
     JavaScript, no external resource). The play output gets the headline and the failed rows only.
   - This is an action plugin; it writes on the controller, also in check mode.
 author:
@@ -109,6 +110,18 @@ headline:
   returned: always
   type: str
   sample: 'Stopped in ring ring1: api-r1-weu-02 Faulted (MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade). Not started: ring2.'
+passed:
+  description:
+    - Whether the run or the gate passed (the report's C(passed); its headline is green only then). False while the
+      report describes a run still at work (C(result=running)), and for an interrupted run.
+  returned: always
+  type: bool
+  sample: false
+result:
+  description: C(passed), C(failed), C(running) or C(interrupted) (the report's C(result)).
+  returned: always
+  type: str
+  sample: failed
 summary:
   description: Number of scale sets per status.
   returned: always

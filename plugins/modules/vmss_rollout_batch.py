@@ -28,7 +28,10 @@ description:
     M(azure_ops.rollout.vmss) sets them. A host whose variables break a rule gets an C(Error) record, and nothing is
     asked of Azure for it.
   - If the controller stops (Ctrl-C, a lost job), the upgrades already started go on in Azure; a re-run with
-    O(if_running=wait) attaches to them and starts nothing new.
+    O(if_running=wait) attaches to them and starts nothing new. With O(report), the report is rewritten before the first
+    request and after every progress block (a scale set still at work is C(Running), its upgrade C(left_running)), so
+    even a killed controller leaves a truthful report; on SIGINT or SIGTERM the step marks the unfinished scale sets
+    C(Interrupted) in the report and prints the report's summary on ansible-playbook's stderr before it ends.
   - With O(mode=status) nothing is started or waited for; the latest rolling upgrade of every scale set is read, at most
     O(parallel_reads) at a time (the fleet status gate).
   - This is an action plugin; it always runs on the controller, whatever the connection of the hosts.
@@ -169,7 +172,8 @@ results:
     status:
       description:
         - With O(mode=rollout) one of C(Completed), C(Current), C(Skipped), C(WouldStart), C(WouldAttach), C(TimedOut),
-          C(Faulted), C(Cancelled), C(Refused), C(Failed), C(Error), C(NotStarted).
+          C(Faulted), C(Cancelled), C(Refused), C(Failed), C(Error), C(NotStarted) (and in the report, rewritten while the
+          batch runs or when it was interrupted, C(Running) and C(Interrupted)).
         - With O(mode=status) the code of the latest rolling upgrade (C(RollingForward), C(Completed), C(Faulted),
           C(Cancelled)), C(NeverUpgraded), or C(Error) when it could not be read.
       type: str
@@ -297,7 +301,8 @@ summary:
   type: dict
   sample: {Completed: 11, Faulted: 1}
 report:
-  description: With O(report), the report's C(headline), C(summary) and the paths C(json) and C(html); else null.
+  description: With O(report), the report's C(headline), C(summary), C(result), C(passed) and the paths C(json) and
+    C(html); else null.
   returned: always
   type: dict
 failed_hosts:

@@ -338,7 +338,7 @@ def test_every_block_hands_every_record_to_on_block(fleet, emulator):
     assert {r["action"] for r in watching} == {"start", "attach"}
     assert all("running in Azure" in r["msg"] for r in watching) and any(r["succeeded"] is not None for r in watching)
     assert len(set(r["batch"] for snapshot in seen for r in snapshot)) == 1
-    assert set(r["batch"] for r in records.values()) == set(seen[0][0]["batch"] for _ in (0,))
+    assert set(r["batch"] for r in records.values()) == {seen[0][0]["batch"]}
     assert {r["status"] for r in records.values()} == {"Completed"}
 
 

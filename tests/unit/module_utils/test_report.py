@@ -361,7 +361,7 @@ def test_progress_svg():
     assert svg.startswith("<svg") and svg.endswith("</svg>") and svg.count("<polyline") == 2
     upgraded, failed = _series(svg, "#1a7f37"), _series(svg, "#cf222e")
     assert len(upgraded) == len(failed) == 3
-    xs = [x for x, _ in upgraded]
+    xs = [spot[0] for spot in upgraded]
     assert xs == sorted(xs) and 0 <= min(xs) and max(xs) <= 200
     # Upgraded (4 of 10) and failed (2 of 10) are drawn apart: the failed line ends lower than the upgraded one.
     assert upgraded[-1][1] < failed[-1][1] < failed[0][1]
