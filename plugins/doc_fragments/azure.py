@@ -238,7 +238,16 @@ notes:
     reports no version for it (deallocated, agent not ready, extension absent) is B(unknown): listed in
     C(unknown_instances), it does not by itself make the scale set outdated. The scale set is outdated when any instance
     is outdated for any considered extension."
-  - "Cost per scale set: one read of the model, the pages of the VM list with C($expand=instanceView) (an expensive read
-    for Compute, never the per-instance instance view), and one read of the versions catalog per location, publisher and
+  - "B(Uniform and Flexible scale sets.) The model's C(orchestrationMode) decides how the instances are read. A Uniform
+    scale set's instances come from its VM list (C($expand=instanceView&$select=instanceView)) and are named by instance
+    id (C(\"0\")). A Flexible scale set has no scale-set VM list: its instances are the virtual machines of its resource
+    group whose C(virtualMachineScaleSet.id) is the scale set (C($filter='virtualMachineScaleSet/id' eq '<id>'),
+    C($expand=instanceView)), named by VM name (C(vmss-web_1a2b3c4d)). Results say which: C(orchestration_mode) and
+    C(instance_naming) (C(instance_id) or C(vm_name)), also on every extension record."
+  - "Instances being created or deleted (a rolling upgrade with C(maxSurge) replaces each upgraded instance by a new one,
+    under a new instance id or VM name) are listed in C(provisioning_instances): neither outdated nor unknown, and not
+    counted in C(instance_count)."
+  - "Cost per scale set: one read of the model, the pages of one VM list with instance views (an expensive read for
+    Compute, never the per-instance instance view), and one read of the versions catalog per location, publisher and
     type per task run (cached)."
 """

@@ -15,7 +15,10 @@ description:
     retried, with the same client and authentication options as the modules of the collection) and makes each scale set
     an inventory host, for example for the M(azure_ops.rollout.vmss_extension_rollout) role.
   - Host variables are C(subscription_id), C(resource_group), C(vmss_name), C(location), C(vmss_tags), C(capacity),
-    C(sku), C(upgrade_policy) (C(mode) and C(rolling_upgrade_policy), snake_case) and C(provisioning_state).
+    C(sku), C(upgrade_policy) (C(mode) and C(rolling_upgrade_policy), snake_case), C(provisioning_state) and
+    C(orchestration_mode) (C(Uniform) or C(Flexible); a scale set whose model does not say is C(Uniform)).
+  - Flexible scale sets are listed like Uniform ones (the same scale set list); the modules of the collection name their
+    instances by VM name rather than instance id (see M(azure_ops.rollout.vmss_extension_info)).
   - Groups come from O(keyed_groups), O(groups) and O(compose) (for example a group per C(ring) tag and per location).
   - The scale set's Azure tags are the host variable C(vmss_tags) (for example C(vmss_tags.ring)), not C(tags), which is
     a name Ansible reserves and warns about on every run.
@@ -146,6 +149,7 @@ def host_vars(item):
         "capacity": sku.get("capacity"),
         "upgrade_policy": upgrade_policy,
         "provisioning_state": props.get("provisioningState"),
+        "orchestration_mode": _vmss.orchestration_mode(item),
     }
 
 

@@ -7,8 +7,14 @@ Azure has no "is there anything to upgrade?" call. Three reads answer it (EXTENS
 
 1. the scale set's model (its extensions: publisher, type, ``typeHandlerVersion`` = ``major.minor``,
    ``autoUpgradeMinorVersion``), one GET;
-2. the VM list with ``$expand=instanceView`` (what every instance runs, the full version), paged; never the
-   per-instance ``instanceView`` call, which costs one request per instance;
+2. the instances with their instance views (what every instance runs, the full version), paged, one list per
+   scale set per read; never the per-instance ``instanceView`` call, which costs one request per instance. The
+   model's ``orchestrationMode`` says which list: a **Uniform** scale set has the scale-set VM list
+   (``$expand=instanceView&$select=instanceView``), its instances named by instance id (``"0"``); a **Flexible** one
+   has none (Microsoft Learn, "Orchestration modes API comparison"): its instances are the virtual machines of the
+   resource group whose ``virtualMachineScaleSet.id`` is the scale set (VirtualMachines_List with
+   ``$filter='virtualMachineScaleSet/id' eq '<id>'`` and ``$expand=instanceView``), named by VM name. Every record
+   says which naming it uses (``instance_naming``: ``instance_id`` or ``vm_name``);
 3. the versions catalog of the scale set's location per publisher/type, a bare JSON array in no useful order;
    it does not change during a run, so it is read once per (location, publisher, type) through a
    ``CatalogCache`` the caller owns (one per module run, one per batch step).
@@ -34,7 +40,8 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils import _validati
 from ansible_collections.azure_ops.rollout.plugins.module_utils._client import resource_path
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureTimeoutError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure
-from ansible_collections.azure_ops.rollout.plugins.module_utils._vmss import API_VERSION, vmss_path
+from ansible_collections.azure_ops.rollout.plugins.module_utils._vmss import (API_VERSION, FLEXIBLE, UNIFORM,
+                                                                              orchestration_mode, vmss_path)
 
 # The ``extensions`` option (documented in the doc fragment azure_ops.rollout.azure.extensions) and its rule.
 EXTENSIONS_SPEC = {"extensions": {"type": "raw", "default": None}}   # raw: a scalar is refused, not made a one-item list
@@ -42,7 +49,13 @@ EXTENSIONS_RULES = {"extensions": _validation.ListOf(_validation.EXTENSION_NAME)
 # Seconds between checks of the deadline while waiting for another thread's catalog read.
 WAIT_STEP = 1.0
 RECORD_KEYS = ("name", "publisher", "type", "model_version", "target_version", "outdated", "instance_count",
-               "outdated_instances", "unknown_instances", "instance_versions", "note")
+               "outdated_instances", "unknown_instances", "provisioning_instances", "instance_versions", "instance_naming",
+               "note")
+# What ``reported_versions`` answers for a VM being created or deleted (see ``provisioning``).
+PROVISIONING = "provisioning"
+_TRANSITIONS = ("creating", "deleting")
+# How the instances of a scale set are named in every result, record, report and event, per orchestration mode.
+INSTANCE_NAMING = {UNIFORM: "instance_id", FLEXIBLE: "vm_name"}
 
 
 # -- pure rule ---------------------------------------------------------------------
@@ -94,17 +107,44 @@ def target_version(model_version, auto_minor, listed):
     return best[1] if best else None
 
 
-def reported_versions(vm):
-    """``(instance id, {extension name lower: (instance view type, full version)} or None)`` of one listed VM.
+def instance_name(vm, mode=UNIFORM):
+    """What names a listed VM: its ``instanceId`` in a Uniform scale set, its VM ``name`` in a Flexible one."""
+    return str(vm.get("name") if mode == FLEXIBLE else vm.get("instanceId"))
 
-    None when the instance view has no extension list (deallocated VM, agent not ready, no instance view).
+
+def provisioning(vm):
+    """Whether a listed VM is being created or deleted: a rolling upgrade with MaxSurge replaces every upgraded instance
+    by a new one (a new instance id or VM name) and deletes the old one, so both show up in a list read meanwhile.
+
+    Read from the instance view's ``ProvisioningState/creating|deleting`` status (present with ``$select=instanceView``)
+    or, when the body has it, ``properties.provisioningState``.
+    """
+    props = vm.get("properties") or {}
+    if str(props.get("provisioningState") or "").lower() in _TRANSITIONS:
+        return True
+    for status in (props.get("instanceView") or {}).get("statuses") or []:
+        code = str(status.get("code") or "").lower()
+        if code.startswith("provisioningstate/") and code.split("/")[1] in _TRANSITIONS:
+            return True
+    return False
+
+
+def reported_versions(vm, mode=UNIFORM):
+    """``(instance name, {extension name lower: (instance view type, full version)} or None)`` of one listed VM.
+
+    The instance name is the instance id (Uniform) or the VM name (Flexible), see ``instance_name``. The versions come
+    from ``properties.instanceView.extensions`` only: ``resources[]`` lists the model's extensions with the model's
+    ``major.minor``, not what runs. None when the instance view has no extension list (deallocated VM, agent not
+    ready, no instance view); ``PROVISIONING`` while the VM is being created or deleted (``provisioning``).
     """
     props = vm.get("properties") or {}
     view = props.get("instanceView") or {}
     reported = view.get("extensions")
+    if provisioning(vm):
+        return instance_name(vm, mode), PROVISIONING
     if reported is None:
-        return str(vm.get("instanceId")), None
-    return str(vm.get("instanceId")), {(ext.get("name") or "").lower(): (ext.get("type"), ext.get("typeHandlerVersion"))
+        return instance_name(vm, mode), None
+    return instance_name(vm, mode), {(ext.get("name") or "").lower(): (ext.get("type"), ext.get("typeHandlerVersion"))
                                        for ext in reported if ext.get("name")}
 
 
@@ -115,15 +155,21 @@ def _same_type(ext, reported_type):
     return reported_type.lower() == ("%s.%s" % (ext["publisher"], ext["type"])).lower()
 
 
-def drift_record(ext, instances, listed):
+def drift_record(ext, instances, listed, mode=UNIFORM):
     """One extension's record: target, outdated and unknown instances, installed version counts.
 
-    ``instances`` are ``reported_versions`` pairs; ``listed`` the version names the catalog lists (None: not read).
+    ``instances`` are ``reported_versions`` pairs; ``listed`` the version names the catalog lists (None: not read);
+    ``mode`` the orchestration mode, which says how the instances are named (``instance_naming``). Instances being
+    created or deleted (MaxSurge replacing them) are listed apart in ``provisioning_instances``: neither outdated nor
+    unknown, and not counted in ``instance_count``.
     """
     target = target_version(ext["model_version"], ext["auto_minor"], listed)
     wanted = version_tuple(target)
-    outdated, unknown, counts = [], [], {}
+    outdated, unknown, moving, counts = [], [], [], {}
     for instance_id, reported in instances:
+        if reported == PROVISIONING:
+            moving.append(instance_id)
+            continue
         entry = (reported or {}).get((ext["name"] or "").lower())
         version = version_tuple(entry[1]) if entry and _same_type(ext, entry[0]) else None
         if version is None:
@@ -137,8 +183,10 @@ def drift_record(ext, instances, listed):
         note = ("no version of %s.%s %s is listed in this location: target unknown, nothing to upgrade"
                 % (ext["publisher"], ext["type"], _scope(ext)))
     return {"name": ext["name"], "publisher": ext["publisher"], "type": ext["type"], "model_version": ext["model_version"],
-            "target_version": target, "outdated": bool(outdated), "instance_count": len(instances),
-            "outdated_instances": outdated, "unknown_instances": unknown, "instance_versions": counts, "note": note}
+            "target_version": target, "outdated": bool(outdated), "instance_count": len(instances) - len(moving),
+            "outdated_instances": outdated, "unknown_instances": unknown, "provisioning_instances": moving,
+            "instance_versions": counts,
+            "instance_naming": INSTANCE_NAMING[mode], "note": note}
 
 
 def _scope(ext):
@@ -233,15 +281,36 @@ def read_model(client, subscription_id, resource_group, name, api_version=API_VE
                            deadline=deadline)[0]
 
 
-def read_instances(client, subscription_id, resource_group, name, api_version=API_VERSION, deadline=None):
-    """``reported_versions`` of every VM, from the VM list with instance views (every page, nothing else)."""
-    path = vmss_path(subscription_id, resource_group, name, "virtualMachines")
-    params = {"api-version": api_version, "$expand": "instanceView"}
-    return [reported_versions(vm) for vm in client.pages(path, params=params, deadline=deadline)]
+def flexible_filter(scale_set_id):
+    """The one ``$filter`` VirtualMachines_List allows: the VMs of one Flexible scale set."""
+    return "'virtualMachineScaleSet/id' eq '%s'" % scale_set_id
+
+
+def instances_request(subscription_id, resource_group, name, mode=UNIFORM, scale_set_id=None, api_version=API_VERSION):
+    """(path, query) of the one list that reads every instance's extension versions, per orchestration mode.
+
+    Uniform: the scale-set VM list, ``$select=instanceView`` keeping each page to the instance views. Flexible: the
+    resource group's VM list (``.../providers/Microsoft.Compute/virtualMachines``) filtered to the scale set.
+    """
+    if mode == FLEXIBLE:
+        path = resource_path("subscriptions", ("s", subscription_id), "resourceGroups", ("g", resource_group),
+                             "providers/Microsoft.Compute/virtualMachines")
+        return path, {"api-version": api_version, "$filter": flexible_filter(
+            scale_set_id or vmss_path(subscription_id, resource_group, name)), "$expand": "instanceView"}
+    return (vmss_path(subscription_id, resource_group, name, "virtualMachines"),
+            {"api-version": api_version, "$expand": "instanceView", "$select": "instanceView"})
+
+
+def read_instances(client, subscription_id, resource_group, name, api_version=API_VERSION, deadline=None, mode=UNIFORM,
+                   scale_set_id=None):
+    """``reported_versions`` of every instance, from one list with instance views (every page, nothing else)."""
+    path, params = instances_request(subscription_id, resource_group, name, mode, scale_set_id, api_version)
+    return [reported_versions(vm, mode) for vm in client.pages(path, params=params, deadline=deadline)]
 
 
 def check(client, subscription_id, resource_group, name, cache, names=None, api_version=API_VERSION, deadline=None):
-    """The drift of one scale set: ``{extensions: [records], outdated, outdated_instance_count, location}``.
+    """The drift of one scale set: ``{extensions: [records], outdated, outdated_instance_count, location,
+    orchestration_mode, instance_naming}``.
 
     Costs one model read, the VM list pages (skipped when no extension is considered) and the catalog reads
     ``cache`` does not already hold. Fails (ModuleFailure) when ``names`` has an extension the model does not.
@@ -252,14 +321,17 @@ def check(client, subscription_id, resource_group, name, cache, names=None, api_
         have = ", ".join(ext["name"] for ext in model_extensions(model)) or "none"
         raise ModuleFailure("extensions: %s %s not in the model of %s (its extensions: %s)"
                             % (", ".join(missing), "is" if len(missing) == 1 else "are", name, have))
-    instances = read_instances(client, subscription_id, resource_group, name, api_version, deadline) if considered else []
+    mode = orchestration_mode(model)
+    instances = read_instances(client, subscription_id, resource_group, name, api_version, deadline, mode,
+                               model.get("id")) if considered else []
     location = model.get("location") or ""
     records = []
     for ext in considered:
         listed = None
         if ext["publisher"] and ext["type"] and location:
             listed = cache.versions(client, subscription_id, location, ext["publisher"], ext["type"], api_version, deadline)
-        records.append(drift_record(ext, instances, listed))
-    result = {"extensions": records, "location": location}
+        records.append(drift_record(ext, instances, listed, mode))
+    result = {"extensions": records, "location": location, "orchestration_mode": mode,
+              "instance_naming": INSTANCE_NAMING[mode]}
     result.update(summarize(records))
     return result

@@ -354,6 +354,9 @@ def drift_observation(subscription_id, resource_group, name, drift):
     progress = {
         "outdated_instance_count": drift.get("outdated_instance_count", 0),
         "instance_count": max([record["instance_count"] for record in records] or [0]),
+        # How instances are named in this scale set: instance ids (Uniform) or VM names (Flexible).
+        "orchestration_mode": drift.get("orchestration_mode"),
+        "instance_naming": drift.get("instance_naming"),
         "extensions": [{
             "name": record["name"], "publisher": record["publisher"], "type": record["type"],
             "model_version": record["model_version"], "target_version": record["target_version"],

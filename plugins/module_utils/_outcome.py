@@ -248,6 +248,7 @@ def status_record(target, latest=None, failure=None, server_now=None, drift=None
         "outdated": drift["outdated"] if drift else None,
         "outdated_instance_count": drift["outdated_instance_count"] if drift else None,
         "outdated_extensions": outdated_extensions(drift),
+        "instance_naming": drift.get("instance_naming") if drift else None,
     })
     record.update(counts(latest))
     return record

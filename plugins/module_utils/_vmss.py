@@ -24,6 +24,7 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import A
 
 API_VERSION = "2024-07-01"
 RUNNING = "RollingForward"
+UNIFORM, FLEXIBLE = "Uniform", "Flexible"
 
 # The options naming the scale set a VMSS module reads (doc fragment azure_ops.rollout.azure.vmss), and their rules.
 TARGET_SPEC = {
@@ -79,6 +80,13 @@ def parse_time(value):
     zone = match.group(3) or "+00:00"
     zone = "+00:00" if zone == "Z" else zone
     return datetime.datetime.strptime(match.group(1) + fraction + zone.replace(":", ""), "%Y-%m-%dT%H:%M:%S.%f%z")
+
+
+def orchestration_mode(model):
+    """``Uniform`` or ``Flexible`` from a scale set body (``properties.orchestrationMode``); a body that does not say is
+    Uniform, the mode of every scale set created before Flexible existed."""
+    mode = ((model or {}).get("properties") or {}).get("orchestrationMode") or UNIFORM
+    return FLEXIBLE if str(mode).lower() == "flexible" else UNIFORM
 
 
 # -- pure decisions ------------------------------------------------------------

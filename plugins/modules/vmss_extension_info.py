@@ -73,6 +73,18 @@ location:
   returned: always
   type: str
   sample: eastus
+orchestration_mode:
+  description: The scale set's orchestration mode (C(Uniform) when its model does not say), which decides how its
+    instances were read and named.
+  returned: always
+  type: str
+  sample: Flexible
+instance_naming:
+  description: How RV(extensions[].outdated_instances), RV(extensions[].unknown_instances) and
+    RV(extensions[].provisioning_instances) name instances, C(instance_id) (Uniform) or C(vm_name) (Flexible).
+  returned: always
+  type: str
+  sample: instance_id
 extensions:
   description: One record per considered extension of the model, in the model's order.
   returned: always
@@ -111,23 +123,37 @@ extensions:
       returned: always
       sample: true
     instance_count:
-      description: Instances of the scale set (those that report a version and those that do not).
+      description: Instances of the scale set (those that report a version and those that do not; not those being
+        created or deleted).
       type: int
       returned: always
       sample: 10
     outdated_instances:
-      description: Instance ids (strings) running a version lower than the target.
+      description: Instances running a version lower than the target, named as RV(extensions[].instance_naming) says
+        (instance ids as strings, or VM names).
       type: list
       elements: str
       returned: always
       sample: ['0', '2', '3']
     unknown_instances:
-      description: Instance ids (strings) that report no version of this extension (deallocated, agent not ready,
-        extension absent). They do not make the scale set outdated.
+      description: Instances that report no version of this extension (deallocated, agent not ready, extension absent).
+        They do not make the scale set outdated.
       type: list
       elements: str
       returned: always
       sample: ['9']
+    provisioning_instances:
+      description: Instances being created or deleted (a C(maxSurge) rolling upgrade replacing them). Neither outdated
+        nor unknown, and not counted in RV(extensions[].instance_count).
+      type: list
+      elements: str
+      returned: always
+      sample: []
+    instance_naming:
+      description: C(instance_id) (Uniform scale set) or C(vm_name) (Flexible scale set).
+      type: str
+      returned: always
+      sample: instance_id
     instance_versions:
       description: Installed full version -> number of instances running it (unknown instances not counted).
       type: dict

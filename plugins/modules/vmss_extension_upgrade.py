@@ -194,14 +194,16 @@ extensions:
     - The extension drift read before deciding, one record per considered extension, exactly as
       M(azure_ops.rollout.vmss_extension_info) returns its RV(azure_ops.rollout.vmss_extension_info#module:extensions)
       (C(name), C(publisher), C(type), C(model_version), C(target_version), C(outdated), C(instance_count),
-      C(outdated_instances), C(unknown_instances), C(instance_versions), C(note)).
+      C(outdated_instances), C(unknown_instances), C(provisioning_instances), C(instance_versions), C(instance_naming),
+      C(note)). Instances are instance ids in a Uniform scale set and VM names in a Flexible one (C(instance_naming)).
     - Null when it was not read (O(only_if_outdated=false), an upgrade was running, or O(operation_url) was given).
   returned: always
   type: list
   elements: dict
   sample: [{name: HealthExtension, publisher: Microsoft.ManagedServices, type: ApplicationHealthLinux, model_version: '1.0',
             target_version: 1.1.3, outdated: true, instance_count: 10, outdated_instances: ['0', '2'],
-            unknown_instances: ['9'], instance_versions: {1.0.9: 2, 1.1.3: 7}, note: null}]
+            unknown_instances: ['9'], provisioning_instances: [], instance_versions: {1.0.9: 2, 1.1.3: 7},
+            instance_naming: instance_id, note: null}]
 left_running:
   description: Whether the task ended (timed out) while the upgrade was still running in Azure, not cancelled.
   returned: always

@@ -226,6 +226,9 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
                 scale_sets.append({
                     "id": vmss.id, "name": vmss.name, "subscription": vmss.sub, "resource_group": vmss.rg, "location": vmss.location,
                     "tags": vmss.tags, "capacity": vmss.capacity, "upgrade_mode": vmss.mode,
+                    "orchestration_mode": vmss.orchestration,
+                    # What names each instance index now: instance ids (Uniform) or VM names (Flexible).
+                    "vm_names": [vmss.instance_key(number) for _i, number, creating in vmss.numbers(now) if not creating],
                     "latest": upgrade.status_info(now) if upgrade else None,
                     "operation_id": upgrade.op_id if upgrade else None,
                     "operation_status": upgrade.op_status(now)[0] if upgrade else None,

@@ -18,13 +18,21 @@ RE_OP = re.compile(r"^/subscriptions/(?P<sub>[^/]+)" + _PROVIDER + r"/locations/
 RE_EXT_VERSIONS = re.compile(r"^/subscriptions/(?P<sub>[^/]+)" + _PROVIDER + r"/locations/(?P<loc>[^/]+)/publishers/(?P<pub>[^/]+)"
                              r"/artifacttypes/vmextension/types/(?P<type>[^/]+)/versions(?:/(?P<version>[^/]+))?/?$", re.I)
 RE_VM = re.compile(r"^/virtualmachines(?:/(?P<id>[^/]+)(?P<view>/instanceview)?)?$")
+# The virtual machines of a resource group (VirtualMachines_List): how a Flexible scale set's instances are listed.
+RE_RG_VMS = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)" + _PROVIDER + r"/virtualMachines/?$", re.I)
+RE_VMSS_FILTER = re.compile(r"^\s*'?virtualMachineScaleSet/id'?\s+eq\s+'?(?P<id>[^']+?)'?\s*$", re.I)
 VM_TYPE = VMSS_TYPE + "/virtualMachines"
+FLEX_VM_TYPE = "Microsoft.Compute/virtualMachines"
+UNIFORM, FLEXIBLE = "Uniform", "Flexible"
 
 DEFAULT_POLICY = {
     "maxBatchInstancePercent": 20,
     "maxUnhealthyInstancePercent": 20,
     "maxUnhealthyUpgradedInstancePercent": 20,
     "pauseTimeBetweenBatches": "PT0S",
+    "prioritizeUnhealthyInstances": False,
+    "rollbackFailedInstancesOnPolicyBreach": False,
+    "maxSurge": False,
 }
 DEFAULT_EXTENSIONS = [{
     "name": "HealthExtension",
@@ -41,7 +49,14 @@ MSG_UNHEALTHY_UPGRADED = ("Rolling Upgrade failed after exceeding the MaxUnhealt
                           "To apply upgrades, consider increasing the MaxUnhealthyUpgradedInstancePercent value.")
 MSG_ALREADY_RUNNING = ("Rolling Upgrade cannot be started because there is already an ongoing Rolling Upgrade on this "
                        "Virtual Machine Scale Set. Wait for it to finish or cancel it first.")
+MSG_UNHEALTHY_BEFORE = ("Rolling Upgrade failed before the first batch: %d%% of instances are in an unhealthy state - more than "
+                        "the threshold of %d%% of the MaxUnhealthyInstancePercent value defined in the RollingUpgradePolicy. "
+                        "Fix the unhealthy instances or consider increasing the MaxUnhealthyInstancePercent value.")   # [UNVERIFIED]
+MSG_INSTANCE_UNHEALTHY = "Instance found to be unhealthy or unreachable."   # wording of the recorded MaxUnhealthyUpgraded... message
+MSG_FLEXIBLE_REFUSED = ("The operation is not allowed on Virtual Machine Scale Set '%s' since it uses the Flexible orchestration "
+                        "mode: its virtual machines are listed and managed as virtual machines.")   # [UNVERIFIED]
 CANCEL_SECONDS = 1.0   # the start operation reports Succeeded ~1 s after a Cancel (SUMMARY section 1)
+BEFORE_BATCH_SECONDS = 5.0   # the fault before the first batch ends the upgrade "within seconds" (issue 19)
 
 
 def _spread(capacity, percent):
@@ -52,8 +67,9 @@ def _spread(capacity, percent):
 class RollingUpgrade:
     """A deterministic timeline computed once at start; states are read lazily for any sim time."""
 
-    def __init__(self, vmss, start, kind):
+    def __init__(self, vmss, start, kind, started_by=None):
         self.kind = kind
+        self.started_by = started_by
         self.policy = dict(vmss.policy)
         self.location = vmss.location
         self.capacity = vmss.capacity
@@ -64,15 +80,27 @@ class RollingUpgrade:
         self.pause = parse_duration(self.policy.get("pauseTimeBetweenBatches"))
         self.failing = set(vmss.failing)
         self.unhealthy = set(vmss.unhealthy)
+        self.vm_ref = vmss.vm_ref          # instance index -> the id Azure names it by (error targets)
         # What an extension upgrade moves each model extension to (the catalog as it was at the start).
         self.targets = {e["name"].lower(): vmss.catalog.target(vmss.location, e) for e in vmss.extensions} if kind == "extension" else {}
         # Batches that ended before this moment are already reflected in the scale set's versions (scenario upgrades).
         self.applied_from = None
-        order = list(range(self.capacity))
+        # Azure upgrades only the instances not already on the latest (issue 19): an extension upgrade batches the
+        # instances running any extension below its target; an OS upgrade every instance.
+        order = [i for i in range(self.capacity) if kind != "extension" or vmss.behind(i, self.targets)]
+        self.members = len(order)
         if self.policy.get("prioritizeUnhealthyInstances"):
             order.sort(key=lambda i: (i not in self.unhealthy, i))
         size = max(1, int(math.ceil(self.capacity * float(self.policy["maxBatchInstancePercent"]) / 100.0)))
         self.batches = [order[i:i + size] for i in range(0, len(order), size)]
+        # MaxSurge: each upgraded instance is replaced by a new one (a new instance id / VM name), created at its
+        # batch's start, the old one deleted at its end (Microsoft Learn, "Rolling upgrades with MaxSurge").
+        self.surge = bool(self.policy.get("maxSurge"))
+        self.new_ids = {}
+        if self.surge:
+            for offset, index in enumerate(order):
+                self.new_ids[index] = vmss.next_id + offset
+            vmss.next_id += len(order)
         self._plan()
 
     def batch_start(self, index):
@@ -87,6 +115,13 @@ class RollingUpgrade:
         unhealthy = failed + len(self.unhealthy - set(upgraded))
         pct = 100.0 * unhealthy / self.capacity if self.capacity else 0.0
         limit = float(self.policy["maxUnhealthyInstancePercent"])
+        if pct > limit and done == 0:
+            # Before any batch: its own code, and details naming each unhealthy instance (issue 19; the code and the
+            # detail code/target are as Azure answers, the messages [UNVERIFIED]).
+            details = [{"code": "RollingUpgradeInstanceUnhealthyError", "target": self.vm_ref(i), "message": MSG_INSTANCE_UNHEALTHY}
+                       for i in sorted(self.unhealthy)]
+            return {"code": "MaxUnhealthyInstancePercentExceededBeforeRollingUpgrade",
+                    "message": MSG_UNHEALTHY_BEFORE % (round(pct), limit), "details": details}
         if pct > limit:
             return {"code": "MaxUnhealthyInstancePercentExceededInRollingUpgrade", "message": MSG_UNHEALTHY % (round(pct), limit)}
         return None
@@ -95,9 +130,12 @@ class RollingUpgrade:
         """Find the natural end: Completed after the last batch or Faulted after a policy breach."""
         self.end_code, self.end_done, self.error = "Completed", len(self.batches), None
         self.end_time = self.batch_end(len(self.batches) - 1) if self.batches else self.start
+        self.before_batch = False
         error = self._unhealthy_error(0)
         if error:
-            self.end_code, self.end_done, self.error, self.end_time = "Faulted", 0, error, self.start
+            self.end_code, self.end_done, self.error = "Faulted", 0, error
+            self.end_time, self.before_batch = self.start + BEFORE_BATCH_SECONDS, True
+            self.batches, self.members, self.new_ids = [], 0, {}
             return
         upgraded = failed = 0
         for index, batch in enumerate(self.batches):
@@ -122,6 +160,8 @@ class RollingUpgrade:
 
     def state(self, now):
         """``{"code", "done", "in_progress"}`` at sim time ``now``."""
+        if self.before_batch:
+            return {"code": "Faulted" if now >= self.end_time else "RollingForward", "done": 0, "in_progress": None}
         if self.cancelled() and now >= self.cancel_time:
             done = len([i for i in range(len(self.batches)) if self.batch_start(i) <= self.cancel_time])
             return {"code": "Cancelled", "done": done, "in_progress": None}
@@ -136,8 +176,9 @@ class RollingUpgrade:
         done = [i for b in self.batches[:st["done"]] for i in b]
         failed = len([i for i in done if i in self.failing])
         running = len(self.batches[st["in_progress"]]) if st["in_progress"] is not None else 0
+        # Counts cover the instances this upgrade moves (the outdated ones), never the surge instances it creates.
         return {"successfulInstanceCount": len(done) - failed, "failedInstanceCount": failed,
-                "inProgressInstanceCount": running, "pendingInstanceCount": self.capacity - len(done) - running}
+                "inProgressInstanceCount": running, "pendingInstanceCount": self.members - len(done) - running}
 
     def upgraded(self, now):
         """Indexes of the instances whose extensions this upgrade has moved by ``now`` (failing ones never move)."""
@@ -145,11 +186,16 @@ class RollingUpgrade:
         return {i for index, batch in enumerate(self.batches[:done]) for i in batch
                 if i not in self.failing and (self.applied_from is None or self.batch_end(index) > self.applied_from)}
 
+    def surging(self, now):
+        """MaxSurge: indexes whose new instance is being created at ``now`` (the batch in progress)."""
+        current = self.state(now)["in_progress"]
+        return set(self.batches[current]) if self.surge and current is not None else set()
+
     def status_info(self, now):
         st = self.state(now)
         cancelled = st["code"] == "Cancelled"
         props = {
-            "policy": self.policy,
+            "policy": dict(self.policy),   # the whole rolling upgrade policy as stored (S§1; issue 19)
             "runningStatus": {
                 "code": st["code"],
                 "startTime": format_ts(self.start),
@@ -187,6 +233,11 @@ class ScaleSet:
         self.capacity = int(spec.get("capacity", 10))
         self.sku = spec.get("sku", "Standard_D2s_v3")
         self.mode = spec.get("upgrade_mode", "Rolling")
+        self.orchestration = FLEXIBLE if str(spec.get("orchestration_mode", UNIFORM)).lower() == "flexible" else UNIFORM
+        # Instance index -> the number its current VM carries (instance id "N", or the VM name's suffix): MaxSurge
+        # replaces instances, so the number of an index changes; next_id is the next number a new instance gets.
+        self.ids = list(range(self.capacity))
+        self.next_id = self.capacity
         self.has_policy = "rolling_upgrade_policy" in spec or self.mode == "Rolling"
         self.policy = dict(DEFAULT_POLICY)
         self.policy.update(spec.get("rolling_upgrade_policy") or {})
@@ -204,6 +255,10 @@ class ScaleSet:
         self.unique_id = str(uuid.uuid5(uuid.NAMESPACE_URL, self.id.lower()))
         self.created = now - 30 * 86400
         self.upgrade = None
+        # An upgrade Azure starts by itself (automatic extension/OS upgrade) once the scale set has answered
+        # ``after_requests`` requests: the race between a plan read and a start (issue 19) made reproducible.
+        self.platform_upgrade = dict(spec["platform_upgrade"]) if spec.get("platform_upgrade") else None
+        self.requests_seen = 0
         self._existing(spec.get("existing_upgrade"), now)
         if self.upgrade is not None:
             self.upgrade.applied_from = now   # the scenario's versions already show what it did so far
@@ -231,6 +286,62 @@ class ScaleSet:
     def id(self):
         return "/subscriptions/%s/resourceGroups/%s/providers/%s/%s" % (self.sub, self.rg, VMSS_TYPE, self.name)
 
+    @property
+    def flexible(self):
+        return self.orchestration == FLEXIBLE
+
+    def vm_name(self, number):
+        """A Flexible instance's VM name: ``<scale set>_<8 hex>`` (the form Azure gives them [UNVERIFIED])."""
+        return "%s_%s" % (self.name, uuid.uuid5(uuid.NAMESPACE_URL, "%s/%d" % (self.id.lower(), number)).hex[:8])
+
+    def instance_key(self, number):
+        """What names the instance numbered ``number``: its instance id (Uniform) or its VM name (Flexible)."""
+        return self.vm_name(number) if self.flexible else str(number)
+
+    def vm_id(self, number):
+        if self.flexible:
+            return "/subscriptions/%s/resourceGroups/%s/providers/%s/%s" % (self.sub, self.rg, FLEX_VM_TYPE, self.vm_name(number))
+        return "%s/virtualMachines/%d" % (self.id, number)
+
+    def vm_ref(self, index):
+        """The resource id of the VM at ``index`` now (error targets name instances this way)."""
+        return self.vm_id(self.ids[index])
+
+    def behind(self, index, targets):
+        """Whether instance ``index`` runs any extension below its target (``targets``: name lower -> version)."""
+        for name, target in targets.items():
+            version = self.base_versions.get(name, {}).get(index)
+            if target is not None and version is not None and exts.version_key(version) < exts.version_key(target):
+                return True
+        return False
+
+    def tick(self, now):
+        """Count one request to this scale set; start the platform's own upgrade when its moment has come."""
+        self.requests_seen += 1
+        spec = self.platform_upgrade
+        if spec is None or self.requests_seen <= int(spec.get("after_requests", 0)):
+            return
+        self.platform_upgrade = None
+        if self.upgrade is None or not self.upgrade.running(now):
+            self.settle(now)
+            self.upgrade = RollingUpgrade(self, now, spec.get("kind", "extension"), started_by=spec.get("started_by"))
+            return self.upgrade
+        return None
+
+    def numbers(self, now):
+        """[(instance index, number, creating)] of every VM that exists at ``now``: MaxSurge adds the new instances of
+        the batch in progress (being created) and replaces each upgraded instance's number by its new one."""
+        upgrade = self.upgrade
+        current = list(self.ids)
+        surging = set()
+        if upgrade is not None and upgrade.surge:
+            for index in upgrade.upgraded(now):
+                current[index] = upgrade.new_ids[index]
+            surging = upgrade.surging(now)
+        rows = [(index, number, False) for index, number in enumerate(current)]
+        rows += [(index, upgrade.new_ids[index], True) for index in sorted(surging)]
+        return rows
+
     def versions(self, now):
         """{extension name lower: {instance index: installed version}} at sim time ``now``."""
         current = {name: dict(per_instance) for name, per_instance in self.base_versions.items()}
@@ -250,21 +361,59 @@ class ScaleSet:
     def settle(self, now):
         """Fold what the current upgrade did into the base versions (before a new upgrade replaces it)."""
         self.base_versions = self.versions(now)
+        self.ids = [number for _index, number, creating in self.numbers(now) if not creating]
 
     def power(self, index):
         if index in self.deallocated:
             return "deallocated"
         return "agent-not-ready" if index in self.agent_not_ready else "running"
 
-    def render_vm(self, index, versions, expand):
-        vm_id = "%s/virtualMachines/%d" % (self.id, index)
-        props = {"latestModelApplied": True, "modelDefinitionApplied": "VirtualMachineScaleSet",
-                 "vmId": str(uuid.uuid5(uuid.NAMESPACE_URL, vm_id.lower())), "provisioningState": "Succeeded",
-                 "timeCreated": format_ts(self.created)}
+    def render_vm(self, index, versions, expand, number=None, creating=False, select=None):
+        """One VM of the scale set: a scale-set VM (Uniform) or a virtual machine of the resource group (Flexible).
+
+        ``resources[]`` lists the model's extensions with the model's ``major.minor`` (the VM list example), never
+        what runs; ``instanceView.extensions`` has the installed full versions. A MaxSurge instance being created
+        reports ``ProvisioningState/creating`` and no extensions yet [UNVERIFIED]. ``select="instanceview"``
+        (``$select=instanceView``, Uniform only) keeps ``name``, ``id``, ``instanceId`` and the instance view
+        [UNVERIFIED which keys remain: the old REST doc's example shows ``instanceId`` and ``properties.instanceView``].
+        """
+        number = index if number is None else number
+        vm_id = self.vm_id(number)
+        state = "Creating" if creating else "Succeeded"
+        view = None
         if expand:
-            props["instanceView"] = exts.instance_view(self.extensions, versions, index, self.power(index))
-        return {"name": "%s_%d" % (self.name, index), "id": vm_id, "type": VM_TYPE, "location": self.location,
-                "instanceId": str(index), "sku": {"name": self.sku, "tier": "Standard"}, "properties": props}
+            view = (exts.creating_view(index) if creating
+                    else exts.instance_view(self.extensions, versions, index, self.power(index)))
+        if select == "instanceview" and not self.flexible:
+            props = {"instanceView": view} if view is not None else {}
+            return {"name": "%s_%d" % (self.name, number), "id": vm_id, "instanceId": str(number), "properties": props}
+        props = {"latestModelApplied": True, "vmId": str(uuid.uuid5(uuid.NAMESPACE_URL, vm_id.lower())),
+                 "provisioningState": state, "timeCreated": format_ts(self.created)}
+        if self.flexible:
+            props["virtualMachineScaleSet"] = {"id": self.id}
+            del props["latestModelApplied"]   # a property of scale-set VMs only (VirtualMachineScaleSetVMProperties)
+        else:
+            props["modelDefinitionApplied"] = "VirtualMachineScaleSet"
+        if view is not None:
+            props["instanceView"] = view
+        resources = [{"name": ext["name"], "id": "%s/extensions/%s" % (vm_id, ext["name"]),
+                      "type": (FLEX_VM_TYPE if self.flexible else VM_TYPE) + "/extensions", "location": self.location,
+                      "properties": {"publisher": ext["publisher"], "type": ext["type"],
+                                     "typeHandlerVersion": ext["typeHandlerVersion"],
+                                     "autoUpgradeMinorVersion": ext["autoUpgradeMinorVersion"],
+                                     "provisioningState": state}} for ext in self.extensions]
+        if self.flexible:
+            return {"name": self.vm_name(number), "id": vm_id, "type": FLEX_VM_TYPE, "location": self.location,
+                    "properties": dict(props, hardwareProfile={"vmSize": self.sku}), "resources": resources}
+        return {"name": "%s_%d" % (self.name, number), "id": vm_id, "type": VM_TYPE, "location": self.location,
+                "instanceId": str(number), "sku": {"name": self.sku, "tier": "Standard"}, "properties": props,
+                "resources": resources}
+
+    def list_vms(self, now, expand, select=None):
+        """(rows, render) of every VM that exists at ``now`` (the surge instances of a batch in progress included);
+        ``render(row)`` draws one, so a page renders only its own VMs."""
+        versions = self.versions(now)
+        return self.numbers(now), lambda row: self.render_vm(row[0], versions, expand, row[1], row[2], select)
 
     def render(self):
         upgrade_policy = {"mode": self.mode}
@@ -280,7 +429,8 @@ class ScaleSet:
             "name": self.name, "id": self.id, "type": VMSS_TYPE, "location": self.location, "tags": self.tags,
             "sku": {"name": self.sku, "tier": "Standard", "capacity": self.capacity},
             "properties": {
-                "singlePlacementGroup": True,
+                "orchestrationMode": self.orchestration,
+                "singlePlacementGroup": not self.flexible,
                 "upgradePolicy": upgrade_policy,
                 "virtualMachineProfile": {"extensionProfile": {"extensions": extensions}},
                 "provisioningState": "Succeeded",
@@ -313,7 +463,7 @@ class Compute:
         return None
 
     def handles(self, path):
-        return any(r.match(path) for r in (RE_LIST_SUB, RE_LIST_RG, RE_VMSS, RE_OP, RE_EXT_VERSIONS))
+        return any(r.match(path) for r in (RE_LIST_SUB, RE_LIST_RG, RE_VMSS, RE_OP, RE_EXT_VERSIONS, RE_RG_VMS))
 
     def handle(self, ctx):
         match = RE_OP.match(ctx.path)
@@ -322,6 +472,9 @@ class Compute:
         match = RE_EXT_VERSIONS.match(ctx.path)
         if match:
             return self._ext_versions(ctx, match)
+        match = RE_RG_VMS.match(ctx.path)
+        if match:
+            return self._rg_vms(ctx, match)
         match = RE_LIST_SUB.match(ctx.path) or RE_LIST_RG.match(ctx.path)
         if match:
             groups = match.groupdict()
@@ -342,6 +495,9 @@ class Compute:
         if vmss is None:
             return arm.not_found_resource(VMSS_TYPE, match.group("name"), match.group("rg"))
         rest = (match.group("rest") or "").rstrip("/").lower()
+        started = vmss.tick(self.clock.now())
+        if started is not None:
+            self.operations[started.op_id.lower()] = {"upgrade": started, "kind": "start", "sub": vmss.sub}
         return self._vmss_action(ctx, vmss, rest)
 
     def _vmss_action(self, ctx, vmss, rest):
@@ -354,6 +510,9 @@ class Compute:
         }
         route = routes.get((ctx.method, rest))
         vm_match = RE_VM.match(rest)
+        if route is None and vm_match and vmss.flexible:
+            # A Flexible scale set has no scale-set VM APIs (Microsoft Learn, "Orchestration modes API comparison").
+            return arm_error(409, "OperationNotAllowed", MSG_FLEXIBLE_REFUSED % vmss.name)   # status, code, wording [UNVERIFIED]
         if route is None and vm_match:
             return self._vms(ctx, vmss, vm_match) if ctx.method == "GET" else _bad_method(ctx)
         if route is None:
@@ -363,20 +522,59 @@ class Compute:
         return route()
 
     def _vms(self, ctx, vmss, match):
-        """The VM list (paged, instance views with ``$expand=instanceView``), one VM, or one VM's instance view."""
-        versions = vmss.versions(self.clock.now())
-        if match.group("id") is None:
-            expand = ctx.q("$expand", "").lower() == "instanceview"
-            body = arm.paged(ctx, list(range(vmss.capacity)), self.page_size, lambda i: vmss.render_vm(i, versions, expand))
-            return json_response(200, body)
-        index = match.group("id")
-        if not index.isdigit() or int(index) >= vmss.capacity:
-            return arm.not_found_resource(VM_TYPE, "%s/%s" % (vmss.name, index), vmss.rg)
-        if match.group("view"):
-            view = exts.instance_view(vmss.extensions, versions, int(index), vmss.power(int(index)))
-            return json_response(200, view)
+        """The VM list (paged, instance views with ``$expand=instanceView``, ``$select=instanceView`` keeping only
+        them), one VM (by instance id), or one VM's instance view."""
+        now = self.clock.now()
+        versions = vmss.versions(now)
         expand = ctx.q("$expand", "").lower() == "instanceview"
-        return json_response(200, vmss.render_vm(int(index), versions, expand))
+        if match.group("id") is None:
+            select = ctx.q("$select", "").lower() or None
+            rows, render = vmss.list_vms(now, expand, select)
+            body = arm.paged(ctx, rows, self.page_size, render)
+            return json_response(200, body)
+        found = [row for row in vmss.numbers(now) if str(row[1]) == match.group("id")]
+        if not found:
+            return arm.not_found_resource(VM_TYPE, "%s/%s" % (vmss.name, match.group("id")), vmss.rg)
+        index, number, creating = found[0]
+        vm = vmss.render_vm(index, versions, True, number, creating)
+        if match.group("view"):
+            return json_response(200, vm["properties"]["instanceView"])
+        if not expand:
+            vm["properties"].pop("instanceView", None)
+        return json_response(200, vm)
+
+    def _rg_vms(self, ctx, match):
+        """VirtualMachines_List of a resource group: the VMs of its Flexible scale sets (Uniform instances are not
+        listed there), filtered with the one ``$filter`` allowed, ``'virtualMachineScaleSet/id' eq '<id>'``; its
+        ``$expand=instanceView`` "can only be specified if a valid $filter option is specified" (the API's parameter
+        docs). Paged like every ARM list."""
+        err = self.scope.check(match.group("sub"), match.group("rg"))
+        if err:
+            return err
+        if ctx.method != "GET":
+            return _bad_method(ctx)
+        text = ctx.q("$filter", "")
+        expand = ctx.q("$expand", "").lower() == "instanceview"
+        wanted = None
+        if text:
+            parsed = RE_VMSS_FILTER.match(text)
+            if not parsed:
+                return arm_error(400, "InvalidParameter", "The value of parameter '$filter' is invalid.")   # [UNVERIFIED]
+            wanted = parsed.group("id").rstrip("/").lower()
+        elif expand:
+            return arm_error(400, "InvalidParameter", "$expand=instanceView requires a valid $filter.")   # [UNVERIFIED]
+        now = self.clock.now()
+        items = []
+        for vmss in self.scale_sets:
+            if (not vmss.flexible or vmss.sub.lower() != match.group("sub").lower()
+                    or vmss.rg.lower() != match.group("rg").lower() or (wanted is not None and vmss.id.lower() != wanted)):
+                continue
+            started = vmss.tick(now)
+            if started is not None:
+                self.operations[started.op_id.lower()] = {"upgrade": started, "kind": "start", "sub": vmss.sub}
+            rows, render = vmss.list_vms(now, expand)
+            items.extend((render, row) for row in rows)
+        return json_response(200, arm.paged(ctx, items, self.page_size, lambda item: item[0](item[1])))
 
     def _ext_versions(self, ctx, match):
         """The versions catalog: a bare JSON array (E), not numerically ordered; one version by name."""

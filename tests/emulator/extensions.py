@@ -103,6 +103,12 @@ def _status(code, display, level="Info"):
     return {"code": code, "level": level, "displayStatus": display}
 
 
+def creating_view(index):
+    """The instanceView of a VM still being created (a MaxSurge replacement): no agent, no extensions yet [UNVERIFIED]."""
+    return {"platformUpdateDomain": index % 5, "platformFaultDomain": index % 3,
+            "statuses": [_status("ProvisioningState/creating", "Creating")]}
+
+
 def instance_view(extensions, versions, index, power):
     """The instanceView of one VM: no extensions when deallocated, null ones when the agent is not ready."""
     state = "deallocated" if power == "deallocated" else "running"

@@ -19,7 +19,7 @@ FLEET = [
     vmss("inv-canary", "canary", rg="rg-it"),
     vmss("inv-r1-eus", "ring1", rg="rg-it"),
     vmss("inv-r1-weu", "ring1", rg="rg-it2", location="westeurope"),
-    vmss("inv-r2-weu", "ring2", rg="rg-it2", location="westeurope", capacity=3),
+    dict(vmss("inv-r2-weu", "ring2", rg="rg-it2", location="westeurope", capacity=3), orchestration_mode="Flexible"),
     vmss("inv-skip", "ring2", rg="rg-it2", location="westeurope", tags={"ring": "ring2", "rollout": "skip"}),
 ]
 BASE_CONFIG = {
@@ -70,6 +70,8 @@ def test_groups_and_host_vars(emulator, tmp_path):
     assert hv["upgrade_policy"]["mode"] == "Rolling"
     assert hv["upgrade_policy"]["rolling_upgrade_policy"]["max_batch_instance_percent"] == 20
     assert hv["ansible_connection"] == "local"
+    # The orchestration mode is listed: Flexible scale sets are hosts like Uniform ones.
+    assert hv["orchestration_mode"] == "Flexible" and hostvars["inv-canary"]["orchestration_mode"] == "Uniform"
     # The scenario pages by 2: the plugin followed nextLink (3 pages for 5 scale sets).
     assert len(_lists(emulator)) == 3
 

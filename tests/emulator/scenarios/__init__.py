@@ -56,7 +56,7 @@ def list_scenarios():
 
 def fleet(n, fault_every=None, capacity=10, batch_seconds=60, time_scale=1.0, rings=("canary", "ring1", "ring2"),
           subscription=DEFAULT_SUBSCRIPTION, groups=2, locations=("eastus", "westeurope"), page_size=10,
-          subscriptions=None, throttling=True, faults=None, current_every=3):
+          subscriptions=None, throttling=True, faults=None, current_every=3, flexible_every=4):
     """A scenario dict with ``n`` scale sets ``vmss-0000``... spread over ``groups`` resource groups and rings.
 
     Every ``fault_every``-th scale set (1-based: the fault_every-th, 2*fault_every-th, ...) faults by policy
@@ -67,6 +67,8 @@ def fleet(n, fault_every=None, capacity=10, batch_seconds=60, time_scale=1.0, ri
     Extension drift: every ``current_every``-th scale set (1-based, unless it faults) is current: every instance runs
     the target version of its location, after an extension rolling upgrade that Completed a day ago. The others run
     HealthExtension 1.0.0 on every instance (behind). ``current_every=None``: all behind.
+    Every ``flexible_every``-th scale set (1-based) has Flexible orchestration (instances listed as the resource group's
+    VMs, named by VM name); ``flexible_every=None``: all Uniform.
     """
     subscriptions = [str(s) for s in (subscriptions or [subscription])]
     scale_sets = []
@@ -83,6 +85,8 @@ def fleet(n, fault_every=None, capacity=10, batch_seconds=60, time_scale=1.0, ri
         }
         if len(subscriptions) > 1:
             vmss["subscription"] = subscriptions[index % len(subscriptions)]
+        if flexible_every and (index + 1) % flexible_every == 0:
+            vmss["orchestration_mode"] = "Flexible"
         if fault_every and (index + 1) % fault_every == 0:
             vmss["fail_percent"] = 50
         elif current_every and (index + 1) % current_every == 0:

@@ -60,13 +60,14 @@ def test_upgrade_to_completed(emulator, client):
     latest = client.get(client.vmss("vmss-healthy", "/rollingUpgrades/latest")).json()
     assert set(latest) == {"type", "location", "properties"}
     assert latest["properties"]["runningStatus"]["code"] == "RollingForward"
-    assert _progress_ok(latest, 10) == {"successfulInstanceCount": 2, "failedInstanceCount": 0, "inProgressInstanceCount": 2, "pendingInstanceCount": 6}
+    # Instance 1 already runs the target: only the 9 outdated instances are batched and counted.
+    assert _progress_ok(latest, 9) == {"successfulInstanceCount": 2, "failedInstanceCount": 0, "inProgressInstanceCount": 2, "pendingInstanceCount": 5}
     resp = client.post(client.vmss("vmss-healthy", "/osRollingUpgrade"))
     assert resp.status_code == 409 and resp.json()["error"]["code"] == "OperationNotAllowed"
     emulator.advance(300)
     latest = client.get(client.vmss("vmss-healthy", "/rollingUpgrades/latest")).json()
     assert latest["properties"]["runningStatus"]["code"] == "Completed"
-    assert _progress_ok(latest, 10)["successfulInstanceCount"] == 10
+    assert _progress_ok(latest, 9)["successfulInstanceCount"] == 9
     status = client.get(op_url)
     assert status.text.count("\r\n") > 2
     assert status.json()["status"] == "Succeeded" and "endTime" in status.json() and status.json()["name"] == op_id
@@ -87,15 +88,39 @@ def test_upgrade_faulted_by_policy(emulator, client):
 
 
 def test_unhealthy_instance_percent_message(emulator, client):
-    emulator.load({"scale_sets": [{"name": "s", "resource_group": "rg", "capacity": 4, "unhealthy_instances": [0, 1, 2, 3],
-                                   "rolling_upgrade_policy": {"maxUnhealthyInstancePercent": 90}}]})
+    # 1 of 4 unhealthy before (25% <= 30%); the first batch (0, 1) fails: 3 of 4 unhealthy after it.
+    emulator.load({"scale_sets": [{"name": "s", "resource_group": "rg", "capacity": 4, "unhealthy_instances": [3],
+                                   "failing_instances": [0, 1], "batch_seconds": 10,
+                                   "rolling_upgrade_policy": {"maxUnhealthyInstancePercent": 30, "maxBatchInstancePercent": 50,
+                                                              "maxUnhealthyUpgradedInstancePercent": 100}}]})
     url = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/s"
     op_url = client.post(url + "/osRollingUpgrade?api-version=2024-07-01").headers["Azure-AsyncOperation"]
+    emulator.advance(11)
     error = client.get(op_url).json()["error"]
     assert error == {"code": "MaxUnhealthyInstancePercentExceededInRollingUpgrade",
                      "message": "Rolling Upgrade failed after exceeding the MaxUnhealthyInstancePercent value defined in the RollingUpgradePolicy. "
-                                "100% of instances are in an unhealthy state - more than the threshold of 90%. "
+                                "75% of instances are in an unhealthy state - more than the threshold of 30%. "
                                 "To apply upgrades, consider increasing the MaxUnhealthyInstancePercent value."}
+
+
+def test_too_many_unhealthy_before_the_first_batch_has_its_own_code_and_names_them(emulator, client):
+    emulator.load({"scale_sets": [{"name": "s", "resource_group": "rg", "capacity": 4, "unhealthy_instances": [2, 0, 1, 3],
+                                   "rolling_upgrade_policy": {"maxUnhealthyInstancePercent": 90}}]})
+    url = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/s"
+    op_url = client.post(url + "/osRollingUpgrade?api-version=2024-07-01").headers["Azure-AsyncOperation"]
+    assert client.get(op_url).json()["status"] == "InProgress"
+    emulator.advance(5)   # "within seconds"
+    status = client.get(op_url).json()
+    latest = client.get(url + "/rollingUpgrades/latest?api-version=2024-07-01").json()["properties"]
+    assert status["status"] == "Failed" and latest["runningStatus"]["code"] == "Faulted"
+    assert latest["progress"] == {"successfulInstanceCount": 0, "failedInstanceCount": 0, "inProgressInstanceCount": 0,
+                                  "pendingInstanceCount": 0}
+    error = latest["error"]
+    assert error == status["error"]
+    assert error["code"] == "MaxUnhealthyInstancePercentExceededBeforeRollingUpgrade"
+    assert "100%" in error["message"] and "90%" in error["message"]
+    assert [d["code"] for d in error["details"]] == ["RollingUpgradeInstanceUnhealthyError"] * 4
+    assert [d["target"] for d in error["details"]] == [url + "/virtualMachines/%d" % i for i in range(4)]
 
 
 def test_progress_consistent_with_pause(emulator, client):

@@ -134,8 +134,8 @@ def test_extension_upgrade_moves_versions_batch_by_batch(emulator, client):
     before = _versions(client, "vmss-healthy")
     client.post(client.vmss("vmss-healthy", "/extensionRollingUpgrade"))
     assert _versions(client, "vmss-healthy") == before
-    emulator.advance(61)   # batch 1 (instances 0, 1) done
-    assert _versions(client, "vmss-healthy") == ["1.1.3", "1.1.3"] + ["1.0.9"] * 7 + [None]
+    emulator.advance(61)   # batch 1 (instances 0, 2: instance 1 is current and not batched) done
+    assert _versions(client, "vmss-healthy") == ["1.1.3"] * 3 + ["1.0.9"] * 6 + [None]
     emulator.advance(240)  # all done
     assert _versions(client, "vmss-healthy") == ["1.1.3"] * 9 + [None]
     # The minor-pinned CustomScript stays on its 2.1 target although 2.2.1 is listed.
@@ -167,11 +167,11 @@ def test_os_upgrade_does_not_move_extensions(emulator, client):
 
 def test_a_later_upgrade_starts_from_what_the_previous_one_left(emulator, client):
     client.post(client.vmss("vmss-healthy", "/extensionRollingUpgrade"))
-    emulator.advance(90)   # batch 1 done, batch 2 running
+    emulator.advance(90)   # batch 1 (0, 2) done, batch 2 (3, 4) running
     client.post(client.vmss("vmss-healthy", "/rollingUpgrades/cancel"))
     emulator.advance(10)
     after_cancel = _versions(client, "vmss-healthy")
-    assert after_cancel[:4] == ["1.1.3"] * 4 and after_cancel[4] == "1.0.9"  # the in-flight batch finished
+    assert after_cancel[:5] == ["1.1.3"] * 5 and after_cancel[5] == "1.0.9"  # the in-flight batch finished
     client.post(client.vmss("vmss-healthy", "/osRollingUpgrade"))
     emulator.advance(400)
     assert _versions(client, "vmss-healthy") == after_cancel
@@ -218,3 +218,129 @@ def test_bundled_scenarios_have_drift(emulator, scenario):
         faulting = {s["name"] for s in data["scale_sets"] if "fail_percent" in s}
         assert faulting <= behind
         assert current == {"vmss-%04d" % i for i in range(30) if (i + 1) % 3 == 0 and (i + 1) % 10}
+
+
+# -- Flexible orchestration, resources[], $select, MaxSurge, only outdated instances batched ---------------------------
+RG_VMS = "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachines?api-version=2024-07-01%s"
+FLEX = {"name": "flex", "resource_group": "rg", "orchestration_mode": "Flexible", "capacity": 3, "batch_seconds": 10}
+
+
+def _flex_vms(client, vmss_id, rg="rg", expand=True):
+    query = "&$filter=" + "'virtualMachineScaleSet/id' eq '%s'" % vmss_id + ("&$expand=instanceView" if expand else "")
+    return client.get(RG_VMS % (SUB, rg, query))
+
+
+def test_flexible_model_says_so_and_refuses_the_scale_set_vm_apis(emulator, client):
+    emulator.load({"scale_sets": [FLEX, {"name": "uni", "resource_group": "rg"}]})
+    model = client.get(client.vmss("flex", "", "rg")).json()
+    assert model["properties"]["orchestrationMode"] == "Flexible"
+    assert client.get(client.vmss("uni", "", "rg")).json()["properties"]["orchestrationMode"] == "Uniform"
+    for tail in ("/virtualMachines", "/virtualMachines/0", "/virtualMachines/0/instanceView"):
+        resp = client.get(client.vmss("flex", tail, "rg"))
+        assert resp.status_code == 409 and resp.json()["error"]["code"] == "OperationNotAllowed", tail
+
+
+def test_flexible_vms_are_listed_by_the_resource_group_filter_with_instance_views(emulator, client):
+    emulator.load({"page_size": 2, "scale_sets": [FLEX, {"name": "uni", "resource_group": "rg"},
+                                                  dict(FLEX, name="flex2", capacity=2)]})
+    vmss_id = client.get(client.vmss("flex", "", "rg")).json()["id"]
+    body = _flex_vms(client, vmss_id).json()
+    vms = body["value"]
+    body = client.get(body["nextLink"]).json()
+    vms += body["value"]
+    assert "nextLink" not in body and len(vms) == 3
+    assert all(vm["name"].startswith("flex_") and len(vm["name"]) == len("flex_") + 8 for vm in vms)
+    assert len({vm["name"] for vm in vms}) == 3
+    for vm in vms:
+        assert vm["type"] == "Microsoft.Compute/virtualMachines" and "instanceId" not in vm
+        assert vm["id"].endswith("/providers/Microsoft.Compute/virtualMachines/" + vm["name"])
+        assert vm["properties"]["virtualMachineScaleSet"]["id"] == vmss_id
+        assert _installed(vm, "HealthExtension") == "1.0.0"
+        # resources[] carries the model's major.minor, not what runs
+        assert vm["resources"][0]["properties"]["typeHandlerVersion"] == "1.0"
+    # Without a filter: every Flexible VM of the group (never a Uniform instance); $expand needs the filter.
+    everything, url = [], RG_VMS % (SUB, "rg", "")
+    while url:
+        page = client.get(url).json()
+        everything, url = everything + page["value"], page.get("nextLink")
+    assert sorted(vm["name"].split("_")[0] for vm in everything) == ["flex"] * 3 + ["flex2"] * 2
+    assert client.get(RG_VMS % (SUB, "rg", "&$expand=instanceView")).status_code == 400
+    assert client.get(RG_VMS % (SUB, "rg", "&$filter=name eq 'x'")).status_code == 400
+
+
+def test_flexible_extension_upgrade_moves_the_vm_versions(emulator, client):
+    emulator.load({"scale_sets": [FLEX]})
+    vmss_id = client.get(client.vmss("flex", "", "rg")).json()["id"]
+    assert client.post(client.vmss("flex", "/extensionRollingUpgrade", "rg")).status_code == 202
+    emulator.advance(60)
+    latest = client.get(client.vmss("flex", "/rollingUpgrades/latest", "rg")).json()
+    assert latest["properties"]["runningStatus"]["code"] == "Completed"
+    assert [_installed(vm, "HealthExtension") for vm in _flex_vms(client, vmss_id).json()["value"]] == ["1.1.3"] * 3
+
+
+def test_select_instance_view_keeps_pages_small(emulator, client):
+    full = client.get(client.vmss("vmss-healthy", "/virtualMachines") + "&$expand=instanceView").json()["value"][0]
+    small = client.get(client.vmss("vmss-healthy", "/virtualMachines")
+                       + "&$expand=instanceView&$select=instanceView").json()["value"][0]
+    assert set(small) == {"name", "id", "instanceId", "properties"} and set(small["properties"]) == {"instanceView"}
+    assert small["properties"]["instanceView"] == full["properties"]["instanceView"]
+    assert full["properties"]["latestModelApplied"] is True
+    assert [r["name"] for r in full["resources"]] == ["HealthExtension", "CustomScript"]
+    assert full["resources"][0]["properties"]["typeHandlerVersion"] == "1.0"   # the model's, not the installed 1.0.9
+    assert full["resources"][0]["type"] == "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/extensions"
+
+
+def test_only_outdated_instances_are_batched(emulator, client):
+    emulator.load({"scale_sets": [{"name": "p", "resource_group": "rg", "capacity": 10, "batch_seconds": 60,
+                                   "extensions": [dict(DEFAULT_EXTENSIONS[0], installed={"default": "latest", "3": "1.0.9",
+                                                                                        "7": "1.0.9"})]}]})
+    client.post(client.vmss("p", "/extensionRollingUpgrade", "rg"))
+    latest = client.get(client.vmss("p", "/rollingUpgrades/latest", "rg")).json()["properties"]["progress"]
+    assert latest == {"successfulInstanceCount": 0, "failedInstanceCount": 0, "inProgressInstanceCount": 2,
+                      "pendingInstanceCount": 0}
+    emulator.advance(61)   # one batch of 2 (batches are 20% of 10), not 5
+    latest = client.get(client.vmss("p", "/rollingUpgrades/latest", "rg")).json()["properties"]
+    assert latest["runningStatus"]["code"] == "Completed" and latest["progress"]["successfulInstanceCount"] == 2
+    assert set(_versions(client, "p", rg="rg")) == {"1.1.3"}
+
+
+def test_max_surge_replaces_instances_with_new_ids(emulator, client):
+    policy = {"maxSurge": True, "maxBatchInstancePercent": 50}
+    emulator.load({"scale_sets": [{"name": "s", "resource_group": "rg", "capacity": 4, "batch_seconds": 60,
+                                   "rolling_upgrade_policy": policy}]})
+    client.post(client.vmss("s", "/extensionRollingUpgrade", "rg"))
+    emulator.advance(30)   # batch 1 (0, 1): their new instances 4, 5 are being created
+    vms = _vms(client, "s", "rg")[0]
+    assert [vm["instanceId"] for vm in vms] == ["0", "1", "2", "3", "4", "5"]
+    creating = [vm for vm in vms if vm["properties"]["provisioningState"] == "Creating"]
+    assert [vm["instanceId"] for vm in creating] == ["4", "5"]
+    assert creating[0]["properties"]["instanceView"]["statuses"][0]["code"] == "ProvisioningState/creating"
+    latest = client.get(client.vmss("s", "/rollingUpgrades/latest", "rg")).json()["properties"]
+    assert sum(latest["progress"].values()) == 4   # the counts never include the surge instances
+    assert latest["policy"]["maxSurge"] is True
+    emulator.advance(40)   # batch 1 done: 0 and 1 deleted
+    assert [vm["instanceId"] for vm in _vms(client, "s", "rg")[0]] == ["4", "5", "2", "3", "6", "7"]
+    emulator.advance(60)
+    vms = _vms(client, "s", "rg")[0]
+    assert [vm["instanceId"] for vm in vms] == ["4", "5", "6", "7"]
+    assert [_installed(vm, "HealthExtension") for vm in vms] == ["1.1.3"] * 4
+    assert client.get(client.vmss("s", "/virtualMachines/0", "rg")).status_code == 404
+    assert client.get(client.vmss("s", "/virtualMachines/6", "rg")).status_code == 200
+
+
+def test_latest_echoes_the_whole_policy(emulator, client):
+    policy = {"maxBatchInstancePercent": 30, "enableCrossZoneUpgrade": True, "prioritizeUnhealthyInstances": True,
+              "rollbackFailedInstancesOnPolicyBreach": True, "maxSurge": False}
+    emulator.load({"scale_sets": [{"name": "s", "resource_group": "rg", "capacity": 4, "rolling_upgrade_policy": policy}]})
+    client.post(client.vmss("s", "/osRollingUpgrade", "rg"))
+    echoed = client.get(client.vmss("s", "/rollingUpgrades/latest", "rg")).json()["properties"]["policy"]
+    assert echoed == dict(policy, maxUnhealthyInstancePercent=20, maxUnhealthyUpgradedInstancePercent=20,
+                          pauseTimeBetweenBatches="PT0S")
+
+
+def test_demo_and_fleet_include_flexible_scale_sets():
+    demo = {v["name"]: v.get("orchestration_mode", "Uniform") for v in load_scenario("demo")["scale_sets"]}
+    assert {name for name, mode in demo.items() if mode == "Flexible"} == {"web-canary-weu", "api-r2-weu-02"}
+    modes = [v.get("orchestration_mode", "Uniform") for v in fleet(8)["scale_sets"]]
+    assert modes == ["Uniform"] * 3 + ["Flexible"] + ["Uniform"] * 3 + ["Flexible"]
+    assert all("orchestration_mode" not in v for v in fleet(8, flexible_every=None)["scale_sets"])

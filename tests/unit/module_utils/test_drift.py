@@ -109,6 +109,30 @@ def test_null_extension_list_of_an_agent_not_ready():
     assert _drift.reported_versions(vm) == ("7", None)
 
 
+def test_flexible_instances_are_named_by_vm_name_and_say_so():
+    vm = {"name": "web_1a2b3c4d", "id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/virtualMachines/web_1a2b3c4d",
+          "properties": {"virtualMachineScaleSet": {"id": "x"},
+                         "instanceView": {"extensions": [{"name": "HealthExtension", "type": VIEW_TYPE, "typeHandlerVersion": "2.1.1"}]}},
+          "resources": [{"name": "HealthExtension", "properties": {"typeHandlerVersion": "2.1"}}]}
+    assert _drift.reported_versions(vm, _drift.FLEXIBLE) == ("web_1a2b3c4d", {"healthextension": (VIEW_TYPE, "2.1.1")})
+    record = _drift.drift_record(HEALTH, [_drift.reported_versions(vm, _drift.FLEXIBLE)], ["2.1.5"], _drift.FLEXIBLE)
+    assert record["outdated_instances"] == ["web_1a2b3c4d"] and record["instance_naming"] == "vm_name"
+    assert _record(HEALTH, ["2.1.5"], _vm("0", ("HealthExtension", VIEW_TYPE, "2.1.1")))["instance_naming"] == "instance_id"
+    assert _drift.orchestration_mode({"properties": {"orchestrationMode": "Flexible"}}) == "Flexible"
+    assert _drift.orchestration_mode({"properties": {}}) == _drift.orchestration_mode(None) == "Uniform"
+
+
+def test_instances_being_created_or_deleted_are_neither_outdated_nor_unknown():
+    """MaxSurge: new instances (new ids) are created while the old ones still run; neither is mistaken."""
+    creating = {"instanceId": "12", "properties": {"instanceView": {"statuses": [{"code": "ProvisioningState/creating"}]}}}
+    deleting = _vm("3", ("HealthExtension", VIEW_TYPE, "2.1.1"))
+    deleting["properties"]["provisioningState"] = "Deleting"
+    record = _record(HEALTH, ["2.1.5"], _vm("0", ("HealthExtension", VIEW_TYPE, "2.1.5")), creating, deleting)
+    assert record["provisioning_instances"] == ["12", "3"]
+    assert record["unknown_instances"] == [] and record["outdated_instances"] == [] and record["instance_count"] == 1
+    assert not record["outdated"]
+
+
 def test_summary_counts_each_outdated_instance_once():
     health = _record(HEALTH, ["2.1.5"], _vm("0", ("HealthExtension", VIEW_TYPE, "2.1.1")),
                      _vm("1", ("HealthExtension", VIEW_TYPE, "2.1.1")), _vm("2", ("HealthExtension", VIEW_TYPE, "2.1.5")))
@@ -241,9 +265,32 @@ def test_drift_check_requests_per_scale_set_over_a_small_fleet(emulator, make_cl
         emulator.clear_requests()
         drift = _drift.check(client, SUB, "rg-fleet-%d" % (index % 2), "vmss-%04d" % index, cache)
         assert drift["outdated"] is ((index + 1) % 3 != 0)
+        # Every 4th scale set of the fleet is Flexible: the same cost, its instances named by VM name.
+        flexible = (index + 1) % 4 == 0
+        assert drift["instance_naming"] == ("vm_name" if flexible else "instance_id")
+        assert not flexible or all(name.startswith("vmss-%04d_" % index) for name in drift["extensions"][0]["outdated_instances"])
         paths = [r["path"] for r in api_requests(emulator)]
         per_set.append((sum(p.endswith("vmss-%04d" % index) for p in paths), sum(p.endswith("/virtualMachines") for p in paths),
                         sum(p.endswith("/versions") for p in paths), len(paths)))
     assert per_set[0] == (1, 3, 1, 5) and per_set[1] == (1, 3, 1, 5)   # eastus, then westeurope: one catalog read each
     assert all(counts == (1, 3, 0, 4) for counts in per_set[2:])
     assert cache.reads == 2
+
+
+def test_max_surge_drift_during_and_after_the_upgrade(emulator, make_client):
+    """While a MaxSurge batch runs, its new instances are listed apart; afterwards only the new ids remain, current."""
+    emulator.load({"scale_sets": [{"name": "s", "resource_group": "rg", "capacity": 4, "batch_seconds": 60,
+                                   "rolling_upgrade_policy": {"maxSurge": True, "maxBatchInstancePercent": 50}}]})
+    client = make_client()
+    before = _drift.check(client, SUB, "rg", "s", _drift.CatalogCache())["extensions"][0]
+    assert before["outdated_instances"] == ["0", "1", "2", "3"]
+    client.request("POST", "/subscriptions/%s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/s/"
+                   "extensionRollingUpgrade" % SUB, params={"api-version": "2024-07-01"}, expected=(202,))
+    emulator.advance(30)
+    during = _drift.check(client, SUB, "rg", "s", _drift.CatalogCache())["extensions"][0]
+    assert during["provisioning_instances"] == ["4", "5"] and during["unknown_instances"] == []
+    assert during["outdated_instances"] == ["0", "1", "2", "3"] and during["instance_count"] == 4
+    emulator.advance(100)
+    after = _drift.check(client, SUB, "rg", "s", _drift.CatalogCache())["extensions"][0]
+    assert after["outdated_instances"] == [] and after["unknown_instances"] == [] and after["provisioning_instances"] == []
+    assert after["instance_count"] == 4 and after["instance_versions"] == {"1.1.3": 4}

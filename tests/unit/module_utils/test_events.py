@@ -193,7 +193,7 @@ def test_drift_event_counts_instances_and_summarizes_each_extension():
     assert (change["kind"], change["status"], change["previous_status"], change["error"]) == (
         "vmss_extension_drift", "Outdated", "Current", None)
     assert change["progress"] == {
-        "outdated_instance_count": 3, "instance_count": 4,
+        "outdated_instance_count": 3, "instance_count": 4, "orchestration_mode": None, "instance_naming": None,
         "extensions": [
             {"name": "ext0", "publisher": "P", "type": "T", "model_version": "1.0", "target_version": "1.0.9",
              "outdated_instance_count": 3, "unknown_instance_count": 1, "instance_versions": {"1.0.9": 1, "1.0.2": 3},
@@ -202,6 +202,13 @@ def test_drift_event_counts_instances_and_summarizes_each_extension():
              "outdated_instance_count": 0, "unknown_instance_count": 0, "instance_versions": {"1.0.9": 4, "1.0.2": 0},
              "note": None}]}
     assert drift().status == "Current" and drift().progress["instance_count"] == 0
+
+
+def test_drift_event_says_how_instances_are_named():
+    result = {"extensions": [], "outdated": False, "outdated_instance_count": 0, "orchestration_mode": "Flexible",
+              "instance_naming": "vm_name"}
+    progress = _events.drift_observation(SUB, "rg-web", "web-01", result).progress
+    assert (progress["orchestration_mode"], progress["instance_naming"]) == ("Flexible", "vm_name")
 
 
 def test_drift_changes_when_the_outdated_count_crosses_zero_only():

@@ -332,6 +332,12 @@ def test_status_record_read_error_keeps_azures_code():
     assert rec["error_message"] == "Resource group 'rg-web' could not be found." and rec["msg"] == str(error)
 
 
+def test_status_record_says_how_instances_are_named():
+    drift = {"extensions": [], "outdated": False, "outdated_instance_count": 0, "instance_naming": "vm_name"}
+    assert _outcome.status_record(TARGET, None, drift=drift)["instance_naming"] == "vm_name"
+    assert _outcome.status_record(TARGET, None)["instance_naming"] is None   # drift not read
+
+
 def test_status_record_without_a_code_is_unknown():
     assert _outcome.status_record(TARGET, _shapes.rolling_upgrade({}))["status"] == "Unknown"
 

@@ -23,10 +23,65 @@ def test_behind_minor_pinned_and_unknown_instances(run_module, emulator):
     assert health == {"name": "HealthExtension", "publisher": "Microsoft.ManagedServices", "type": "ApplicationHealthLinux",
                       "model_version": "1.0", "target_version": "1.1.3", "outdated": True, "instance_count": 10,
                       "outdated_instances": ["0", "2", "3", "4", "5", "6", "7", "8"], "unknown_instances": ["9"],
-                      "instance_versions": {"1.0.9": 8, "1.1.3": 1}, "note": None}
+                      "provisioning_instances": [], "instance_versions": {"1.0.9": 8, "1.1.3": 1}, "instance_naming": "instance_id",
+                      "note": None}
     # Pinned to 2.1 (autoUpgradeMinorVersion false): 2.2.1 is listed but out of reach, 2.1.10 is current.
     assert script["target_version"] == "2.1.10" and script["outdated"] is False and script["outdated_instances"] == []
     assert [r["method"] for r in api_requests(emulator)] == ["GET"] * 4   # model, one VM page, two catalogs
+    assert result["orchestration_mode"] == "Uniform" and result["instance_naming"] == "instance_id"
+    vm_list = [r for r in api_requests(emulator) if r["path"].endswith("/virtualMachines")][0]
+    # Uniform: the scale-set VM list, instance views only (smaller pages).
+    assert "/virtualMachineScaleSets/vmss-healthy/" in vm_list["path"]
+    assert vm_list["query"]["$expand"] == ["instanceView"] and vm_list["query"]["$select"] == ["instanceView"]
+
+
+FLEX = {"name": "vmss-flex", "resource_group": "rg-flex", "orchestration_mode": "Flexible", "capacity": 5,
+        "extensions": [{"name": "HealthExtension", "publisher": "Microsoft.ManagedServices", "type": "ApplicationHealthLinux",
+                        "typeHandlerVersion": "1.0", "installed": {"default": "1.0.9", "1": "1.1.3"}}],
+        "deallocated_instances": [4]}
+
+
+def _flex_scenario(page_size=10, **extra):
+    # A Uniform scale set in the same resource group: its instances must not be taken for the Flexible one's.
+    return {"page_size": page_size, "scale_sets": [dict(FLEX, **extra), {"name": "vmss-uni", "resource_group": "rg-flex"}]}
+
+
+def _vm_name(emulator, index):
+    return emulator.state()["scale_sets"][0]["vm_names"][index]
+
+
+def test_flexible_instances_are_vm_names_from_the_resource_group_vm_list(run_module, emulator):
+    emulator.load(_flex_scenario(page_size=2))
+    failed, result = run_module("vmss_extension_info", name="vmss-flex", resource_group="rg-flex")
+    assert not failed, result.get("msg")
+    assert result["orchestration_mode"] == "Flexible" and result["instance_naming"] == "vm_name"
+    health = result["extensions"][0]
+    names = [_vm_name(emulator, i) for i in range(5)]
+    assert all(name.startswith("vmss-flex_") for name in names)
+    assert health["instance_naming"] == "vm_name" and health["instance_count"] == 5
+    assert health["outdated_instances"] == [names[0], names[2], names[3]] and health["unknown_instances"] == [names[4]]
+    assert health["instance_versions"] == {"1.0.9": 3, "1.1.3": 1} and result["outdated_instance_count"] == 3
+    lists = [r for r in api_requests(emulator) if r["path"].endswith("/virtualMachines")]
+    assert len(lists) == 3   # 5 VMs, pages of 2: one list per scale set per read, every page
+    assert all(r["path"] == "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-flex/providers/"
+               "Microsoft.Compute/virtualMachines" for r in lists)
+    vmss_id = ("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-flex/providers/"
+               "Microsoft.Compute/virtualMachineScaleSets/vmss-flex")
+    assert lists[0]["query"]["$filter"] == ["'virtualMachineScaleSet/id' eq '%s'" % vmss_id]
+    assert lists[0]["query"]["$expand"] == ["instanceView"] and "$select" not in lists[0]["query"]
+    assert not [r for r in api_requests(emulator) if "/virtualMachineScaleSets/vmss-flex/virtualMachines" in r["path"]]
+
+
+def test_flexible_upgrade_moves_the_vm_versions(run_module, emulator):
+    emulator.load(_flex_scenario(batch_seconds=10))
+    failed, result = run_module("vmss_extension_upgrade", name="vmss-flex", resource_group="rg-flex", poll_interval=1,
+                                wait_timeout=600)
+    assert not failed, result.get("msg")
+    assert result["action"] == "start" and result["rolling_upgrade"]["running_status"]["code"] == "Completed"
+    assert result["extensions"][0]["instance_naming"] == "vm_name"
+    failed, after = run_module("vmss_extension_info", name="vmss-flex", resource_group="rg-flex")
+    assert not failed and after["outdated"] is False
+    assert after["extensions"][0]["instance_versions"] == {"1.1.3": 4}
 
 
 def test_current_scale_set(run_module):
