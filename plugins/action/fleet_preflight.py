@@ -1,23 +1,48 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, azure_ops.rollout contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Action plugin of azure_ops.rollout.fleet_preflight: the ring checks before any request (see the module docs)."""
+"""Action plugin of azure_ops.rollout.fleet_preflight: the checks and the plan before any request (see the module docs).
+
+A thin caller of ``module_utils/_rings.py``: it gathers the inventory facts (groups, the play's hosts, the variables
+of each scale set, the inventory sources Ansible parsed) and fails with one line per problem.
+"""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import time
 
+from ansible import constants as C
 from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _fleet, _report
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _fleet, _rings
+
+display = Display()
+
+ROLE = "vmss_extension_rollout"
+ROLE_PREFIX = ROLE + "_"
+# The role's argument spec is read from the collection itself: one definition of the role's variables.
+ROLE_SPEC_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                              "roles", ROLE, "meta", "argument_specs.yml")
+DEFAULT_RINGS = ["canary", "ring1", "ring2"]
 
 ARGUMENT_SPEC = {
-    "rings": {"type": "list", "elements": "str", "required": True},
+    "rings": {"type": "list", "elements": "str", "default": DEFAULT_RINGS},
     "allow_empty_rings": {"type": "bool", "default": False},
-    "max_rings": {"type": "int"},
+    "serial": {"type": "raw", "default": "100%"},
+    "max_fail_percentage": {"type": "raw", "default": 0},
+    "unringed": {"type": "str", "choices": list(_rings.UNRINGED), "default": "fail"},
+    "scale_sets_group": {"type": "str", "default": "vmss"},
+    "report_dir": {"type": "path", "default": "rollout-reports"},
+    "report_name": {"type": "str", "default": "vmss_extension_rollout"},
+    "check_variables": {"type": "bool", "default": False},
+    "drift": {"type": "bool", "default": True},
+    "fail_on_drift": {"type": "bool", "default": False},
 }
 
 
@@ -31,12 +56,85 @@ class ActionModule(ActionBase):
         super(ActionModule, self).run(tmp, task_vars)
         task_vars = task_vars or {}
         params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
-        problems, plan = _report.plan_rings(params["rings"], task_vars.get("groups") or {},
-                                            task_vars.get("ansible_play_hosts_all") or [],
-                                            params["allow_empty_rings"], params["max_rings"])
+        groups = task_vars.get("groups") or {}
+        problems = []
+        if params["fail_on_drift"] and not params["drift"]:
+            problems.append("fleet_fail_on_drift=true (fail_on_drift) needs the drift reads that fleet_drift=false "
+                            "(drift) turns off: the gate would pass on drift it never read. Set fleet_drift=true, or "
+                            "fleet_fail_on_drift=false")
+        problems += self._source_problems(task_vars)
+        for problem in (_rings.serial_problem(params["serial"]), _rings.percentage_problem(params["max_fail_percentage"])):
+            if problem:
+                problems.append(problem)
+        more, plan = _rings.plan(params["rings"], groups, task_vars.get("ansible_play_hosts_all") or [],
+                                 params["allow_empty_rings"], params["unringed"], params["scale_sets_group"])
+        problems += more
+        if params["check_variables"]:
+            problems += self._variable_problems(task_vars, plan)
         if problems:
-            raise AnsibleActionFail("Not starting: " + "; ".join(problems))
+            raise AnsibleActionFail("Not starting:\n  " + "\n  ".join(problems))
+        running = [entry for entry in plan if entry["state"] == "run"]
+        unringed = [host for entry in plan if entry["state"] == "unringed" for host in entry["hosts"]]
         return {"changed": False, "plan": plan, "started_at": _fleet.utc_iso(time.time()),
-                "msg": "; ".join("ring %s: %d scale sets%s" % (e["ring"], len(e["hosts"]),
+                "rings": [entry["ring"] for entry in running],
+                "serial": _rings.batches(plan, params["serial"]),
+                "max_fail_percentage": float(params["max_fail_percentage"]),
+                "report_dir": os.path.abspath(params["report_dir"]), "report_name": params["report_name"],
+                "unringed": unringed,
+                "msg": "; ".join("ring %s: %d scale sets%s" % (e["ring"] or "(none)", len(e["hosts"]),
                                                                "" if e["state"] == "run" else " (%s)" % e["state"])
                                  for e in plan)}
+
+    @staticmethod
+    def _source_problems(task_vars):
+        """Every inventory source must have parsed, not only one: a failed source is a missing part of the fleet."""
+        if C.INVENTORY_ANY_UNPARSED_IS_FAILED:
+            return []  # Ansible itself stopped on any source that failed
+        try:
+            from ansible.inventory.manager import IGNORED  # pylint: disable=import-outside-toplevel
+
+            # pylint: disable-next=protected-access
+            processed = task_vars["hostvars"]._inventory._inventory.processed_sources
+        except (ImportError, KeyError, AttributeError):
+            return ["cannot tell whether every inventory source was parsed (this ansible-core does not say): set "
+                    "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED=true so that Ansible stops on a source that fails"]
+        failed = _rings.failed_sources(task_vars.get("ansible_inventory_sources") or [], processed,
+                                       skip=lambda entry: bool(IGNORED.search(entry.encode("utf-8", "surrogateescape"))))
+        if not failed:
+            return []
+        return ["inventory source(s) %s could not be parsed (see the warnings above): the scale sets they hold are "
+                "missing from this run. Fix the source, or leave it out of -i" % ", ".join(failed)]
+
+    @staticmethod
+    def _variable_problems(task_vars, plan):
+        """Run-wide settings overridden per scale set, role variables of a wrong type (problems); unknown (warnings)."""
+        import yaml  # pylint: disable=import-outside-toplevel
+
+        hostvars = task_vars.get("hostvars") or {}
+        # The run's value is the preflight host's; localhost (where the run-wide values live when --limit leaves it
+        # out) and every scale set in the run must agree with it.
+        hosts = ["localhost"] + [host for entry in plan for host in entry["in_run"]]
+        settings, role_values = {}, {_rings.RUN: _prefixed(task_vars, ROLE_PREFIX)}
+        for host in hosts:
+            values = hostvars.get(host) or {}
+            settings[host] = dict((name, values[name]) for name in _rings.RUN_SETTINGS if name in values)
+            if host != "localhost":
+                role_values[host] = _prefixed(values, ROLE_PREFIX)
+        run_values = dict((name, task_vars[name]) for name in _rings.RUN_SETTINGS if name in task_vars)
+        with open(ROLE_SPEC_PATH) as handle:
+            spec = yaml.safe_load(handle)["argument_specs"]["main"]["options"]
+        errors, unknown = _rings.role_variable_problems(spec, ROLE_PREFIX, role_values, _validate)
+        for line in _rings.collapse(unknown):
+            display.warning(line)
+        return _rings.collapse(_rings.setting_overrides(run_values, settings)) + _rings.collapse(errors)
+
+
+def _prefixed(values, prefix):
+    """The variables whose names start with ``prefix``, leaving out the role's own results and registered steps."""
+    return dict((name, values[name]) for name in list(values)
+                if name.startswith(prefix) and not name.startswith(prefix + "_")
+                and name not in (prefix + "result", prefix + "error"))
+
+
+def _validate(spec, values):
+    return list(ArgumentSpecValidator(spec).validate(values).error_messages)

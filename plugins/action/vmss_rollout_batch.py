@@ -22,7 +22,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _auth, _fleet, _outcome, _report, _validation
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _auth, _fleet, _outcome, _report, _rings, _validation
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import SHARED_RULES
 
@@ -55,6 +55,11 @@ class ActionModule(ActionBase):
             except AzureError as error:
                 raise AnsibleActionFail(str(error))
 
+        if not params.get("ring") and (params.get("report") or {}).get("plan") and params["mode"] == "rollout":
+            try:  # the fleet playbook's one ring play: the batch's ring is in the preflight's plan
+                params["ring"] = _rings.batch_ring(params["report"]["plan"], params["hosts"])
+            except ValueError as error:
+                raise AnsibleActionFail(str(error))
         targets = [self._target(host, task_vars, options.get("subscription_id"), params.get("ring"))
                    for host in params["hosts"]]
         valid, records = [], {}

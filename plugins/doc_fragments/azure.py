@@ -18,7 +18,10 @@ options:
       - Where the credential comes from.
       - V(auto) tries, in order, the explicit options (a client secret or certificate, which may also come from the
         environment variables listed below), workload identity (when E(AZURE_FEDERATED_TOKEN_FILE) is set), managed
-        identity, then the Azure CLI. It never prompts interactively.
+        identity, then the Azure CLI. It never prompts interactively. A O(client_id) without O(secret) (or
+        O(x509_certificate_path)) fails before any request, naming what is missing, unless
+        E(AZURE_FEDERATED_TOKEN_FILE) is set (workload identity), as a secret set under a name nothing reads must not
+        make the run fall through to the machine's managed identity. Use V(msi) for a user-assigned managed identity.
       - V(env) uses azure-identity's C(EnvironmentCredential) (E(AZURE_CLIENT_ID), E(AZURE_CLIENT_SECRET) or
         E(AZURE_CLIENT_CERTIFICATE_PATH), E(AZURE_TENANT_ID)).
       - V(cli) uses the token of C(az login). V(msi) uses a managed identity (user-assigned when O(client_id) is set).

@@ -175,6 +175,21 @@ class ClientSecretGrant:
         return token, time.time() + expires_in
 
 
+def quiet_azure_logging():
+    """Keep azure-identity's (and azure-core's) log lines off stderr.
+
+    Without a handler, Python's last-resort handler writes their warnings ("AzureCliCredential.get_token failed:
+    ...") to stderr, which Ansible reports as a worker that "errantly sent data directly to stderr". The reason is
+    in the error the credential raises, which the caller reports; a process that configured logging (ansible-rulebook)
+    still gets the records, as they propagate.
+    """
+    import logging  # pylint: disable=import-outside-toplevel
+
+    logger = logging.getLogger("azure")
+    if not any(isinstance(handler, logging.NullHandler) for handler in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+
+
 class IdentityCredential:
     """An azure-identity credential built on first use from a factory."""
 
@@ -185,6 +200,7 @@ class IdentityCredential:
 
     def get_token(self, scope):
         if self._credential is None:
+            quiet_azure_logging()
             self._credential = self._factory()
         access = self._credential.get_token(scope)
         return access.token, access.expires_on
@@ -194,17 +210,30 @@ class IdentityCredential:
         self._credential = None
 
 
-def explicit_credential_problem(options):
-    """Why explicit credentials cannot work (a secret or certificate without client_id or tenant), or None.
+def explicit_credential_problem(options, environ=None):
+    """Why explicit credentials cannot work, or None: a secret or certificate without client_id or tenant, or (with
+    ``auth_source=auto``) a client_id without a secret or certificate.
 
-    Checked before any request: without it a secret missing its tenant would fall through to managed identity
-    and the Azure CLI, and the error would name neither.
+    Checked before any request: without it a secret missing its tenant, or a secret set under a name nothing reads,
+    would fall through to managed identity and the Azure CLI (the run would act as whatever identity the machine
+    has), and the error would name neither. A user-assigned managed identity is chosen with ``auth_source=msi``; a
+    client_id with AZURE_FEDERATED_TOKEN_FILE is workload identity.
     """
-    if (options.get("auth_source") or "auto") not in ("auto", "explicit"):
+    source = options.get("auth_source") or "auto"
+    if source not in ("auto", "explicit"):
         return None
+    environ = os.environ if environ is None else environ
     given = next((name for name in ("secret", "x509_certificate_path") if options.get(name)), None)
+    if not given:
+        if not options.get("client_id") or (source == "auto" and environ.get("AZURE_FEDERATED_TOKEN_FILE")):
+            return None
+        missing = ["secret (or x509_certificate_path)"] + ([] if options.get("tenant") else ["tenant"])
+        return ("client_id given but %s missing (set secret or AZURE_CLIENT_SECRET%s; the playbooks read "
+                "azure_secret or azure_client_secret, azure_tenant or azure_tenant_id). For a user-assigned managed "
+                "identity set auth_source=msi" % (" and ".join(missing),
+                                                  "" if options.get("tenant") else ", tenant or AZURE_TENANT_ID"))
     missing = [name for name in ("client_id", "tenant") if not options.get(name)]
-    if not given or not missing:
+    if not missing:
         return None
     return "%s given but %s missing (set %s)" % (given, " and ".join(missing),
                                                  ", ".join("%s or %s" % (name, ENV_FALLBACKS[name][0]) for name in missing))

@@ -25,7 +25,7 @@ BAD_STATUSES = ("Faulted", "Error", "Failed", "Refused", "Cancelled", "TimedOut"
 
 
 # -- before any request --------------------------------------------------------------------------------------------
-def plan_rings(rings, inventory_groups, run_hosts, allow_empty=False, max_rings=None):
+def plan_rings(rings, inventory_groups, run_hosts, allow_empty=False):
     """Check the rings against the inventory; return (problems, plan).
 
     ``inventory_groups`` maps a group to its hosts in the whole inventory (Ansible's ``groups``), ``run_hosts``
@@ -50,9 +50,6 @@ def plan_rings(rings, inventory_groups, run_hosts, allow_empty=False, max_rings=
                             "or set rollout_allow_empty_rings=true to roll out without it" % ring)
         state = "empty" if not members else ("run" if in_run else "limited out")
         plan.append({"ring": ring, "hosts": members, "in_run": in_run, "state": state})
-    if max_rings is not None and len(rings) > max_rings:
-        problems.append("rollout_rings names %d rings but the playbook has %d ring plays: add an import of "
-                        "rollout/ring.yml per extra ring" % (len(rings), max_rings))
     if not ring_of:
         problems = [ZERO_SCALE_SETS % ("the groups " + ", ".join(rings) if rings else "no group")]
     return problems, plan

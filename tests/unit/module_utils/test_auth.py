@@ -113,6 +113,22 @@ def test_azure_cli(emulator, tmp_path, monkeypatch):
     assert body["properties"]
 
 
+def test_azure_identity_log_lines_stay_off_stderr(tmp_path):
+    """A failing azure-identity credential logs a warning; in a bare process (an Ansible worker: no logging set up)
+    Python's last-resort handler printed it to stderr, which Ansible shows as "errantly sent data"."""
+    import subprocess  # pylint: disable=import-outside-toplevel
+    import sys  # pylint: disable=import-outside-toplevel
+
+    code = ("from ansible_collections.azure_ops.rollout.plugins.module_utils import _auth\n"
+            "chain = _auth.credential_chain({'auth_source': 'cli'}, True, None)\n"
+            "try:\n    chain[0][1].get_token('https://management.azure.com/.default')\n"
+            "except Exception as error:\n    print('raised', type(error).__name__)\n")
+    env = {"PATH": str(tmp_path), "PYTHONPATH": os.pathsep.join(sys.path)}  # no `az` on PATH
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert "raised" in done.stdout, done.stdout + done.stderr
+    assert done.stderr == ""
+
+
 def test_credential_file_profile(emulator, tmp_path, monkeypatch):
     credentials = tmp_path / "credentials"
     credentials.write_text("[default]\nsubscription_id=bad\n[emu]\nsubscription_id=%s\nclient_id=%s\nsecret=%s\ntenant=%s\n"
@@ -171,11 +187,25 @@ def test_credential_file_problems_name_the_file_and_profile(tmp_path, monkeypatc
     ({"x509_certificate_path": "/p.pem"},
      "x509_certificate_path given but client_id and tenant missing (set client_id or AZURE_CLIENT_ID, tenant or AZURE_TENANT_ID)"),
     ({"client_id": "c", "secret": "s", "tenant": "t"}, None),
-    ({"client_id": "c"}, None),  # a user-assigned managed identity
     ({"client_id": "c", "secret": "s", "auth_source": "msi"}, None),
+    ({"client_id": "c", "auth_source": "msi"}, None),  # a user-assigned managed identity, chosen
+    # A client id whose secret is set under a name nothing reads must not fall through to an ambient identity.
+    ({"client_id": "c"}, "client_id given but secret (or x509_certificate_path) and tenant missing (set secret or "
+                         "AZURE_CLIENT_SECRET, tenant or AZURE_TENANT_ID; the playbooks read azure_secret or "
+                         "azure_client_secret, azure_tenant or azure_tenant_id). For a user-assigned managed identity "
+                         "set auth_source=msi"),
+    ({"client_id": "c", "tenant": "t"}, "client_id given but secret (or x509_certificate_path) missing (set secret or "
+                                        "AZURE_CLIENT_SECRET; the playbooks read azure_secret or azure_client_secret, "
+                                        "azure_tenant or azure_tenant_id). For a user-assigned managed identity set "
+                                        "auth_source=msi"),
 ])
 def test_explicit_credential_problem(options, problem):
-    assert _auth.explicit_credential_problem(options) == problem
+    assert _auth.explicit_credential_problem(options, {}) == problem
+
+
+def test_a_client_id_with_a_federated_token_file_is_workload_identity():
+    assert _auth.explicit_credential_problem({"client_id": "c", "tenant": "t"},
+                                             {"AZURE_FEDERATED_TOKEN_FILE": "/var/run/token"}) is None
 
 
 def test_a_secret_without_tenant_fails_before_any_request(emulator):

@@ -111,15 +111,6 @@ def test_a_ring_left_out_by_limit_is_planned_as_limited_out():
     assert plan[0]["in_run"] == ["c1"] and plan[1]["in_run"] == ["r1b"] and plan[2]["state"] == "limited out"
 
 
-def test_max_rings():
-    rings = RINGS + ["ring3"]
-    groups = dict(GROUPS, ring3=["r3a"])
-    problems = _report.plan_rings(rings, groups, ALL_HOSTS + ["r3a"], max_rings=3)[0]
-    assert problems == ["rollout_rings names 4 rings but the playbook has 3 ring plays: add an import of "
-                        "rollout/ring.yml per extra ring"]
-    assert _report.plan_rings(rings, groups, ALL_HOSTS, max_rings=4)[0] == []
-
-
 # -- stops_run: Ansible's max_fail_percentage rule -------------------------------------------------------------------
 @pytest.mark.parametrize("failed, size, percentage, stops", [
     (0, 10, 0, False), (1, 10, 0, True), (1, 10, 10, False), (2, 10, 10, True), (2, 4, 50, False), (3, 4, 50, True),
