@@ -241,18 +241,33 @@ class Display:
         elapsed = record["elapsed"] if record else (now - job.began if job.began is not None else 0.0)
         text = _outcome.progress_line(self.labels[id(job)], job.phase, job.shaped, elapsed, self.width)
         if record and record["failed"]:
-            text += "  " + (record["error_code"] or record["msg"].split(": ", 2)[-1][:160])
+            text += "  " + _failure_text(record)
         return text
 
     def block(self, now, elapsed, note=None):
-        """Lines of the scale sets whose state changed since the last block, and the batch summary."""
-        lines = []
+        """Lines of the scale sets whose state changed since the last block, and the batch summary. Scale sets that
+        ended in this block with the very same failure (500 refused credentials) share one line."""
+        lines, changed = [], []
         for job in self.jobs:
             key = (job.phase, _outcome.counts(job.shaped)["percent"], job.record is not None)
             # By job, not by name: scale set names are unique per resource group only.
             if self.shown.get(id(job)) != key:
                 self.shown[id(job)] = key
+                changed.append(job)
+        failed = [job for job in changed if job.record is not None and job.record["failed"]]
+        alike = {}
+        for entry in _outcome.groups([job.record for job in failed]):
+            for record in entry[2]:
+                alike[id(record)] = entry[2]
+        done = set()
+        for job in changed:
+            group = alike.get(id(job.record))
+            if group is None or len(group) == 1:
                 lines.append("  " + self.line(job, now))
+            elif id(group) not in done:
+                done.add(id(group))
+                lines.append("  %-*s %-15s %s: %s" % (self.width, "%d scale sets" % len(group), group[0]["status"],
+                                                      _failure_text(group[0]), _outcome.names(group, 5)))
         summary = _outcome.summary_line(elapsed, [job.phase for job in self.jobs], len(self.jobs))
         lines.append("  " + summary + ("  | " + note if note else ""))
         self.emit(lines)
@@ -267,6 +282,11 @@ def header(title, count, started, params, on_timeout, progress_interval, check_m
     return "%s: %d scale set%s, started %s; each waits up to %s (on_timeout=%s), polls every %ss, progress every %ss. %s" % (
         title or "batch", count, "" if count == 1 else "s", started, _outcome.duration(params.get("wait_timeout")),
         on_timeout, params.get("poll_interval"), progress_interval, after)
+
+
+def _failure_text(record):
+    """Azure's code, else the failure without the scale set's name, cut between words."""
+    return record["error_code"] or _outcome.shorten(_outcome.problem(record), 160)
 
 
 def run_rollout(jobs, clock, emit, progress_interval=30, max_concurrent_starts=10, on_timeout="fail", title=None,

@@ -44,6 +44,48 @@ COUNT_KEYS = (("succeeded", "successful_instance_count"), ("failed_instances", "
               ("in_progress", "in_progress_instance_count"), ("pending", "pending_instance_count"))
 
 
+def shorten(text, width):
+    """``text`` in at most ``width`` characters, cut between words (never inside one) and ending with `` ...``."""
+    text = " ".join((text or "").split())
+    if len(text) <= width:
+        return text
+    cut = text[:max(0, width - 4)]
+    if " " in cut:
+        cut = cut[:cut.rindex(" ")]
+    return cut.rstrip(" ,;:") + " ..."
+
+
+def problem(record):
+    """What went wrong with a scale set, without its name: the part of its message after ``<name> (<rg>): <status>``,
+    else Azure's code and message. Identical problems of many scale sets are shown once (see ``groups``)."""
+    head = "%s (%s): %s" % (record.get("name"), record.get("resource_group"), record.get("status"))
+    msg = record.get("msg") or ""
+    if msg.startswith(head):
+        return msg[len(head):].lstrip(": ")
+    return ": ".join(part for part in (record.get("error_code"), record.get("error_message")) if part) or msg
+
+
+def groups(records, describe=None):
+    """``[(status, problem, [records...])]``: records with the same status and problem (``describe(record)``, default
+    ``problem``) together, failures first, each group where its first record was."""
+    found = {}
+    order = []
+    for record in records:
+        key = (record.get("status"), (describe or problem)(record))
+        if key not in found:
+            found[key] = []
+            order.append(key)
+        found[key].append(record)
+    order.sort(key=lambda key: not found[key][0].get("failed"))  # stable: failures first, each kind in its order
+    return [(key[0], key[1], found[key]) for key in order]
+
+
+def names(records, limit=3):
+    """``a, b, c and 497 more``."""
+    listed = [record.get("name") or record.get("host") for record in records]
+    return ", ".join(listed[:limit]) + (" and %d more" % (len(listed) - limit) if len(listed) > limit else "")
+
+
 def duration(seconds):
     """``45s``, ``4m10s``, ``1h02m``: short and unambiguous for progress lines."""
     if seconds is None:

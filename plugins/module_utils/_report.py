@@ -266,17 +266,24 @@ def drift_text(row):
 
 
 # -- text and HTML -------------------------------------------------------------------------------------------------
-def text_lines(document, limit=20):
-    """A short text summary for the play output: the headline, the counts and the failed rows (at most ``limit``)."""
+def text_lines(document, limit=20, width=220):
+    """A short text summary for the play output: the headline, then the rows that need a look (failures first, then
+    interrupted, faulted or outdated ones), scale sets with the very same problem on one line, at most ``limit`` lines,
+    each cut between words at ``width`` characters."""
     lines = [document["headline"]]
     bad = [row for row in document["rows"]
-           if row.get("failed") or row["status"] in ("Faulted", "Error") or row.get("outdated")]
-    for row in bad[:limit]:
-        error = ": ".join(part for part in (row.get("error_code"), row.get("error_message")) if part)
-        lines.append("  %-10s %-24s %-10s %s" % (row["ring"] or "-", row["name"], row["status"], (
-            row.get("msg") or error or drift_text(row) or "")[:200]))
-    if len(bad) > limit:
-        lines.append("  ... and %d more, see the report" % (len(bad) - limit))
+           if row.get("failed") or row["status"] in ("Faulted", "Error", "Interrupted") or row.get("outdated")]
+    found = _outcome.groups(bad, lambda row: _outcome.problem(row) or drift_text(row))
+    for status, text, group in found[:limit]:
+        rings = sorted(set(row["ring"] or "-" for row in group), key=[row["ring"] or "-" for row in group].index)
+        if len(group) == 1:
+            head = "  %-10s %-24s %-11s " % (rings[0], group[0]["name"] or group[0]["host"], status)
+        else:
+            head = "  %-10s %-24s %-11s " % (",".join(rings), "%d scale sets" % len(group), status)
+            text = "%s: %s" % (_outcome.names(group, 5), text)
+        lines.append(head + _outcome.shorten(text, max(40, width - len(head))))
+    if len(found) > limit:
+        lines.append("  ... and %d more, see the report" % sum(len(entry[2]) for entry in found[limit:]))
     return lines
 
 

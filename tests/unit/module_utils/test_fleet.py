@@ -386,6 +386,37 @@ def test_display_prints_only_the_scale_sets_that_changed():
     assert len(emitted[-1]) == 1, "the same percent is not printed again"
 
 
+def test_identical_failures_of_a_block_share_one_line():
+    from ansible_collections.azure_ops.rollout.plugins.module_utils import _outcome
+
+    names = ["web-%03d" % index for index in range(500)] + ["api-1"]
+    jobs = [_fleet.Job(target(name), dict(PARAMS), None) for name in names]
+    denied = {"msg": "AuthenticationFailed: the client secret was refused by the tenant", "error": {
+        "code": "AuthenticationFailed", "message": "the client secret was refused by the tenant"}}
+    for job in jobs[:500]:
+        job.record = _outcome.rollout_record(job.target, None, denied, elapsed=1.0)
+        job.phase = job.record["status"]
+    jobs[500].record = _outcome.rollout_record(jobs[500].target, {"action": "current"}, elapsed=1.0)
+    jobs[500].phase = "Current"
+    emitted = []
+    _fleet.Display(jobs, emitted.append).block(2.0, 2.0)
+    lines = emitted[-1]
+    assert len(lines) == 3, lines
+    assert re.match(r"  500 scale sets\s+Error\s+AuthenticationFailed: web-000, web-001, web-002, web-003, web-004 "
+                    r"and 495 more$", lines[0]), lines[0]
+    assert lines[1].split()[:2] == ["api-1", "Current"] and lines[2].endswith("500 Error, 1 Current")
+
+
+def test_a_long_failure_is_cut_between_words():
+    from ansible_collections.azure_ops.rollout.plugins.module_utils import _outcome
+
+    job = _fleet.Job(target("web-1"), dict(PARAMS), None)
+    job.record = _outcome.rollout_record(job.target, None, {"msg": " ".join(["unexpected"] * 40), "error": None})
+    job.phase = job.record["status"]
+    line = _fleet.Display([job], lambda lines: None).line(job, 0.0)
+    assert line.endswith("unexpected ...") and "unexpected unexpected" in line
+
+
 def test_two_scale_sets_of_the_same_name_are_tracked_apart():
     # Scale set names are unique per resource group only.
     jobs = [_fleet.Job(dict(target("web"), host="rg-a_web", resource_group="rg-a"), dict(PARAMS), None),

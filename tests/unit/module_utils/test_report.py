@@ -184,7 +184,7 @@ def test_headline_all_fine():
 
 def test_text_lines_list_the_failed_rows_up_to_a_limit():
     plan = _report.plan_rings(["canary"], {"canary": ["h%d" % i for i in range(5)]}, ["h%d" % i for i in range(5)])[1]
-    records = dict(("h%d" % i, faulted("h%d" % i, "canary")) for i in range(5))
+    records = dict(("h%d" % i, faulted("h%d" % i, "canary", message="instance %d unhealthy" % i)) for i in range(5))
     rows = _report.rollout_rows(plan, records, {})
     document = _report.report("rollout", "t", rows, _report.headline(rows, plan), "a", "b")
     lines = _report.text_lines(document, limit=3)
@@ -443,3 +443,35 @@ def test_a_failed_drift_gate_is_red_and_says_failed():
     # Without the drift gate the same rows pass (nothing Faulted or Error): green, passed.
     passed = _report.report("status", "t", rows, _report.status_headline(rows, ["Faulted", "Error"]), "a", "b")
     assert passed["passed"] is True and 'class="headline good"' in _report.html(passed)
+
+
+def test_text_lines_show_failures_first_and_identical_problems_once():
+    hosts = ["h%d" % i for i in range(500)] + ["ok", "bad"]
+    plan = _report.plan_rings(["canary"], {"canary": hosts}, hosts)[1]
+    denied = "AuthenticationFailed: Authentication failed. The 'Authorization' header is missing or in an invalid format."
+    records = dict((host, _outcome.error_record(target(host, "canary"), denied)) for host in hosts[:500])
+    records["ok"] = completed("ok", "canary")
+    records["bad"] = faulted("bad", "canary")
+    rows = _report.rollout_rows(plan, records, {})
+    rows.insert(0, rows.pop())                                         # the Faulted row listed first...
+    document = _report.report("rollout", "t", rows, "h", "a", "b")
+    lines = _report.text_lines(document)
+    assert len(lines) == 3, lines                                      # 500 identical errors are one line
+    assert lines[1].split()[1:3] == ["vmss-bad", "Faulted"]
+    assert lines[2].split()[1:5] == ["500", "scale", "sets", "Error"]
+    assert "vmss-h0, vmss-h1, vmss-h2, vmss-h3, vmss-h4 and 495 more: " + denied in lines[2]
+
+
+def test_text_lines_are_cut_between_words():
+    plan = _report.plan_rings(["canary"], {"canary": ["c1"]}, ["c1"])[1]
+    words = "word%d" % 0 + "".join(" word%d" % i for i in range(1, 200))
+    rows = _report.rollout_rows(plan, {"c1": _outcome.error_record(target("c1", "canary"), words)}, {})
+    line = _report.text_lines(_report.report("rollout", "t", rows, "h", "a", "b"), width=120)[1]
+    assert len(line) <= 120 and line.endswith(" ...")
+    assert re.match(r"word\d+$", line[:-4].split()[-1]) and line[:-4].split()[-1] in words.split()
+
+
+def test_shorten():
+    assert _outcome.shorten("short", 10) == "short"
+    assert _outcome.shorten("one two three four", 12) == "one two ..."
+    assert len(_outcome.shorten("x" * 50, 20)) <= 20
