@@ -12,12 +12,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import difflib
 import multiprocessing
 import os
 import signal
 import threading
 import time
 
+from ansible import constants as C
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
@@ -80,11 +82,13 @@ class ActionModule(ActionBase):
         from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient
 
         client = AzureClient(options, max_connections=max(10, min(len(valid), 100)))
+        jobs = []
         if params["mode"] == "status":
             done = _fleet.run_status(valid, client, params["api_version"], params["parallel_reads"], params["drift"],
                                      params.get("extensions"))
         else:
-            jobs = [_fleet.Job(target, params, client, check_mode) for target in valid]
+            diff_mode = bool(self._task.diff if self._task.diff is not None else self._play_context.diff)
+            jobs = [_fleet.Job(target, params, client, check_mode, diff_mode) for target in valid]
             title = "ring %s" % params["ring"] if params.get("ring") else "batch"
             rewrite = None
             if params.get("report"):
@@ -112,8 +116,10 @@ class ActionModule(ActionBase):
         for record in ordered:
             summary[record["status"]] = summary.get(record["status"], 0) + 1
         # changed is recorded per host by the role (a run_once result would mark every host of the batch).
-        return {"changed": False, "results": records, "summary": summary, "report": report,
-                "failed_hosts": [r["host"] for r in ordered if r.get("failed")]}
+        result = {"changed": False, "results": records, "summary": summary, "report": report,
+                  "failed_hosts": [r["host"] for r in ordered if r.get("failed")]}
+        _show_diffs([job.diff for job in jobs if job.diff])
+        return result
 
     @staticmethod
     def _merge(invalid, current):
@@ -182,6 +188,23 @@ class ActionModule(ActionBase):
     @staticmethod
     def _emit(lines):
         display.display("\n".join(lines))
+
+
+def _show_diffs(diffs):
+    """``--diff``: the versions before and after of each scale set to start, as the callback shows a module's diff.
+
+    Printed here, not returned as ``diff``: the callback shows a diff only with ``changed``, and a ``run_once`` result
+    marked changed would count every scale set of the batch as changed in the recap.
+    """
+    for diff in diffs:
+        lines = difflib.unified_diff(diff["before"].splitlines(True), diff["after"].splitlines(True),
+                                     fromfile="before: " + diff["before_header"],
+                                     tofile="after: " + diff["after_header"], n=10)
+        for line in lines:
+            line = line.rstrip("\n")
+            colour = (C.COLOR_DIFF_ADD if line.startswith("+") else C.COLOR_DIFF_REMOVE if line.startswith("-")
+                      else C.COLOR_DIFF_LINES if line.startswith("@@") else None)
+            display.display(line, color=colour)
 
 
 @contextlib.contextmanager

@@ -123,8 +123,10 @@ def setting_conflicts(params, host_settings, prefix, first_host):
 class Job:
     """One scale set of a batch, in the shape the upgrade procedure expects (see ``_upgrade``)."""
 
-    def __init__(self, target, params, client, check_mode=False):
+    def __init__(self, target, params, client, check_mode=False, diff_mode=False):
         self.target = target
+        self.diff_mode = diff_mode  # the procedure then returns the versions before and after as a diff
+        self.diff = None
         self.params = dict(params, resource_group=target["resource_group"], name=target["name"], wait=True,
                            operation_url=None)
         self.client = client
@@ -190,10 +192,42 @@ def _run_job(job, clock, slots, on_timeout):
         release()
     # What Azure's throttling cost this scale set's requests (this thread's), as the module reports it.
     result = dict(result, throttled=job.client.throttled(this_thread=True))
+    job.diff = labelled_diff(result.get("diff"), job.target["name"])
     job.record = _outcome.rollout_record(job.target, result, failure, job.check_mode, on_timeout,
                                          elapsed=clock.monotonic() - job.began, started_at=utc_iso(wall),
                                          ended_at=utc_iso(clock.wall()), warnings=job.warnings)
+    job.record = explain_refusal(job.record, job.params.get("variable_prefix"))
     job.phase = job.record["status"]
+
+
+def labelled_diff(diff, name):
+    """The procedure's diff (``--diff``: versions before and after), its headers naming the scale set."""
+    if not diff:
+        return None
+    return dict(diff, before_header="%s: %s" % (name, diff.get("before_header")),
+                after_header="%s: %s" % (name, diff.get("after_header")))
+
+
+# What a refusal needs to become a start or a wait: the option that refused, and the value that lets it through.
+REFUSING_OPTIONS = (("if_faulted=fail", "if_faulted", "start"), ("if_running=fail", "if_running", "wait"))
+
+
+def explain_refusal(record, prefix):
+    """A ``Refused`` record of the role names the exact variable (``vmss_extension_rollout_if_faulted``) in
+    ``refused_by`` and its message, and the way to override it for this scale set: ``-e <variable>=start --limit
+    <host>`` (the same variable set on the host alone is refused: the scale sets of a batch share one value)."""
+    if record.get("status") != "Refused" or not prefix:
+        return record
+    for words, option, value in REFUSING_OPTIONS:
+        if words in (record.get("msg") or ""):
+            variable = prefix + option
+            msg = record["msg"].replace(words, "%s=fail" % variable).replace(
+                "run with %s=%s" % (option, value), "start it again as below").rstrip(".")
+            return dict(record, refused_by=variable, msg="%s. To %s this scale set anyway: ansible-playbook ... -e %s=%s "
+                        "--limit %s (on the command line: a value set on one host is refused, the scale sets of a batch "
+                        "share one)." % (msg, "start" if value == "start" else "wait for", variable, value,
+                                         record["host"]))
+    return record
 
 
 def _unexpected(error):

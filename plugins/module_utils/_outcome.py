@@ -185,10 +185,28 @@ def rollout_record(target, result=None, failure=None, check_mode=False, on_timeo
         "timeline": result.get("timeline") or [],
         "warnings": list(warnings or []),
         "throttled": list(result.get("throttled") or []),
+        "versions": versions(result.get("extensions")),
     })
     record.update(counts(result.get("rolling_upgrade")))
     record["msg"] = rollout_message(record, (failure or {}).get("msg"))
     return record
+
+
+def versions(extensions):
+    """Each extension's versions from -> to, from the drift read before the start (``_drift.check``): ``name``,
+    ``from`` (installed version -> instance count), ``to`` (the target), ``outdated`` (instances). [] when not read
+    (an attached or running upgrade is not read for drift)."""
+    return [{"name": ext["name"], "from": dict(ext.get("instance_versions") or {}), "to": ext.get("target_version"),
+             "outdated": len(ext.get("outdated_instances") or [])} for ext in extensions or []]
+
+
+def versions_text(record):
+    """``HealthExtension 1.0.0 on 8, 1.0.9 on 2 -> 1.0.9; CustomScript 2.1 (current)``, or '' when not read."""
+    parts = []
+    for ext in record.get("versions") or []:
+        installed = ", ".join("%s on %d" % item for item in sorted(ext["from"].items())) or "not installed"
+        parts.append("%s %s %s" % (ext["name"], installed, "-> %s" % ext["to"] if ext["outdated"] else "(current)"))
+    return "; ".join(parts)
 
 
 def rollout_message(record, failure_msg=None):

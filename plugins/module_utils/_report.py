@@ -376,8 +376,9 @@ def html(document):
                 "Extensions", "Error")
         widths = (13, 9, 5, 8, 11, 11, 7, 16, 20)
     else:
-        head = ("Scale set", "Status", "Progress over time", "OK / failed / pending", "Started (UTC)", "Elapsed", "Error")
-        widths = (17, 10, 16, 11, 12, 7, 27)
+        head = ("Scale set", "Status", "Progress over time", "OK / failed / pending", "Versions", "Started in Azure (UTC)",
+                "Elapsed", "Error")
+        widths = (13, 10, 16, 8, 14, 11, 6, 22)
     out.append("<table><colgroup>%s</colgroup><thead><tr>%s</tr></thead><tbody>" % (
         "".join('<col style="width:%d%%">' % w for w in widths), "".join("<th>%s</th>" % escape(h) for h in head)))
     ring = object()
@@ -404,6 +405,12 @@ def html(document):
                      _error_cell(row.get("error_code"), error)]
         else:
             extra = []
+            if row.get("action") == "start" and row.get("upgrade_started"):
+                extra.append("started by this run")
+            elif row.get("action") == "attach":
+                extra.append("attached: started by someone else")
+            if row.get("refused_by"):
+                extra.append("refused by %s" % row["refused_by"])
             if row.get("cancelled"):
                 extra.append("cancelled")
             if row.get("left_running"):
@@ -413,7 +420,8 @@ def html(document):
                      "<td>%s</td>" % (progress_svg(row.get("timeline"), row.get("elapsed")) or
                                       '<span class="small">%s</span>' % escape(_no_picture(row))),
                      '<td class="num">%s</td>' % counts,
-                     _when(row.get("started_at")),
+                     '<td class="small">%s</td>' % escape(_outcome.versions_text(row) or "-"),
+                     _when(row.get("start_time"), full=True),
                      '<td class="num">%s</td>' % _outcome.duration(row.get("elapsed")),
                      _error_cell(row.get("error_code"), error)]
         out.append("<tr>%s</tr>" % "".join(cells))

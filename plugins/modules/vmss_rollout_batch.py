@@ -104,8 +104,11 @@ attributes:
     support: full
     description: Plans without any POST; the records say C(WouldStart), C(WouldAttach), C(Skipped) or C(Current).
   diff_mode:
-    support: none
-    description: There is no configuration to diff.
+    support: full
+    description:
+      - With C(--diff), prints each scale set to start with the extension versions its instances run before and the
+        target versions after, as M(azure_ops.rollout.vmss_extension_upgrade) does (also in check mode). The records
+        carry them as RV(results.versions) in any mode.
 notes:
   - The batch's own options (timeouts, policies) are templated once, for the first host of the batch; per scale set,
     only C(vmss_name), C(resource_group) and C(subscription_id) are read from each host.
@@ -290,6 +293,20 @@ results:
       type: list
       elements: dict
       returned: with O(mode=rollout)
+    versions:
+      description:
+        - Each extension's versions, from the drift read before the start (empty when it was not read, for example for
+          an upgrade already running that the step attached to) - C(name), C(from) (installed version to instance
+          count), C(to) (the target version) and C(outdated) (instances).
+      type: list
+      elements: dict
+      returned: with O(mode=rollout)
+      sample: [{name: HealthExtension, from: {1.0.0: 8}, to: 1.0.9, outdated: 8}]
+    refused_by:
+      description: For a C(Refused) scale set of the role, the exact variable that refused it (for example
+        C(vmss_extension_rollout_if_faulted)); its message says how to override it for this scale set only.
+      type: str
+      returned: when refused and O(variable_prefix) is set
     warnings:
       description: Warnings of the scale set's step (for example a start whose answer was lost).
       type: list

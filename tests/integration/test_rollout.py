@@ -260,11 +260,21 @@ def test_check_mode_changes_nothing(emulator, run_playbook, tmp_path):
                  existing_upgrade={"status": "RollingForward", "started_seconds_ago": 10})]
     emulator.load(scenario(sets))
     inv = write_inventory(tmp_path, sets)
-    _run(run_playbook, emulator, inv, tmp_path, check=True).assert_ok()
+    result = _run(run_playbook, emulator, inv, tmp_path, check=True, args=("--diff",)).assert_ok()
     assert posts(emulator) == []
+    # The header says nothing is started; --diff shows the versions before and after of each scale set to start.
+    header = _batch_output(result.stdout, "canary")[0]
+    assert "Check mode: nothing is started" in header and "go on in Azure" not in header
+    assert "--- before: it-canary: installed extension versions" in result.stdout
+    assert "+++ after: it-canary: after the rolling upgrade" in result.stdout
+    assert re.search(r"^\+HealthExtension \(Microsoft\.ManagedServices\.ApplicationHealthLinux\): \S+ on 5 \(5 outdated",
+                     result.stdout, re.M), result.stdout
+    assert "before: it-r1-rolling" not in result.stdout         # attached, not started: nothing to diff
     report = _report(tmp_path)
     rows = rows_by_name(report)
     assert rows["it-canary"]["status"] == "WouldStart" and rows["it-canary"]["changed"] is True
+    versions = rows["it-canary"]["versions"]
+    assert versions and all(v["to"] and v["from"] and v["outdated"] == 5 for v in versions), versions
     assert rows["it-r1-rolling"]["status"] == "WouldAttach" and rows["it-r1-rolling"]["changed"] is False
     assert report["check_mode"] is True and report["headline"].startswith("Check mode, nothing started")
 

@@ -407,6 +407,21 @@ def test_identical_failures_of_a_block_share_one_line():
     assert lines[1].split()[:2] == ["api-1", "Current"] and lines[2].endswith("500 Error, 1 Current")
 
 
+def test_a_refusal_names_the_variable_and_the_way_to_override_it(fleet, emulator):
+    client, clock = fleet(FAULTED)
+    jobs = jobs_for(client, ["fleet-faulted"], if_faulted="fail", variable_prefix="vmss_extension_rollout_")
+    record = run_batch(jobs, clock)["fleet-faulted"]
+    assert record["status"] == "Refused" and record["refused_by"] == "vmss_extension_rollout_if_faulted"
+    assert "(vmss_extension_rollout_if_faulted=fail)" in record["msg"] and " if_faulted=start" not in record["msg"]
+    assert record["msg"].endswith("To start this scale set anyway: ansible-playbook ... -e "
+                                  "vmss_extension_rollout_if_faulted=start --limit host-fleet-faulted (on the command "
+                                  "line: a value set on one host is refused, the scale sets of a batch share one)."), (
+        record["msg"])
+    # Without a variable prefix (the module's own options), the message is the module's.
+    plain = run_batch(jobs_for(client, ["fleet-faulted"], if_faulted="fail"), clock)["fleet-faulted"]
+    assert "if_faulted=start" in plain["msg"] and "refused_by" not in plain
+
+
 def test_a_long_failure_is_cut_between_words():
     from ansible_collections.azure_ops.rollout.plugins.module_utils import _outcome
 
