@@ -276,6 +276,8 @@ class Display:
         text = _outcome.progress_line(self.labels[id(job)], job.phase, job.shaped, elapsed, self.width)
         if record and record["failed"]:
             text += "  " + _failure_text(record)
+        elif record and record.get("versions"):
+            text += "  " + _outcome.shorten(_outcome.versions_text(record), 120)
         return text
 
     def block(self, now, elapsed, note=None):

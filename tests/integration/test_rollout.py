@@ -54,7 +54,9 @@ def test_clean_rollout_then_rerun_changes_nothing(emulator, run_playbook, tmp_pa
     assert re.match(r"ring ring1: 2 scale sets, started \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00; each waits up to 50s", ring1[0])
     assert any(re.match(r"\s+it-r1-a\s+RollingForward\s+\d+%  ok \d+  failed 0  running \d+  pending \d+  \d+s$", line)
                for line in ring1), ring1
-    assert re.match(r"\s+it-r1-a\s+Completed\s+100%  ok 5  failed 0  running 0  pending 0  \d+s$",
+    # The last line of a scale set: its outcome, and the versions from -> to it was started for.
+    assert re.match(r"\s+it-r1-a\s+Completed\s+100%  ok 5  failed 0  running 0  pending 0  \d+s  HealthExtension "
+                    r"\S+ on 5 -> \S+",
                     [line for line in ring1 if "it-r1-a" in line][-1])
     assert re.match(r"\s+\[\s*\d+s\] 2 scale sets: 2 Completed$", [line for line in ring1 if "] 2 scale sets" in line][-1])
     # The batch step rewrote the report before returning: its headline and path follow the last block.
