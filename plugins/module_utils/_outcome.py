@@ -33,7 +33,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils._vmss import parse_time
+from ansible_collections.azure_ops.rollout.plugins.module_utils._vmss import parse_time, unhealthy_instances, SHOWN_INSTANCES
 
 OK_STATUSES = ("Completed", "Current", "Skipped", "WouldStart", "WouldAttach", "NotStarted", "NotRun", "Running")
 # The words an interrupted run's report and console say about the upgrades it leaves behind (docs/operations.md).
@@ -62,7 +62,8 @@ def problem(record):
     msg = record.get("msg") or ""
     if msg.startswith(head):
         return msg[len(head):].lstrip(": ")
-    return ": ".join(part for part in (record.get("error_code"), record.get("error_message")) if part) or msg
+    error = ": ".join(part for part in (record.get("error_code"), record.get("error_message")) if part)
+    return error + unhealthy_suffix(record) if error else msg
 
 
 def groups(records, describe=None):
@@ -186,6 +187,11 @@ def rollout_record(target, result=None, failure=None, check_mode=False, on_timeo
         "warnings": list(warnings or []),
         "throttled": list(result.get("throttled") or []),
         "versions": versions(result.get("extensions")),
+        # The whole rolling upgrade policy Azure echoed (snake_case), and the instances it named unhealthy when it ended
+        # the upgrade before its first batch (instance ids, or VM names in a Flexible scale set).
+        "policy": (result.get("rolling_upgrade") or {}).get("policy"),
+        "unhealthy_instances": unhealthy_instances(result.get("rolling_upgrade")),
+        "start_refused": result.get("start_refused"),
     })
     record.update(counts(result.get("rolling_upgrade")))
     record["msg"] = rollout_message(record, (failure or {}).get("msg"))
@@ -214,7 +220,8 @@ def rollout_message(record, failure_msg=None):
     head = "%s (%s): %s" % (record["name"], record["resource_group"], record["status"])
     tally = _tally(record)
     if record["status"] in ("Faulted", "Cancelled", "Failed") and record.get("error_code"):
-        return "%s: %s: %s%s" % (head, record["error_code"], record.get("error_message") or "", tally)
+        return "%s: %s: %s%s%s" % (head, record["error_code"], record.get("error_message") or "", tally,
+                                   unhealthy_suffix(record))
     if failure_msg:
         # The procedure's message may carry the counts of an earlier moment (the deadline, before a cancel): the
         # record's own counts (the columns of the report) are added unless they are the ones it already says.
@@ -265,6 +272,15 @@ def _tally(record):
         record["succeeded"], record["failed_instances"], record["in_progress"], record["pending"])
 
 
+def unhealthy_suffix(record):
+    """``. Unhealthy instances: 0, 1, 2, 3, 4 and 3 more`` (the first ones Azure named), or ''."""
+    names = record.get("unhealthy_instances") or []
+    if not names:
+        return ""
+    more = " and %d more" % (len(names) - SHOWN_INSTANCES) if len(names) > SHOWN_INSTANCES else ""
+    return ". Unhealthy instances: %s%s" % (", ".join(names[:SHOWN_INSTANCES]), more)
+
+
 def error_record(target, msg, error=None, status="Error"):
     """The record of a scale set that could not be run at all (``Error``) or was never reached (``NotStarted``)."""
     failure = {"msg": msg, "error": error} if msg else None
@@ -309,6 +325,8 @@ def status_record(target, latest=None, failure=None, server_now=None, drift=None
         "outdated_instance_count": drift["outdated_instance_count"] if drift else None,
         "outdated_extensions": outdated_extensions(drift),
         "instance_naming": drift.get("instance_naming") if drift else None,
+        "policy": (latest or {}).get("policy"),
+        "unhealthy_instances": unhealthy_instances(latest),
     })
     record.update(counts(latest))
     return record

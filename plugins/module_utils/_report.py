@@ -390,6 +390,7 @@ def html(document):
             row["succeeded"], row["failed_instances"], (row.get("pending") or 0) + (row.get("in_progress") or 0))
         error = " ".join(part for part in (row.get("error_code"), row.get("error_message")) if part) or (
             row.get("msg") if row.get("failed") or row["status"] == "Error" else "") or ""
+        error += _outcome.unhealthy_suffix(row) if row.get("error_code") else ""
         name = '<td class="name">%s<div class="small">%s</div></td>' % (
             escape(row["name"] or row["host"]), escape(row.get("resource_group") or ""))
         if status_kind:

@@ -104,6 +104,28 @@ def _start_once(job, target, api_version, deadline, planned_at):
         return None, planned_at
 
 
+def raced_upgrade(client, target, api_version, deadline, error):
+    """The running upgrade that made Azure refuse our start, or None when the refusal was about something else.
+
+    Azure starts rolling upgrades itself (automatic extension and OS upgrades, VM agent upgrades) and refuses another
+    start with 409 ``OperationNotAllowed`` while one runs: between the plan read and the POST that is a race, not a
+    failure. A fresh ``rollingUpgrades/latest`` that shows one ``RollingForward`` says it was that.
+    """
+    if error.status != 409 or error.code != "OperationNotAllowed":
+        return None
+    latest = _vmss.read_latest(client, *target, api_version=api_version, deadline=deadline)
+    return latest if _vmss.is_running(latest.upgrade) else None
+
+
+def _race_text(name, error, shaped, if_running):
+    """One sentence for a start that lost the race, naming who started the running upgrade where Azure says (its
+    refusal's message is all Azure tells of it)."""
+    return ("Azure refused to start a rolling upgrade of %s: a rolling upgrade that this task did not start is running "
+            "(started %s; %s: %s). if_running=%s: %s." % (
+                name, shaped["running_status"].get("start_time"), error.code, error.message, if_running,
+                {"wait": "watching it", "fail": "not watching it", "start": "another cannot be started"}[if_running]))
+
+
 def run_extension_upgrade(job, observer=None):
     """Plan, start (at most once), wait and judge one scale set's extension rolling upgrade.
 
@@ -133,7 +155,7 @@ def run_extension_upgrade(job, observer=None):
         "changed": action == "start", "upgrade_started": False, "action": action, "operation": None,
         "operation_url": operation.status_url if operation else None, "rolling_upgrade": latest.upgrade,
         "elapsed": 0.0, "timeline": [], "polls": 0, "timed_out": False, "cancelled": False, "left_running": False,
-        "extensions": drift["extensions"] if drift else None,
+        "extensions": drift["extensions"] if drift else None, "start_refused": None,
     }
     if drift and action == "start" and getattr(job, "diff_mode", False):
         result["diff"] = _drift.diff(drift["extensions"])
@@ -145,9 +167,25 @@ def run_extension_upgrade(job, observer=None):
 
     started_after = None
     if action == "start":
-        operation, started_after = _start_once(job, target, api_version, deadline, latest.server_time)
-        result.update(upgrade_started=True, operation_url=operation.status_url if operation else None)
-        notify("started", None)
+        try:
+            operation, started_after = _start_once(job, target, api_version, deadline, latest.server_time)
+        except AzureError as error:
+            raced = raced_upgrade(client, target, api_version, deadline, error)
+            if raced is None:
+                raise
+            # Someone (Azure itself, most often) started one between our plan read and the POST: it is a running
+            # upgrade, decided by if_running like one seen at the plan read.
+            action = _vmss.plan(raced.upgrade, params["if_running"])
+            text = _race_text(params["name"], error, raced.upgrade, params["if_running"])
+            result.update(action=action, changed=False, rolling_upgrade=raced.upgrade,
+                          start_refused={"code": error.code, "message": error.message})
+            notify("planned", action)
+            if action != "attach":
+                raise ModuleFailure(text, **result)
+            job.warn(text)
+        else:
+            result.update(upgrade_started=True, operation_url=operation.status_url if operation else None)
+            notify("started", None)
     if not params["wait"]:
         result["elapsed"] = round(deadline.elapsed(), 1)
         return result

@@ -25,6 +25,11 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import A
 API_VERSION = "2024-07-01"
 RUNNING = "RollingForward"
 UNIFORM, FLEXIBLE = "Uniform", "Flexible"
+# The ``error.details[]`` code naming each instance that was unhealthy when Azure ended an upgrade before its first batch
+# (``MaxUnhealthyInstancePercentExceededBeforeRollingUpgrade``); its ``target`` is the instance's VM id.
+UNHEALTHY_DETAIL = "RollingUpgradeInstanceUnhealthyError"
+# How many of those instances a message names.
+SHOWN_INSTANCES = 5
 
 # The options naming the scale set a VMSS module reads (doc fragment azure_ops.rollout.azure.vmss), and their rules.
 TARGET_SPEC = {
@@ -144,6 +149,27 @@ def progress_text(shaped):
             "in progress %(in_progress)s, pending %(pending)s" % _shapes.progress_summary(shaped))
 
 
+def unhealthy_instances(shaped):
+    """The instances Azure names unhealthy in a rolling upgrade's ``error.details`` (``RollingUpgradeInstanceUnhealthyError``):
+    the last segment of each target, an instance id (``.../virtualMachineScaleSets/web/virtualMachines/0``) or, in a
+    Flexible scale set, a VM name (``.../virtualMachines/web_1a2b3c4d``). Empty when it names none."""
+    error = (shaped or {}).get("error") or {}
+    return [str(detail["target"]).rstrip("/").rsplit("/", 1)[-1] for detail in error.get("details") or []
+            if isinstance(detail, dict) and detail.get("code") == UNHEALTHY_DETAIL and detail.get("target")]
+
+
+def unhealthy_text(shaped, limit=SHOWN_INSTANCES):
+    """``Unhealthy instances (ids): 0, 1, 2, 3, 4 and 3 more`` from ``unhealthy_instances``, or ''."""
+    names = unhealthy_instances(shaped)
+    if not names:
+        return ""
+    targets = [str(d.get("target") or "") for d in ((shaped or {}).get("error") or {}).get("details") or []
+               if isinstance(d, dict)]
+    kind = "instance ids" if any("/virtualmachinescalesets/" in t.lower() for t in targets) else "VM names"
+    more = " and %d more" % (len(names) - limit) if len(names) > limit else ""
+    return "Unhealthy instances (%s): %s%s" % (kind, ", ".join(names[:limit]), more)
+
+
 def is_ours(shaped, started_after):
     """Whether the latest rolling upgrade began at or after our start (server clock)."""
     if started_after is None or shaped is None:
@@ -161,7 +187,9 @@ def failure_message(shaped, operation=None):
     if counts:
         tally = " (succeeded %(succeeded)s, failed %(failed)s, in progress %(in_progress)s, pending %(pending)s)" % counts
     if error and error.get("code"):
-        return "Rolling upgrade %s: %s: %s%s" % (code or "failed", error["code"], error.get("message") or "", tally)
+        named = unhealthy_text(shaped)
+        return "Rolling upgrade %s: %s: %s%s%s" % (code or "failed", error["code"], error.get("message") or "", tally,
+                                                   ". " + named if named else "")
     if code == "Cancelled":
         return "Rolling upgrade was cancelled%s" % tally
     status = (operation or {}).get("status")

@@ -204,6 +204,17 @@ extensions:
             target_version: 1.1.3, outdated: true, instance_count: 10, outdated_instances: ['0', '2'],
             unknown_instances: ['9'], provisioning_instances: [], instance_versions: {1.0.9: 2, 1.1.3: 7},
             instance_naming: instance_id, note: null}]
+start_refused:
+  description:
+    - When Azure refused this task's start with 409 C(OperationNotAllowed) because a rolling upgrade had begun since the
+      plan read (Azure starts them itself for automatic extension, OS and VM agent upgrades), its C(code) and
+      C(message), which is all Azure says of who started the running one. The task then treats that upgrade as running
+      under O(if_running) (C(wait) watches it, RV(action) becomes C(attach); C(fail) and C(start) fail) and warns.
+    - Null otherwise.
+  returned: always
+  type: dict
+  sample: {code: OperationNotAllowed, message: Rolling Upgrade cannot be started because there is already an ongoing
+           Rolling Upgrade on this Virtual Machine Scale Set.}
 left_running:
   description: Whether the task ended (timed out) while the upgrade was still running in Azure, not cancelled.
   returned: always

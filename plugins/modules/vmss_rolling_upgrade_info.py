@@ -51,11 +51,17 @@ rolling_upgrade:
   type: dict
   contains:
     policy:
-      description: The rolling upgrade policy in force, as the service echoes it (snake_case keys).
+      description:
+        - The whole rolling upgrade policy in force, as the service echoes it (snake_case keys), for example
+          C(max_batch_instance_percent), C(max_unhealthy_instance_percent), C(max_unhealthy_upgraded_instance_percent),
+          C(pause_time_between_batches), C(max_surge) (new instances replace the upgraded ones, under new instance ids
+          or VM names), C(prioritize_unhealthy_instances), C(rollback_failed_instances_on_policy_breach) and
+          C(enable_cross_zone_upgrade). Keys the service does not send are absent.
       type: dict
       returned: always
       sample: {max_batch_instance_percent: 20, max_unhealthy_instance_percent: 20,
-               max_unhealthy_upgraded_instance_percent: 20, pause_time_between_batches: PT0S}
+               max_unhealthy_upgraded_instance_percent: 20, pause_time_between_batches: PT0S, max_surge: false,
+               prioritize_unhealthy_instances: false, rollback_failed_instances_on_policy_breach: false}
     running_status:
       description: Where the upgrade is.
       type: dict

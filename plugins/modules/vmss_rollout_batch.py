@@ -240,9 +240,32 @@ results:
       type: str
       returned: always
     msg:
-      description: One line saying what happened, for the operator and the failure of the host.
+      description: One line saying what happened, for the operator and the failure of the host. When Azure ended the
+        upgrade before its first batch (C(MaxUnhealthyInstancePercentExceededBeforeRollingUpgrade)), it names the first
+        unhealthy instances.
       type: str
       returned: always
+    policy:
+      description: The whole rolling upgrade policy Azure echoed with the upgrade (snake_case, as in
+        RV(azure_ops.rollout.vmss_rolling_upgrade_info#module:rolling_upgrade.policy)); null without one.
+      type: dict
+      returned: always
+    unhealthy_instances:
+      description: The instances Azure named unhealthy in the upgrade's C(error.details)
+        (C(RollingUpgradeInstanceUnhealthyError)), instance ids or, in a Flexible scale set, VM names. Empty otherwise.
+      type: list
+      elements: str
+      returned: always
+    start_refused:
+      description: Azure's C(code) and C(message) when it refused the start because an upgrade had begun since the plan
+        read (see RV(azure_ops.rollout.vmss_extension_upgrade#module:start_refused)); null otherwise.
+      type: dict
+      returned: with O(mode=rollout)
+    instance_naming:
+      description: How the scale set names its instances, C(instance_id) (Uniform) or C(vm_name) (Flexible); null when
+        drift was not read.
+      type: str
+      returned: with O(mode=status)
     elapsed:
       description:
         - With O(mode=rollout), seconds from the start of the scale set's step to its outcome, the one elapsed value shown

@@ -475,3 +475,25 @@ def test_shorten():
     assert _outcome.shorten("short", 10) == "short"
     assert _outcome.shorten("one two three four", 12) == "one two ..."
     assert len(_outcome.shorten("x" * 50, 20)) <= 20
+
+
+def test_a_fault_before_the_first_batch_names_the_first_unhealthy_instances():
+    error = {"code": "MaxUnhealthyInstancePercentExceededBeforeRollingUpgrade", "message": "too many unhealthy",
+             "details": [{"code": "RollingUpgradeInstanceUnhealthyError", "message": "m",
+                          "target": "/subscriptions/s/resourceGroups/rg-web/providers/Microsoft.Compute/"
+                                    "virtualMachineScaleSets/vmss-c1/virtualMachines/%d" % i} for i in range(7)]}
+    latest = shaped("Faulted", 0, 0, 0, 0, error=error)
+    record = _outcome.rollout_record(target("c1", "canary"), {"action": "start", "upgrade_started": True,
+                                                              "rolling_upgrade": latest},
+                                     {"msg": "Rolling upgrade Faulted", "error": None})
+    assert record["unhealthy_instances"] == [str(i) for i in range(7)]
+    assert record["msg"].endswith(". Unhealthy instances: 0, 1, 2, 3, 4 and 2 more")
+    plan = _report.plan_rings(["canary"], {"canary": ["c1"]}, ["c1"])[1]
+    rows = _report.rollout_rows(plan, {"c1": record}, {})
+    document = _report.report("rollout", "t", rows, _report.headline(rows, plan), "a", "b")
+    assert "Unhealthy instances: 0, 1, 2, 3, 4 and 2 more" in "".join(parse(_report.html(document)).text)
+    assert "Unhealthy instances: 0, 1, 2, 3, 4" in _report.text_lines(document)[1]
+    status = _outcome.status_record(target("c1"), latest)
+    assert status["unhealthy_instances"] == record["unhealthy_instances"] and status["policy"] == latest["policy"]
+    assert "Unhealthy instances: 0, 1" in _report.text_lines(
+        _report.report("status", "t", _report.status_rows([status], ["canary"], {}), "h", "a", "b"))[1]

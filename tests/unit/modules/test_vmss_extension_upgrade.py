@@ -281,3 +281,66 @@ def test_bad_input_fails_before_any_request(run_module, emulator, args, words):
     failed, result = run_module("vmss_extension_upgrade", **merged)
     assert failed and words in result["msg"], result["msg"]
     assert emulator.requests == []
+
+
+# -- a start that races a platform upgrade; the fault before the first batch (issue 19) ------------------------------
+def test_a_start_that_races_a_platform_upgrade_watches_it(run_module, emulator):
+    # Azure starts an upgrade itself after the plan's three reads (latest, model, VM list): our POST gets 409.
+    _one(emulator, platform_upgrade={"after_requests": 3, "kind": "extension"})
+    failed, result = run_module("vmss_extension_upgrade", name="s", wait_timeout=3600, **FAST)
+    assert not failed, result.get("msg")
+    assert result["action"] == "attach" and result["upgrade_started"] is False and result["changed"] is False
+    assert result["start_refused"]["code"] == "OperationNotAllowed" and "ongoing" in result["start_refused"]["message"]
+    assert result["rolling_upgrade"]["running_status"]["code"] == "Completed"
+    warned = json.dumps(result.get("warnings"))
+    assert "Azure refused to start" in warned and "OperationNotAllowed" in warned and "if_running=wait" in warned
+    assert [r["status"] for r in api_requests(emulator, "POST")] == [409]
+    assert _kinds(emulator)[:6] == ["latest", "model", "vms", "catalog", "start", "latest"]
+
+
+def test_a_start_that_races_a_platform_upgrade_under_if_running_fail(run_module, emulator):
+    _one(emulator, platform_upgrade={"after_requests": 3})
+    failed, result = run_module("vmss_extension_upgrade", name="s", if_running="fail", **FAST)
+    assert failed and result["action"] == "refuse" and not result["upgrade_started"]
+    assert "if_running=fail" in result["msg"] and "OperationNotAllowed" in result["msg"]
+    assert result["start_refused"]["code"] == "OperationNotAllowed"
+
+
+def test_a_409_that_is_not_a_race_fails_with_azures_error(run_module, emulator):
+    # if_running=start with one running: plan says start, Azure refuses, and it is not our upgrade to watch.
+    _one(emulator, existing_upgrade={"status": "RollingForward", "started_seconds_ago": 10})
+    failed, result = run_module("vmss_extension_upgrade", name="s", if_running="start", only_if_outdated=False, **FAST)
+    assert failed and "OperationNotAllowed" in result["msg"] and "if_running=start" in result["msg"]
+
+
+def test_too_many_unhealthy_before_the_first_batch_names_them(run_module, emulator):
+    _one(emulator, unhealthy_instances=[0, 1, 2, 3, 4, 5])
+    failed, result = run_module("vmss_extension_upgrade", name="s", **FAST)
+    assert failed and result["upgrade_started"]
+    shaped = result["rolling_upgrade"]
+    assert shaped["running_status"]["code"] == "Faulted"
+    assert shaped["error"]["code"] == "MaxUnhealthyInstancePercentExceededBeforeRollingUpgrade"
+    assert [d["target"].rsplit("/", 1)[-1] for d in shaped["error"]["details"]] == ["0", "1", "2", "3", "4", "5"]
+    assert "succeeded 0, failed 0, in progress 0, pending 0" in result["msg"]
+    assert result["msg"].endswith("Unhealthy instances (instance ids): 0, 1, 2, 3, 4 and 1 more")
+    assert result["elapsed"] < 60   # Azure ends it within seconds
+
+
+def test_flexible_unhealthy_instances_are_named_by_vm_name(run_module, emulator):
+    _one(emulator, orchestration_mode="Flexible", capacity=4, unhealthy_instances=[1, 2])
+    failed, result = run_module("vmss_extension_upgrade", name="s", **FAST)
+    names = emulator.state()["scale_sets"][0]["vm_names"]
+    assert failed and result["msg"].endswith("Unhealthy instances (VM names): %s, %s" % (names[1], names[2]))
+
+
+def test_the_whole_rolling_upgrade_policy_is_returned(run_module, emulator):
+    policy = {"maxBatchInstancePercent": 50, "maxSurge": True, "enableCrossZoneUpgrade": True,
+              "prioritizeUnhealthyInstances": True, "rollbackFailedInstancesOnPolicyBreach": True}
+    _one(emulator, capacity=4, rolling_upgrade_policy=policy)
+    failed, result = run_module("vmss_extension_upgrade", name="s", **FAST)
+    assert not failed, result.get("msg")
+    assert result["rolling_upgrade"]["policy"] == {
+        "max_batch_instance_percent": 50, "max_surge": True, "enable_cross_zone_upgrade": True,
+        "prioritize_unhealthy_instances": True, "rollback_failed_instances_on_policy_breach": True,
+        "max_unhealthy_instance_percent": 20, "max_unhealthy_upgraded_instance_percent": 20,
+        "pause_time_between_batches": "PT0S"}
