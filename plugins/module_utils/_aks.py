@@ -10,6 +10,8 @@ __metaclass__ = type
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _lro, _shapes
 from ansible_collections.azure_ops.rollout.plugins.module_utils._client import resource_path
 
+# The operation status API is preview-only (no GA version serves it); the versions checked are listed in the
+# api_version option of the module aks_operation_info.
 API_VERSION = "2025-05-02-preview"
 
 

@@ -35,7 +35,15 @@ options:
     description: Read the operation of this agent pool (C(^[a-z][a-z0-9]{0,11}$)). Requires O(operation_id).
     type: str
   api_version:
-    description: Container service API version.
+    description:
+      - Container service API version.
+      - The operation status API (C(OperationStatusResult_Get), C(_List), C(_GetByAgentPool)) exists only in preview
+        API versions, no GA version serves it. Checked in Azure/azure-rest-api-specs
+        (C(specification/containerservice/resource-manager/Microsoft.ContainerService/aks)) in December 2026. It is
+        served by C(2024-02-02-preview), C(2025-05-02-preview) (the default, whose spec and examples the collection is
+        tested against) and C(2025-07-02-preview), and the SDKs have samples for C(2025-10-02-preview) and
+        C(2026-03-02-preview). The stable C(2025-05-01) and C(2025-07-01) do not have it. Azure retires preview
+        versions; when the default stops answering, pick a newer preview here.
     type: str
     default: '2025-05-02-preview'
   wait:

@@ -75,3 +75,22 @@ def test_aks_bad_input_fails_before_any_request(run_module, emulator, args, word
     failed, result = run_module("aks_operation_info", **merged)
     assert failed and words in result["msg"], result["msg"]
     assert emulator.requests == []
+
+
+def test_api_version_default_is_the_checked_preview_and_can_be_changed(run_module, emulator):
+    """No GA version serves the operation status: the default is the preview the collection is tested against (the
+    one of the shared spec extract), the docs say which versions were checked, and another can be picked."""
+    import os  # pylint: disable=import-outside-toplevel
+    import yaml  # pylint: disable=import-outside-toplevel
+    from ansible_collections.azure_ops.rollout.plugins.module_utils import _aks  # pylint: disable=import-outside-toplevel
+    from ansible_collections.azure_ops.rollout.plugins.modules import aks_operation_info  # pylint: disable=import-outside-toplevel
+    doc = yaml.safe_load(aks_operation_info.DOCUMENTATION)["options"]["api_version"]
+    assert doc["default"] == _aks.API_VERSION == "2025-05-02-preview"
+    text = " ".join(doc["description"])
+    assert "no GA version" in text and "2025-07-02-preview" in text and "2025-05-01" in text
+    shared = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "shared", "azure-api", "openapi")
+    if os.path.isdir(shared):
+        assert "aks_%s_operationStatus.json" % _aks.API_VERSION in os.listdir(shared)
+    failed, _result = run_module("aks_operation_info", operation_id=OK_OP, api_version="2025-07-02-preview", **AKS)
+    assert not failed
+    assert [r["query"]["api-version"] for r in api_requests(emulator)] == [["2025-07-02-preview"]]
