@@ -3,18 +3,22 @@
 #
 #   make venv          .venv         Python 3.11 + ansible-core 2.19.x  ("stable" line)
 #   make venv-latest   .venv-latest  Python 3.12 + newest ansible-core  ("latest" line)
-#   make units         pytest tests/unit on both lines
-#   make integration   pytest tests/integration on both lines
-#   make sanity        ansible-test sanity on both lines (hack/ansible-test.sh, offline get-pip)
-#                      (make sanity-stable / sanity-latest: one line; SANITY_ARGS="--test pylint")
+#   make venv-oldest   .venv-2.16    Python 3.12 + ansible-core 2.16.x  ("oldest" line: meta/runtime.yml's
+#                                    requires_ansible floor, tests/unit/test_versions.py keeps them equal)
+#   make units         pytest tests/unit on every line
+#   make integration   pytest tests/integration on every line (test_installed.py: the built and installed tarball)
+#   make sanity        ansible-test sanity on every line (hack/ansible-test.sh, offline get-pip)
+#                      (make sanity-stable / sanity-latest / sanity-oldest: one line; SANITY_ARGS="--test pylint")
 #   make lint          ansible-lint --profile production over the repository (tests' playbooks included)
 #   make ee            ansible-builder create -> build/ee (execution-environment build context)
 #   make reliability   security, bad input and unreachable endpoints on both lines, then the short soak
+#   make docs          the HTML docs site (hack/docs.sh, antsibull-docs + Sphinx in .venv-docs) -> build/docs/html
+#   make docs-lint     antsibull-docs lint-collection-docs (.venv-docs)
 #   make test          all of the above
 #   make emulator      the local Azure emulator in the foreground (EMULATOR_SCENARIO, default demo); another
 #                      shell runs `source build/emulator.env` to use it (README: "The local Azure emulator")
 #
-# Targets that run on both lines run every line even when one fails, then fail if any did.
+# Targets that run on every line run every line even when one fails, then fail if any did.
 #
 # pytest configuration lives in tests/pytest.ini (so pytest's rootdir is tests/) and
 # tests/conftest.py (puts the repo root and tests/output/collections on sys.path, so both
@@ -31,7 +35,10 @@ PY_STABLE     := 3.11
 PY_LATEST     := 3.12
 CORE_STABLE   := ansible-core>=2.19,<2.20
 CORE_LATEST   := ansible-core
-VENVS         := $(VENV) $(VENV_LATEST)
+VENV_OLDEST   := .venv-2.16
+PY_OLDEST     := 3.12
+CORE_OLDEST   := ansible-core>=2.16,<2.17
+VENVS         := $(VENV) $(VENV_LATEST) $(VENV_OLDEST)
 # ansible-lint works with ansible-core 2.19 and newer; run it on the stable line.
 LINT_VENV     ?= $(VENV)
 PYTEST_XDIST  ?= -n 2
@@ -41,7 +48,7 @@ SANITY_ARGS   ?=
 
 EMULATOR_SCENARIO ?= demo
 
-.PHONY: venv venv-latest venvs units integration sanity sanity-stable sanity-latest lint ee test clean bench soak reliability \
+.PHONY: venv venv-latest venv-oldest venvs units integration sanity sanity-stable sanity-latest sanity-oldest lint ee test clean bench soak reliability \
 	emulator
 
 # $(call each_line,NAME,COMMAND): COMMAND once per line ($$v is the line's venv), every line even when one fails;
@@ -59,7 +66,10 @@ venv:
 venv-latest:
 	@hack/venv.sh $(VENV_LATEST) $(PY_LATEST) '$(CORE_LATEST)'
 
-venvs: venv venv-latest
+venv-oldest:
+	@hack/venv.sh $(VENV_OLDEST) $(PY_OLDEST) '$(CORE_OLDEST)'
+
+venvs: venv venv-latest venv-oldest
 
 units: venvs
 	@$(call each_line,units,$$v/bin/python -m pytest $(PYTEST_ARGS) $(PYTEST_XDIST) tests/unit)
@@ -75,6 +85,9 @@ sanity-stable: venv
 
 sanity-latest: venv-latest
 	@hack/ansible-test.sh $(VENV_LATEST) sanity $(SANITY_ARGS)
+
+sanity-oldest: venv-oldest
+	@hack/ansible-test.sh $(VENV_OLDEST) sanity $(SANITY_ARGS)
 
 lint: venvs
 	@hack/lint.sh $(LINT_VENV)

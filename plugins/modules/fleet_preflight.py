@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: fleet_preflight
 short_description: Check the rings, the settings and the inventory of a fleet rollout, and plan its batches, before any request
-version_added: 1.1.0
+version_added: 1.0.0
 description:
   - Fails, before anything is asked of Azure, with one line per problem, when no inventory group of O(rings) has a host
     (the inventory source failed or matched nothing), when any inventory source of the run could not be parsed (each

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: fleet_report
 short_description: Write the report of a fleet rollout or of the fleet status (JSON and HTML), and gate on it
-version_added: 1.1.0
+version_added: 1.0.0
 description:
   - With O(kind=rollout), gathers the record of every scale set of every ring (the fact C(vmss_extension_rollout_result)
     that the role M(azure_ops.rollout.vmss_extension_rollout) sets, or the error C(vmss_extension_rollout_error) a ring

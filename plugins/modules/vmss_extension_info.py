@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: vmss_extension_info
 short_description: Tell which instances of a VM scale set run outdated extensions
-version_added: 1.1.0
+version_added: 1.0.0
 description:
   - Reads a scale set's model, the extension versions every instance runs (the VM list with instance views) and the
     versions the catalog of its location lists, and returns per extension the target version, the outdated and unknown

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: vmss_rollout_batch
 short_description: Upgrade (or read) the extensions of a batch of VM scale sets in one controller step, with live progress
-version_added: 1.1.0
+version_added: 1.0.0
 description:
   - The batch step of the fleet rollout. Run it once per batch (C(run_once=true)) with O(hosts=ansible_play_batch); it
     plans, starts (at most once) and watches every scale set of the batch concurrently, in one process on the controller,

@@ -17,6 +17,7 @@ from typing import Any
 DOCUMENTATION = r"""
 ---
 short_description: Events when Azure rolling upgrades, extension drift, Device Update imports or AKS operations change.
+version_added: 1.0.0
 description:
   - Polls Azure every O(interval) seconds and puts one event on the queue per state change, never one for an unchanged
     state.
