@@ -11,7 +11,7 @@
 #                      (make sanity-stable / sanity-latest / sanity-oldest: one line; SANITY_ARGS="--test pylint")
 #   make lint          ansible-lint --profile production over the repository (tests' playbooks included)
 #   make ee            ansible-builder create -> build/ee (execution-environment build context)
-#   make reliability   security, bad input and unreachable endpoints on both lines, then the short soak
+#   make reliability   security, bad input and unreachable endpoints on every line, then the short soak
 #   make docs          the HTML docs site (hack/docs.sh, antsibull-docs + Sphinx in .venv-docs) -> build/docs/html
 #   make docs-lint     antsibull-docs lint-collection-docs (.venv-docs)
 #   make test          all of the above
@@ -49,7 +49,7 @@ SANITY_ARGS   ?=
 EMULATOR_SCENARIO ?= demo
 
 .PHONY: venv venv-latest venv-oldest venvs units integration sanity sanity-stable sanity-latest sanity-oldest lint ee test clean bench soak reliability \
-	emulator
+	emulator docs docs-lint
 
 # $(call each_line,NAME,COMMAND): COMMAND once per line ($$v is the line's venv), every line even when one fails;
 # fails afterwards if any did. A subshell, so that a recipe can go on after it (make reliability).
@@ -95,7 +95,7 @@ lint: venvs
 ee: venv
 	@hack/ee.sh $(VENV)
 
-# Reliability (tests/reliability): security, bad input and unreachable endpoints on both lines; the fault soak
+# Reliability (tests/reliability): security, bad input and unreachable endpoints on every line; the fault soak
 # (short form: 100 scale sets, ~2-3 min) on the stable line only, it exercises the playbook, not the Python line.
 # The soak runs even when a line failed; the target fails afterwards if anything did.
 reliability: venvs
@@ -116,7 +116,14 @@ BENCH_ARGS ?=
 bench: venv
 	@hack/bench.sh $(BENCH_ARGS)
 
-test: units integration sanity lint ee reliability
+# The docs site (hack/docs.sh): its own venv, .venv-docs (antsibull-docs, Sphinx), never the test venvs.
+docs:
+	@hack/docs.sh build
+
+docs-lint:
+	@hack/docs.sh lint
+
+test: units integration sanity lint docs-lint docs ee reliability
 
 clean:
 	rm -rf build tests/output .pytest_cache

@@ -13,7 +13,7 @@ version_added: 1.0.0
 description:
   - Lists the virtual machine scale sets of one or more subscriptions through Azure Resource Manager (paged and
     retried, with the same client and authentication options as the modules of the collection) and makes each scale set
-    an inventory host, for example for the M(azure_ops.rollout.vmss_extension_rollout) role.
+    an inventory host, for example for the P(azure_ops.rollout.vmss_extension_rollout#role) role.
   - Host variables are C(subscription_id), C(resource_group), C(vmss_name), C(location), C(vmss_tags), C(capacity),
     C(sku), C(upgrade_policy) (C(mode) and C(rolling_upgrade_policy), snake_case), C(provisioning_state) and
     C(orchestration_mode) (C(Uniform) or C(Flexible); a scale set whose model does not say is C(Uniform)).

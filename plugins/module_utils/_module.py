@@ -95,13 +95,20 @@ class AzureModule:
         self.module.warn(message)
 
     def run(self, main):
-        """Call ``main(self)``; exit with its result, or fail with Azure's code and message."""
+        """Call ``main(self)``; exit with its result, or fail with Azure's code and message.
+
+        ``fail_json`` is called after the ``except`` block, not in it: ansible-core before 2.19 adds the traceback of
+        the exception being handled to the result at -vvv, and a failure explained by its message needs no stack trace.
+        """
+        result, failure = {}, None
         try:
             result = main(self)
-        except ModuleFailure as failure:
-            self.module.fail_json(**dict(failure.result, msg=failure.msg, throttled=self.throttled()))
+        except ModuleFailure as exc:
+            failure = dict(exc.result, msg=exc.msg)
         except AzureError as error:
-            self.module.fail_json(msg=str(error), error=error.to_dict(), throttled=self.throttled())
+            failure = dict(msg=str(error), error=error.to_dict())
+        if failure is not None:
+            self.module.fail_json(**dict(failure, throttled=self.throttled()))
         self.module.exit_json(**dict(result, throttled=self.throttled()))
 
     def throttled(self):

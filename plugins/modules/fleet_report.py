@@ -13,7 +13,7 @@ short_description: Write the report of a fleet rollout or of the fleet status (J
 version_added: 1.0.0
 description:
   - With O(kind=rollout), gathers the record of every scale set of every ring (the fact C(vmss_extension_rollout_result)
-    that the role M(azure_ops.rollout.vmss_extension_rollout) sets, or the error C(vmss_extension_rollout_error) a ring
+    that the role P(azure_ops.rollout.vmss_extension_rollout#role) sets, or the error C(vmss_extension_rollout_error) a ring
     play keeps when the role could not run) and writes O(dest)/O(name)C(.json) and C(.html). A scale set without either
     is C(NotStarted) (the run stopped before its turn) or C(NotRun) (left out by C(--limit)).
   - The ring plays run it after every batch, before they fail the scale sets that failed, so the report is written even

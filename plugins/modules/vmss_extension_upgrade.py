@@ -46,7 +46,7 @@ options:
       - While waiting, append one JSON line per status read to this file on the host that runs the module (usually the
         controller), with C(time), C(elapsed), C(code), C(succeeded), C(failed), C(in_progress), C(pending) and
         C(percent_complete), for a run with C(async) watched by something else. To roll out many scale sets with live
-        progress, use the role M(azure_ops.rollout.vmss_extension_rollout) (one batch step, no files) instead.
+        progress, use the role P(azure_ops.rollout.vmss_extension_rollout#role) (one batch step, no files) instead.
     type: path
 extends_documentation_fragment:
   - azure_ops.rollout.azure

@@ -14,7 +14,7 @@ version_added: 1.0.0
 description:
   - The batch step of the fleet rollout. Run it once per batch (C(run_once=true)) with O(hosts=ansible_play_batch); it
     plans, starts (at most once) and watches every scale set of the batch concurrently, in one process on the controller,
-    and returns one record per inventory host in RV(results). The role M(azure_ops.rollout.vmss_extension_rollout) wraps
+    and returns one record per inventory host in RV(results). The role P(azure_ops.rollout.vmss_extension_rollout#role) wraps
     it; use the role unless you build your own play.
   - Each scale set goes through exactly the procedure of M(azure_ops.rollout.vmss_extension_upgrade) (same decisions,
     start-once rule, deadlines, retries and error messages), in a thread of its own. All threads share one client and one
@@ -25,7 +25,7 @@ description:
     most 55 lines per interval, usually far fewer.
   - The scale sets are the inventory hosts in O(hosts). Each is read from its host variables C(vmss_name) (default the
     host name), C(resource_group) and C(subscription_id) (default O(subscription_id)), as the inventory plugin
-    M(azure_ops.rollout.vmss) sets them. A host whose variables break a rule gets an C(Error) record, and nothing is
+    P(azure_ops.rollout.vmss#inventory) sets them. A host whose variables break a rule gets an C(Error) record, and nothing is
     asked of Azure for it.
   - If the controller stops (Ctrl-C, a lost job), the upgrades already started go on in Azure; a re-run with
     O(if_running=wait) attaches to them and starts nothing new. With O(report), the report is rewritten before the first

@@ -51,8 +51,10 @@ def installed(tmp_path_factory):
     tarballs = list(base.glob("azure_ops-rollout-*.tar.gz"))
     assert len(tarballs) == 1, tarballs
     collections = base / "collections"
+    # Only the fresh path is on ANSIBLE_COLLECTIONS_PATH: the checkout (the tests' own path) would count as installed.
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections))
     install = _run([_tool("ansible-galaxy"), "collection", "install", "--offline", "-p", str(collections),
-                    str(tarballs[0])], timeout=300)
+                    str(tarballs[0])], env=env, timeout=300)
     assert install.returncode == 0, install.stdout + install.stderr
     return collections, collections / "ansible_collections" / "azure_ops" / "rollout", tarballs[0]
 
