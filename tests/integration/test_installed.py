@@ -109,12 +109,13 @@ def test_demo_fleet_status_gate_and_a_module_run_from_the_installed_collection(i
     env = _env(collections, emulator, work)
     before = _snapshot(root)
     inventory = str(root / "playbooks" / "inventory" / "demo" / "demo.azure_vmss.yml")
-    extra = ["-e", json.dumps(RUN_VARS)]
+    extra = ["-e", json.dumps(dict(RUN_VARS, rollout_report_dir=str(work / "reports")))]
 
     rollout = _run([_tool("ansible-playbook"), "-i", inventory, "azure_ops.rollout.vmss_extension_rollout"] + extra,
                    cwd=str(work), env=env, timeout=300)
     assert rollout.returncode == 2, rollout.stdout + rollout.stderr       # the ring1 fault stops the rollout
-    gate = _run([_tool("ansible-playbook"), "-i", inventory, "azure_ops.rollout.fleet_status"],
+    gate = _run([_tool("ansible-playbook"), "-i", inventory, "azure_ops.rollout.fleet_status",
+                 "-e", "fleet_report_dir=%s" % (work / "reports")],
                 cwd=str(work), env=env, timeout=300)
     assert gate.returncode == 2, gate.stdout + gate.stderr                # the gate fails on the Faulted one
 
@@ -136,7 +137,7 @@ def test_demo_fleet_status_gate_and_a_module_run_from_the_installed_collection(i
     module = _run([_tool("ansible"), "localhost", "-i", "localhost,", "-c", "local", "-m",
                    "azure_ops.rollout.vmss_rolling_upgrade_info", "-a", "resource_group=rg-demo-westeurope name=api-r1-weu-02"],
                   cwd=str(work), env=env, timeout=120)
-    assert module.returncode == 0 and '"status": "Faulted"' in module.stdout, module.stdout + module.stderr
+    assert module.returncode == 0 and '"code": "Faulted"' in module.stdout, module.stdout + module.stderr
     assert api_requests(emulator, "GET", "/api-r1-weu-02/rollingUpgrades/latest")
 
     # Every request of the runs above carried the installed version; nothing was written into the collection.
