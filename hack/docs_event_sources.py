@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 """Usage: docs_event_sources.py COLLECTION_ROOT OUT_DIR  (hack/docs.sh runs it with .venv-docs' Python)
 
