@@ -11,8 +11,8 @@ that path, the checkout is on no path), from a working directory of its own, as 
 * one module by FQCN (``ansible -m azure_ops.rollout.vmss_rolling_upgrade_info``).
 
 Nothing may write into the installed collection's directory (every file's path and content are the same after the
-runs); the reports land under the working directory. Every request sends the User-Agent of the version in the
-installed MANIFEST.json, which is galaxy.yml's.
+runs); the reports land where the playbooks' defaults put them, ./rollout-reports under the working directory. Every
+request sends the User-Agent of the version in the installed MANIFEST.json, which is galaxy.yml's.
 """
 from __future__ import annotations
 
@@ -109,21 +109,21 @@ def test_demo_fleet_status_gate_and_a_module_run_from_the_installed_collection(i
     env = _env(collections, emulator, work)
     before = _snapshot(root)
     inventory = str(root / "playbooks" / "inventory" / "demo" / "demo.azure_vmss.yml")
-    extra = ["-e", json.dumps(dict(RUN_VARS, rollout_report_dir=str(work / "reports")))]
+    extra = ["-e", json.dumps(RUN_VARS)]
 
     rollout = _run([_tool("ansible-playbook"), "-i", inventory, "azure_ops.rollout.vmss_extension_rollout"] + extra,
                    cwd=str(work), env=env, timeout=300)
     assert rollout.returncode == 2, rollout.stdout + rollout.stderr       # the ring1 fault stops the rollout
-    gate = _run([_tool("ansible-playbook"), "-i", inventory, "azure_ops.rollout.fleet_status",
-                 "-e", "fleet_report_dir=%s" % (work / "reports")],
+    gate = _run([_tool("ansible-playbook"), "-i", inventory, "azure_ops.rollout.fleet_status"],
                 cwd=str(work), env=env, timeout=300)
     assert gate.returncode == 2, gate.stdout + gate.stderr                # the gate fails on the Faulted one
 
-    # The reports are under the working directory (wherever the playbooks' defaults put them there).
-    reports = {p.name: p for p in work.rglob("*.json") if p.name in ("vmss_extension_rollout.json", "fleet_status.json")}
-    assert set(reports) == {"vmss_extension_rollout.json", "fleet_status.json"}, sorted(work.rglob("*"))
-    rows = rows_by_name(read_json(reports["vmss_extension_rollout.json"]))
-    status = rows_by_name(read_json(reports["fleet_status.json"]))
+    # The reports are where the playbooks' defaults put them: ./rollout-reports under the working directory.
+    reports = work / "rollout-reports"
+    assert sorted(p.name for p in reports.glob("*.json")) == ["fleet_status.json", "vmss_extension_rollout.json"], \
+        sorted(str(p.relative_to(work)) for p in work.rglob("*"))
+    rows = rows_by_name(read_json(reports / "vmss_extension_rollout.json"))
+    status = rows_by_name(read_json(reports / "fleet_status.json"))
     started = posts(emulator, "/extensionRollingUpgrade")
     assert rows["api-r1-weu-02"]["status"] == "Faulted" and status["api-r1-weu-02"]["status"] == "Faulted"
     assert all(r["status"] == "Completed" for r in rows.values() if r["ring"] == "canary")
