@@ -20,7 +20,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _fleet, _rings
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _fleet, _report, _rings
 
 display = Display()
 
@@ -41,6 +41,7 @@ ARGUMENT_SPEC = {
     "report_dir": {"type": "path", "default": "rollout-reports"},
     "report_name": {"type": "str", "default": "vmss_extension_rollout"},
     "check_variables": {"type": "bool", "default": False},
+    "write_report": {"type": "bool", "default": False},
     "drift": {"type": "bool", "default": True},
     "fail_on_drift": {"type": "bool", "default": False},
 }
@@ -72,7 +73,8 @@ class ActionModule(ActionBase):
         if params["check_variables"]:
             problems += self._variable_problems(task_vars, plan)
         if problems:
-            raise AnsibleActionFail("Not starting:\n  " + "\n  ".join(problems))
+            raise AnsibleActionFail("Not starting:\n  " + "\n  ".join(problems) + self._refused_report(
+                params, task_vars, plan, problems))
         running = [entry for entry in plan if entry["state"] == "run"]
         unringed = [host for entry in plan if entry["state"] == "unringed" for host in entry["hosts"]]
         return {"changed": False, "plan": plan, "started_at": _fleet.utc_iso(time.time()),
@@ -84,6 +86,19 @@ class ActionModule(ActionBase):
                 "msg": "; ".join("ring %s: %d scale sets%s" % (e["ring"] or "(none)", len(e["hosts"]),
                                                                "" if e["state"] == "run" else " (%s)" % e["state"])
                                  for e in plan)}
+
+    def _refused_report(self, params, task_vars, plan, problems):
+        """Write the report of the refused run (the docs promise a report for every run); the line that says where."""
+        if not params["write_report"]:
+            return ""
+        now = _fleet.utc_iso(time.time())
+        document = _report.refused_document(plan, problems, task_vars.get("hostvars") or {}, now, now,
+                                            bool(self._task.check_mode))
+        try:
+            paths = _report.write(os.path.abspath(params["report_dir"]), params["report_name"], document)
+        except OSError as error:
+            return "\n(the report could not be written to %s: %s)" % (params["report_dir"], error)
+        return "\nReport: %s" % paths["html"]
 
     @staticmethod
     def _source_problems(task_vars):

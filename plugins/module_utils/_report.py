@@ -211,6 +211,17 @@ def report_paths(directory, name):
     return {"json": os.path.join(directory, name + ".json"), "html": os.path.join(directory, name + ".html")}
 
 
+def refused_document(plan, problems, hostvars, started_at, ended_at, check_mode=False, title=None):
+    """The report of a run the preflight refused: every scale set of the plan ``NotStarted`` (or ``NotRun``), the
+    problems in the headline and in ``problems``, ``result`` failed. Nothing was asked of Azure."""
+    document = rollout_document(plan, dict((host, {"vmss_name": (hostvars.get(host) or {}).get("vmss_name"),
+                                                   "resource_group": (hostvars.get(host) or {}).get("resource_group")})
+                                           for entry in plan for host in entry["hosts"]),
+                                None, title, started_at, ended_at, check_mode)
+    head = "Not started, nothing was asked of Azure: " + "; ".join(problems)
+    return dict(document, headline=head, result="failed", passed=False, problems=list(problems))
+
+
 def write(directory, name, document):
     """Write ``<name>.json`` and ``<name>.html`` in ``directory`` (made when missing), each replaced at once."""
     import json  # pylint: disable=import-outside-toplevel

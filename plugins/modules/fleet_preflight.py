@@ -75,6 +75,13 @@ options:
     description: Also check the run-wide settings and the role's variables of every host (see above).
     type: bool
     default: false
+  write_report:
+    description:
+      - When the checks fail, write the rollout report of the refused run (O(report_dir)/O(report_name)C(.json) and
+        C(.html), as M(azure_ops.rollout.fleet_report) does) before failing - the problems in its headline and in
+        C(problems), every scale set C(NotStarted) or C(NotRun), C(result=failed) - and name it in the message.
+    type: bool
+    default: false
   drift:
     description: Whether the status gate reads the extension drift.
     type: bool

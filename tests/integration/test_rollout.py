@@ -62,6 +62,8 @@ def test_clean_rollout_then_rerun_changes_nothing(emulator, run_playbook, tmp_pa
     # The batch step rewrote the report before returning: its headline and path follow the last block.
     assert ring1[-1].startswith("Report: ") and ring1[-1].endswith("vmss_extension_rollout.html")
     assert "Found variable using reserved name" not in result.stdout + result.stderr
+    for noise in ("Could not match supplied host pattern", "beyond rollout_rings", "no hosts matched"):
+        assert noise not in result.stdout + result.stderr, noise
     report = _report(tmp_path)
     rows = rows_by_name(report)
     assert set(rows) == {s["name"] for s in sets}
@@ -320,6 +322,12 @@ def test_an_empty_ring_stops_the_run_before_any_request(emulator, run_playbook, 
     result = _run(run_playbook, emulator, inv, tmp_path, extra_vars={"rollout_allow_empty_rings": False}).assert_failed()
     assert "ring canary has no scale set in the inventory" in result.stdout
     assert [e for e in emulator.requests if e["kind"] != "token"] == []
+    # The refused run has its report too: the problem in the headline, every scale set NotStarted, failed.
+    report = _report(tmp_path)
+    assert report["headline"].startswith("Not started, nothing was asked of Azure: ring canary has no scale set")
+    assert report["result"] == "failed" and report["passed"] is False and report["problems"]
+    assert {r["name"]: r["status"] for r in report["rows"]} == {"it-r1": "NotStarted", "it-r2": "NotStarted"}
+    assert "Report: %s" % (tmp_path / "reports" / "vmss_extension_rollout.html") in result.stdout
     # Allowed on purpose: the other rings roll out.
     _run(run_playbook, emulator, inv, tmp_path, extra_vars={"rollout_allow_empty_rings": True}).assert_ok()
     assert len(posts(emulator, START)) == 2

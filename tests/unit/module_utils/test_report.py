@@ -497,3 +497,13 @@ def test_a_fault_before_the_first_batch_names_the_first_unhealthy_instances():
     assert status["unhealthy_instances"] == record["unhealthy_instances"] and status["policy"] == latest["policy"]
     assert "Unhealthy instances: 0, 1" in _report.text_lines(
         _report.report("status", "t", _report.status_rows([status], ["canary"], {}), "h", "a", "b"))[1]
+
+
+def test_a_refused_run_has_a_report_that_failed():
+    plan = _report.plan_rings(RINGS, GROUPS, ["c1", "c2", "r1a"])[1]
+    document = _report.refused_document(plan, ["ring x is empty", "r1b is in two rings"], {"c1": {"vmss_name": "web"}},
+                                        "a", "a")
+    assert document["headline"] == "Not started, nothing was asked of Azure: ring x is empty; r1b is in two rings"
+    assert document["result"] == "failed" and document["passed"] is False and len(document["problems"]) == 2
+    assert {row["status"] for row in document["rows"]} == {"NotStarted", "NotRun"}
+    assert document["rows"][0]["name"] == "web" and 'class="headline bad"' in _report.html(document)
