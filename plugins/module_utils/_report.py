@@ -263,6 +263,19 @@ def status_headline(rows, fail_on, fail_on_drift=False):
     return "Gate passed: no scale set %s. %d scale sets: %s." % (what, len(rows), text)
 
 
+def gate_failures(rows, fail_on, fail_on_drift=False):
+    """host -> one line, for every status row that fails the gate (the hosts the gate fails, each its own)."""
+    found = {}
+    for row in _outcome.gate(rows, fail_on, fail_on_drift):
+        if row["status"] in fail_on:
+            why = ": ".join(part for part in (row["status"], row.get("error_code"), row.get("error_message") or (
+                None if row.get("error_code") else row.get("msg"))) if part)
+        else:
+            why = "outdated extensions: " + drift_text(row)
+        found[row["host"]] = "Gate failed: %s (%s): %s" % (row["name"], row.get("resource_group"), why)
+    return found
+
+
 def drift_text(row):
     """``HealthExtension 1.0.0 on 8 -> 1.0.9 (8 outdated)`` per outdated extension, or '' ."""
     if row.get("outdated") is None:

@@ -128,7 +128,11 @@ summary:
   type: dict
   sample: {Completed: 6, Faulted: 1, NotStarted: 5}
 failures:
-  description: With O(kind=rollout), host name to message for every scale set whose outcome is a failure.
+  description:
+    - With O(kind=rollout), host name to message for every scale set whose outcome is a failure.
+    - With O(kind=status), host name to message for every scale set that fails the gate. The task runs once, so a
+      failed gate (O(gate=true)) is reported on the host it ran on; to fail each scale set that fails the gate and no
+      other, set O(gate=false) and fail the hosts of RV(failures) (as C(playbooks/fleet_status.yml) does).
   returned: always
   type: dict
   sample: {api-r1-weu-02: 'api-r1-weu-02 (rg-demo-westeurope): Faulted: MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade: ...'}

@@ -30,6 +30,12 @@ def test_fleet_status_report_and_gate(emulator, run_playbook, tmp_path):
     # The gate fails the run because st-faulted is Faulted; --check changed nothing on the service.
     result.assert_failed()
     assert "Gate failed: 1 of 4 scale sets Faulted/Error (st-faulted)." in result.stdout
+    # The failure is st-faulted's own: no healthy scale set (the first host ran the report) carries it.
+    fatal = [line for line in result.stdout.splitlines() if line.startswith("fatal: ")]
+    assert len(fatal) == 1 and fatal[0].startswith("fatal: [st-faulted]: FAILED!"), fatal
+    assert "Gate failed: st-faulted (rg-it): Faulted: MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade" in (
+        fatal[0])
+    assert re.search(r"st-done\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=0", result.stdout)
     assert posts(emulator) == []
     # From one batch step, one token for the whole fleet. Per scale set: the latest upgrade, the model and the VM
     # list pages (never an instance view per instance); the versions catalog once per location/publisher/type.
