@@ -108,8 +108,13 @@ def target_version(model_version, auto_minor, listed):
 
 
 def instance_name(vm, mode=UNIFORM):
-    """What names a listed VM: its ``instanceId`` in a Uniform scale set, its VM ``name`` in a Flexible one."""
-    return str(vm.get("name") if mode == FLEXIBLE else vm.get("instanceId"))
+    """What names a listed VM: its ``instanceId`` in a Uniform scale set (the last segment of its ``id`` when a
+    ``$select``-ed answer leaves ``instanceId`` out), its VM ``name`` in a Flexible one."""
+    if mode == FLEXIBLE:
+        return str(vm.get("name") or str(vm.get("id") or "").rstrip("/").rsplit("/", 1)[-1])
+    if vm.get("instanceId") is not None:
+        return str(vm["instanceId"])
+    return str(vm.get("id") or "").rstrip("/").rsplit("/", 1)[-1] or "None"
 
 
 def provisioning(vm):

@@ -67,9 +67,8 @@ def _spread(capacity, percent):
 class RollingUpgrade:
     """A deterministic timeline computed once at start; states are read lazily for any sim time."""
 
-    def __init__(self, vmss, start, kind, started_by=None):
+    def __init__(self, vmss, start, kind):
         self.kind = kind
-        self.started_by = started_by
         self.policy = dict(vmss.policy)
         self.location = vmss.location
         self.capacity = vmss.capacity
@@ -324,7 +323,7 @@ class ScaleSet:
         self.platform_upgrade = None
         if self.upgrade is None or not self.upgrade.running(now):
             self.settle(now)
-            self.upgrade = RollingUpgrade(self, now, spec.get("kind", "extension"), started_by=spec.get("started_by"))
+            self.upgrade = RollingUpgrade(self, now, spec.get("kind", "extension"))
             return self.upgrade
         return None
 

@@ -104,6 +104,13 @@ def test_missing_entries_are_unknown_not_old():
     assert _drift.summarize([record]) == {"outdated": False, "outdated_instance_count": 0}
 
 
+def test_an_instance_without_instance_id_is_named_by_its_id():
+    vm = {"id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/virtualMachineScaleSets/web/virtualMachines/7",
+          "properties": {"instanceView": {"extensions": []}}}
+    assert _drift.reported_versions(vm) == ("7", {})
+    assert _drift.instance_name({"id": vm["id"].replace("virtualMachineScaleSets/web/", "")}, _drift.FLEXIBLE) == "7"
+
+
 def test_null_extension_list_of_an_agent_not_ready():
     vm = {"instanceId": "7", "properties": {"instanceView": {"vmAgent": {"extensionHandlers": None}, "extensions": None}}}
     assert _drift.reported_versions(vm) == ("7", None)

@@ -542,3 +542,24 @@ def test_a_throttled_read_is_waited_and_in_that_scale_sets_record_only(fleet, em
     throttled = records["fleet-healthy"]["throttled"]
     assert len(throttled) == 1 and throttled[0]["times"] == 1 and throttled[0]["seconds"] >= 19, throttled
     assert records["fleet-never"]["throttled"] == []
+
+
+# -- Flexible scale sets and races with Azure's own upgrades (issue 19) ----------------------------------------------
+def test_a_batch_that_races_a_platform_upgrade_watches_it_and_says_so(fleet, emulator):
+    client, clock = fleet(vmss("fleet-raced", platform_upgrade={"after_requests": 3}), HEALTHY)
+    records = run_batch(jobs_for(client, ["fleet-raced", "fleet-healthy"]), clock)
+    raced = records["fleet-raced"]
+    assert (raced["status"], raced["action"], raced["upgrade_started"], raced["failed"]) == (
+        "Completed", "attach", False, False)
+    assert raced["start_refused"]["code"] == "OperationNotAllowed"
+    assert any("Azure refused to start" in w for w in raced["warnings"])
+    assert records["fleet-healthy"]["upgrade_started"] and records["fleet-healthy"]["start_refused"] is None
+
+
+def test_a_flexible_scale_set_in_a_batch_and_in_the_status(fleet, emulator):
+    client, clock = fleet(vmss("fleet-flex", orchestration_mode="Flexible"), HEALTHY)
+    records = run_batch(jobs_for(client, ["fleet-flex", "fleet-healthy"]), clock)
+    assert records["fleet-flex"]["status"] == "Completed" and records["fleet-flex"]["upgrade_started"]
+    status = _fleet.run_status([target("fleet-flex"), target("fleet-healthy")], client, drift=True)
+    assert [(r["outdated"], r["instance_naming"]) for r in status] == [(False, "vm_name"), (False, "instance_id")]
+    assert not [r for r in emulator.requests if "/virtualMachineScaleSets/fleet-flex/virtualMachines" in r["path"]]
