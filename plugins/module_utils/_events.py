@@ -40,6 +40,13 @@ REPORTED = {
     ADU_IMPORT: ("Succeeded", "Failed"),
     AKS_OPERATION: ("Succeeded", "Failed", "Canceled"),
 }
+# States that need someone to act whenever they are seen: reported by the first read too (with previous_status
+# null), never taken as a silent baseline. A scale set already behind its extensions' versions when the source starts
+# is as outdated as one that falls behind later.
+REPORTED_AT_START = {VMSS_EXTENSION_DRIFT: ("Outdated",)}
+# What an event's meta.hosts names, which ansible-rulebook's run_playbook uses as the --limit: the scale set (or
+# cluster, or instance) itself, or every host of the inventory (a rule that runs the fleet playbook, rings in order).
+META_HOSTS = ("target", "all")
 # Device Update statuses of an operation still in flight (the only ones its list can filter on).
 ADU_IN_FLIGHT = ("NotStarted", "Running")
 
@@ -50,7 +57,7 @@ MAX_BACKOFF = 900
 
 AUTH_ARGS = _auth.OPTION_NAMES
 SOURCE_ARGS = ("kinds", "scale_sets", "resource_group", "resource_groups", "aks_clusters", "adu_endpoint",
-               "adu_instance_id", "adu_api_version", "interval", "list_interval", "emit_current_state")
+               "adu_instance_id", "adu_api_version", "interval", "list_interval", "emit_current_state", "meta_hosts")
 
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
@@ -231,6 +238,9 @@ def validate_args(args, environ=None):
     interval = _number("interval", args.get("interval", DEFAULT_INTERVAL), 0.01, 86400, problems)
     list_interval = _number("list_interval", args.get("list_interval", DEFAULT_LIST_INTERVAL), 0, 86400, problems)
     emit = _boolean("emit_current_state", args.get("emit_current_state", False), problems)
+    meta_hosts = args.get("meta_hosts", "target")
+    if meta_hosts not in META_HOSTS:
+        problems.append("meta_hosts must be one of %s, got %r" % (", ".join(META_HOSTS), meta_hosts))
 
     if not problems and options.get("auth_source") in _auth.AUTH_SOURCES:
         try:
@@ -250,6 +260,7 @@ def validate_args(args, environ=None):
         "interval": interval,
         "list_interval": list_interval,
         "emit_current_state": emit,
+        "meta_hosts": meta_hosts,
     }
 
 
@@ -397,7 +408,8 @@ class Tracker:
     """The last known state of everything watched; turns observations into changes.
 
     The first successful read of a scope is its baseline: reported only when
-    ``emit_current_state`` is set, with ``previous_status`` None. After that a
+    ``emit_current_state`` is set, or when its state is one of ``REPORTED_AT_START``
+    (an outdated scale set), with ``previous_status`` None. After that a
     thing whose state differs from the last one seen is a change (a thing
     first seen later, such as a new operation, changes from nothing). A
     failed read changes nothing: the last known state stays.
@@ -432,7 +444,8 @@ class Tracker:
             self._known[observation.key] = observation.state
             if previous == observation.state or not observation.reported:
                 continue
-            if baseline and not self.emit_current_state:
+            if baseline and not self.emit_current_state and \
+                    observation.status not in REPORTED_AT_START.get(observation.kind, ()):
                 continue
             changes.append((observation, previous[0] if previous else None))
         if complete:
@@ -450,8 +463,8 @@ class Tracker:
             self._scopes.get(scope, set()).discard(key)
 
 
-def build_event(observation, previous_status):
-    """The event a rulebook sees for one change."""
+def build_event(observation, previous_status, meta_hosts="target"):
+    """The event a rulebook sees for one change; ``meta.hosts`` per ``meta_hosts`` (see META_HOSTS)."""
     return {
         EVENT_KEY: {
             "kind": observation.kind,
@@ -463,7 +476,7 @@ def build_event(observation, previous_status):
             "progress": observation.progress,
             "error": observation.error,
         },
-        "meta": {"hosts": observation.host},
+        "meta": {"hosts": "all" if meta_hosts == "all" else observation.host},
     }
 
 

@@ -80,7 +80,8 @@ class Watcher:
                 self._problem(label, error)
                 continue
             self._recovered(label)
-            events.extend(_events.build_event(observation, previous) for observation, previous in changes)
+            events.extend(_events.build_event(observation, previous, self.settings["meta_hosts"])
+                          for observation, previous in changes)
         self.rounds += 1
         self.failed_rounds = self.failed_rounds + 1 if self._busy else 0
         return events

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -154,3 +155,21 @@ def test_cli_prints_ready_line(tmp_path):
         finally:
             proc.terminate()
             assert proc.wait(timeout=10) == 0
+
+
+def test_the_env_file_of_hack_emulator_sh_puts_the_venv_tools_on_path(tmp_path):
+    """After `source build/emulator.env`, `.venv/bin/ansible-rulebook` finds ansible-galaxy and ansible-playbook (it
+    runs them from PATH) without the venv being activated."""
+    env_file = tmp_path / "emu.env"
+    venv = Path(sys.executable).parent.parent
+    bare = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "EMULATOR_VENV": str(venv)}
+    with subprocess.Popen(["hack/emulator.sh", "default", str(env_file)], cwd=ROOT, env=bare, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            assert json.loads(proc.stdout.readline())["base_url"]
+            found = subprocess.run(["bash", "-c", "source %s && command -v ansible-galaxy ansible-playbook" % env_file],
+                                   env=bare, capture_output=True, text=True, timeout=30, check=True).stdout.split()
+            assert found == [str(venv / "bin" / "ansible-galaxy"), str(venv / "bin" / "ansible-playbook")]
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)

@@ -180,16 +180,19 @@ def test_drift_ends_when_an_extension_upgrade_moved_every_instance(emulator, run
                        scale_sets=["vmss-healthy"])
 
     async def body(run):
-        await run.requests(2, "/virtualMachines")  # baseline: Outdated (instances 0, 2-8 behind)
+        # The baseline is Outdated (instances 0, 2-8 behind): reported, not taken silently (a drift present at start).
+        baseline = payload(await run.event())
+        await run.requests(2, "/virtualMachines")
         start_upgrade(emulator, "vmss-healthy")
         started = payload(await run.event())
         emulator.advance(301)  # five batches of 60 sim s
         ended = [payload(await run.event()) for _round in range(2)]
         await run.rounds(3, "/virtualMachines")
-        return started, ended, run.pending()
+        return baseline, started, ended, run.pending()
 
-    started, ended, later = run_source(args, body)
+    baseline, started, ended, later = run_source(args, body)
     assert later == []
+    assert (baseline["kind"], baseline["status"], baseline["previous_status"]) == ("vmss_extension_drift", "Outdated", None)
     assert (started["kind"], started["status"]) == ("vmss_rolling_upgrade", "RollingForward")
     by_kind = {change["kind"]: change for change in ended}
     assert by_kind["vmss_rolling_upgrade"]["status"] == "Completed"

@@ -255,6 +255,27 @@ def test_emit_current_state_reports_the_baseline_with_no_previous_status():
     assert tracker.update(first.scope, [first]) == []
 
 
+def test_a_drift_present_at_the_first_read_is_reported_not_a_silent_baseline():
+    tracker = Tracker()
+    behind = _events.drift_observation(SUB, "rg-web", "web-01", {"outdated": True, "outdated_instance_count": 3})
+    assert statuses(tracker.update(behind.scope, [behind])) == [("Outdated", None)]
+    assert tracker.update(behind.scope, [behind]) == []
+    current = _events.drift_observation(SUB, "rg-web", "web-02", {"outdated": False, "outdated_instance_count": 0})
+    assert tracker.update(current.scope, [current]) == []  # a current scale set is a silent baseline
+
+
+def test_meta_hosts_all_lets_a_rule_run_its_playbook_over_the_inventory():
+    behind = _events.drift_observation(SUB, "rg-web", "web-01", {"outdated": True, "outdated_instance_count": 3})
+    assert _events.build_event(behind, None)["meta"] == {"hosts": "web-01"}
+    assert _events.build_event(behind, None, "all")["meta"] == {"hosts": "all"}
+    args = {"kinds": ["vmss_extension_drift"], "resource_groups": ["rg"], "subscription_id": SUB, "client_id": "c",
+            "secret": "s", "tenant": "t"}
+    assert _events.validate_args(dict(args, meta_hosts="all"), environ={})["meta_hosts"] == "all"
+    assert _events.validate_args(args, environ={})["meta_hosts"] == "target"
+    with pytest.raises(_events.ArgumentError, match="meta_hosts must be one of target, all, got 'some'"):
+        _events.validate_args(dict(args, meta_hosts="some"), environ={})
+
+
 def test_a_new_upgrade_ending_in_the_same_status_is_a_change():
     tracker = Tracker()
     tracker.update(upgrade("Completed").scope, [upgrade("Completed")])

@@ -23,8 +23,9 @@ description:
     state.
   - "Each event is C({azure_ops_rollout: {kind, subscription_id, resource_group, name, status, previous_status,
     progress, error}, meta: {hosts: NAME}}). C(meta.hosts) is the scale set (or AKS cluster, or Device Update
-    instance) name, so a C(run_playbook) action runs for that inventory host only. The README of the collection
-    documents every field."
+    instance) name, so a C(run_playbook) action runs for that inventory host only; with O(meta_hosts=all) it is
+    V(all), so a rule runs its playbook over the whole inventory (the fleet rollout, rings in order). The README of
+    the collection documents every field."
   - "One source with O(kinds), not one source per kind: the kinds share one client and one token per plane, the
     scale set kinds share the scale set list, and one rulebook source needs the authentication arguments once. Run the
     source twice (with different O(kinds)) to poll the kinds at different intervals."
@@ -39,7 +40,8 @@ description:
     list is read once for its outcome; an import that starts and ends within one interval is not seen.
   - V(aks_operation) reports each operation of the O(aks_clusters) that ends (C(Succeeded), C(Failed), C(Canceled)).
   - The first successful read of a scale set, cluster or instance is its baseline. It is reported, with
-    C(previous_status) null, only when O(emit_current_state) is true.
+    C(previous_status) null, when O(emit_current_state) is true, and always for a scale set whose extensions are
+    already C(Outdated) (a drift present when the source starts needs the same action as one that appears later).
   - Throttling, a failed read or an expired token never ends the source. It logs a warning (once per distinct problem),
     keeps the last known state and goes on; after throttling, server or network errors the wait before the next round
     doubles per failed round, up to 15 minutes. Only bad arguments end it, at start, before any request, with a
@@ -111,6 +113,15 @@ options:
         only then.
     type: bool
     default: false
+  meta_hosts:
+    description:
+      - What C(meta.hosts) of each event names, which ansible-rulebook's C(run_playbook) passes as the limit.
+        V(target) names the scale set, cluster or instance of the event. V(all) lets the rule's playbook run over the
+        whole inventory, as a rule that runs the fleet rollout must, so that the rings run in order, behind their
+        gates, rather than one scale set out of its ring.
+    type: str
+    choices: [target, all]
+    default: target
 extends_documentation_fragment:
   - azure_ops.rollout.azure
 """
