@@ -33,9 +33,9 @@ NAMES_SHOWN = 5
 def plan(rings, inventory_groups, run_hosts, allow_empty=False, unringed="fail", scale_sets_group="vmss"):
     """(problems, plan): ``_report.plan_rings`` and the scale sets of ``scale_sets_group`` in no ring.
 
-    Such a scale set would never be upgraded nor reported. With ``unringed='fail'`` it is a problem naming them; with
-    ``'notrun'`` the plan gets one more entry (``ring`` '', ``state`` ``unringed``) whose hosts the report lists as
-    NotRun. Without a ``scale_sets_group`` group in the inventory there is nothing to compare against.
+    Such a scale set would never be upgraded nor reported. The plan gets one more entry (``ring`` '', ``state``
+    ``unringed``) whose hosts the report lists as NotRun; with ``unringed='fail'`` they are also a problem naming
+    them. Without a ``scale_sets_group`` group in the inventory there is nothing to compare against.
     """
     problems = ["rollout_rings: ring %r is not an inventory group name (no spaces nor %s)" % (ring, ", ".join(":,!&*?[]~"))
                 for ring in rings if not ring or _PATTERN_CHARS.search(ring)]
@@ -44,11 +44,10 @@ def plan(rings, inventory_groups, run_hosts, allow_empty=False, unringed="fail",
     ringed = set(host for entry in entries for host in entry["hosts"])
     stray = [host for host in inventory_groups.get(scale_sets_group) or [] if host not in ringed]
     if stray and ringed:
-        if unringed == "notrun":
-            entries.append({"ring": "", "hosts": stray, "in_run": [], "state": "unringed",
-                            "note": "in group %s but in no ring of rollout_rings (rollout_unringed=notrun)"
-                                    % scale_sets_group})
-        else:
+        # In the plan either way, so that a report (the refused run's too) lists them as NotRun.
+        entries.append({"ring": "", "hosts": stray, "in_run": [], "state": "unringed",
+                        "note": "in group %s but in no ring of rollout_rings" % scale_sets_group})
+        if unringed != "notrun":
             problems.append("%d scale set(s) of group %s are in no ring of rollout_rings (%s): they would be neither "
                             "upgraded nor reported. Put them in a ring group, or set rollout_unringed=notrun to list "
                             "them as NotRun" % (len(stray), scale_sets_group, names(stray)))

@@ -29,6 +29,8 @@ def test_four_rings_from_the_inventory_in_order_and_an_unringed_scale_set(emulat
     result = run_playbook(ROLLOUT, inventory=inv, emulator=emulator).assert_failed()
     assert "1 scale set(s) of group vmss are in no ring of rollout_rings (it-stray)" in result.stdout
     assert _arm(emulator) == []
+    refused = rows_by_name(read_json(reports / "vmss_extension_rollout.json"))  # the refused run's report lists it
+    assert refused["it-stray"]["status"] == "NotRun" and refused["it-blue"]["status"] == "NotStarted"
     # 2. Listed as NotRun on request: four rings, in order, one scale set per batch, the report where the inventory
     # says; the typo is warned about.
     result = run_playbook(ROLLOUT, inventory=inv, emulator=emulator,

@@ -26,7 +26,8 @@ def _validate(spec, values):
 
 # -- unringed scale sets --------------------------------------------------------------------------------------------
 def test_a_scale_set_in_no_ring_stops_the_run_naming_it():
-    problems = _rings.plan(RINGS, GROUPS, ALL)[0]
+    problems, plan = _rings.plan(RINGS, GROUPS, ALL)
+    assert plan[-1]["state"] == "unringed" and plan[-1]["hosts"] == ["u1", "u2"]  # a refused run's report lists them
     assert len(problems) == 1
     assert "2 scale set(s) of group vmss are in no ring of rollout_rings (u1, u2)" in problems[0]
     assert "rollout_unringed=notrun" in problems[0]
