@@ -140,9 +140,17 @@ class SimulatedClock:
         if self.emulator is not None:
             self.emulator.advance(seconds * self.emulator.clock.time_scale)
 
+    def wait(self, condition, seconds):
+        """A pacer's wait on its condition: skipped like a sleep (the lock released meanwhile)."""
+        condition.release()
+        try:
+            self.sleep(seconds)
+        finally:
+            condition.acquire()
+
     def install(self, monkeypatch):
         """Every ``SystemClock`` of this process reads this clock until the test ends."""
-        for name in ("monotonic", "sleep", "wall"):
+        for name in ("monotonic", "sleep", "wall", "wait"):
             monkeypatch.setattr(_timing.SystemClock, name, staticmethod(getattr(self, name)))
         return self
 

@@ -124,7 +124,7 @@ class AzureClient:
         # Azure's rate limits are shared by everything this process sends: one pacer (_pacing.PACER) on the
         # real clock; a client on another clock (tests) gets its own on that clock.
         self.pacer = pacer or (_pacing.PACER if clock is None else _pacing.Pacer(self.clock))
-        self._throttle_waits = []  # (thread id, policy, seconds waited)
+        self.stats = _pacing.Stats()   # every throttle this client's requests waited out (a module run's)
         arm = _auth.endpoints(self.options)[0]
         self.resource_manager_endpoint = arm
         self.subscription_id = self.options.get("subscription_id")
@@ -176,12 +176,10 @@ class AzureClient:
                     self._tokens = _auth.TokenProvider(chain)
         return self._tokens
 
-    def throttled(self, this_thread=False):
-        """What Azure's throttling cost this client's requests (of this thread only, for a job of a batch step):
-        ``[{"policy", "times", "seconds"}]``, the ``throttled`` entry of a result."""
-        ident = threading.current_thread().ident
-        return _pacing.summarize((policy, seconds) for thread, policy, seconds in list(self._throttle_waits)
-                                 if not this_thread or thread == ident)
+    def throttled(self):
+        """What Azure's throttling cost this client's requests: ``[{"policy", "times", "seconds"}]``, the ``throttled``
+        entry of a module's result (a batch step's job reports its scale set's own, from its ``Context``)."""
+        return self.stats.summary()
 
     def register_scope(self, name, scope, endpoint):
         """Allow ``scope``'s token to be sent to ``endpoint``'s origin (a data plane)."""
@@ -192,15 +190,15 @@ class AzureClient:
         return (base or self.resource_manager_endpoint).rstrip("/") + path
 
     def request(self, method, url, params=None, body=None, scope="arm", expected=(200,), starts_operation=False,
-                deadline=None, headers=None, allow_status=(), form=None, elastic=False):
+                deadline=None, headers=None, allow_status=(), form=None):
         """Send one logical request, retrying transient failures, and return a Response.
 
         ``expected`` statuses return normally, ``allow_status`` too (for 404
         "does not exist" and 304 "not modified"); anything else raises
         AzureError. ``starts_operation`` marks a POST that must never run twice.
         ``scope=None`` sends no token (the token endpoint itself); ``form`` is
-        a form-encoded body. ``elastic``: a poll, which the pacer may spread
-        (``_pacing.Pacer.turn``).
+        a form-encoded body. ``deadline``: a Deadline or a ``_pacing.Context``
+        (priority, and the statistics its throttles feed).
         """
         if not url.lower().startswith("https://") and not url.lower().startswith("http://"):
             url = self.url(url)
@@ -211,7 +209,7 @@ class AzureClient:
                 raise AzureError(
                     "refusing to send the %s token to %s://%s:%s, which is not the endpoint it was issued for (%s://%s:%s)"
                     % ((scope,) + origin(url) + trusted_origin), code="UntrustedHost", url=url)
-        deadline = deadline or Deadline(None, self.clock)
+        deadline = _pacing.Context(deadline or Deadline(None, self.clock))
         # A token fetched on the way (client secret grant) shares this deadline.
         self._local.deadline = deadline
         delays = backoff_delays(self.retry.backoff_base, self.retry.backoff_cap, self.retry.rng)
@@ -223,8 +221,8 @@ class AzureClient:
             if deadline.expired():
                 raise AzureTimeoutError("the deadline passed before %s %s could be sent" % (method, _redact(url)), url=url)
             try:
-                response = self._paced_send(method, url, params, body if form is None else form, token_scope, headers,
-                                            deadline, form is not None, elastic)
+                response, slot = self._paced_send(method, url, params, body if form is None else form, token_scope,
+                                                  headers, deadline, form is not None)
             except _ConnectionFailed as failure:
                 if failure.sent:
                     retry = attempt < self.retry.max_attempts and may_retry(starts_operation, None, True)
@@ -258,7 +256,7 @@ class AzureClient:
                     hinted = parse_retry_after(response.headers, self.clock.wall())
                     wait = next(delays) if hinted is None else hinted
                     if response.status == 429:
-                        self._wait_out_throttle(method, url, error, wait, deadline)
+                        self._wait_out_throttle(method, url, error, wait, deadline, slot)
                         continue
             if wait > self.retry.max_wait or wait > deadline.remaining():
                 raise AzureTimeoutError(
@@ -266,28 +264,33 @@ class AzureClient:
                     % (method, _redact(url), wait, min(deadline.remaining(), self.retry.max_wait)), url=url)
             deadline.sleep(wait)
 
-    def _wait_out_throttle(self, method, url, error, wait, deadline):
+    def _wait_out_throttle(self, method, url, error, wait, deadline, slot):
         """Azure said 429: wait its Retry-After within the deadline (recorded), or raise at once if it reaches past it."""
         policy = _pacing.throttle_policy(error, method)
-        self.pacer.throttle(method, url, policy or error.code, wait)
+        self.pacer.throttle(slot, policy, wait, _allowed(error))
         left = deadline.remaining() if deadline.at is not None else self.retry.max_wait
-        ident = threading.current_thread().ident
         if wait > left:
-            self._throttle_waits.append((ident, policy or error.code, 0.0))
+            self._record(deadline, [(policy or error.code, 0.0)])
             raise _pacing.throttled_error(method, _redact(url), error, policy, wait, left)
-        self._throttle_waits.append((ident, policy or error.code, deadline.sleep(wait)))
+        self._record(deadline, [(policy or error.code, deadline.sleep(wait))])
 
-    def _paced_send(self, method, url, params, body, token_scope, headers, deadline, is_form=False, elastic=False):
-        """``_send`` in its turn under Azure's rate limits; the pacer learns from the answer."""
-        turn = self.pacer.turn(method, url, deadline, elastic)
-        ident = threading.current_thread().ident
-        self._throttle_waits.extend((ident, policy, seconds) for policy, seconds in turn.held)
+    def _record(self, context, waits):
+        """Throttles waited out: this client's, and the call's scale set's (its Context's statistics)."""
+        for policy, seconds in waits:
+            self.stats.add(policy, seconds)
+            if context.stats is not None and context.stats is not self.stats:
+                context.stats.add(policy, seconds)
+
+    def _paced_send(self, method, url, params, body, token_scope, headers, context, is_form=False):
+        """``_send`` in its turn under Azure's rate limits; the pacer learns from the answer. (response, Slot)"""
+        slot = self.pacer.acquire(context, method, url)
+        self._record(context, slot.held)
         response = None
         try:
-            response = self._send(method, url, params, body, token_scope, headers, deadline, is_form)
+            response = self._send(method, url, params, body, token_scope, headers, context, is_form)
         finally:
-            self.pacer.observe(turn, response.headers if response is not None else None)
-        return response
+            self.pacer.answer(slot, response.headers if response is not None else None)
+        return response, slot
 
     def _send(self, method, url, params, body, token_scope, headers, deadline, is_form=False):
         requests = _requests()
@@ -335,10 +338,10 @@ class AzureClient:
         return body
 
     # -- conveniences --------------------------------------------------------
-    def get_json(self, url, params=None, scope="arm", deadline=None, allow_status=(), headers=None, elastic=False):
+    def get_json(self, url, params=None, scope="arm", deadline=None, allow_status=(), headers=None):
         """GET and parse JSON; returns (body or None, Response)."""
         response = self.request("GET", url, params=params, scope=scope, deadline=deadline, allow_status=allow_status,
-                                headers=headers, elastic=elastic)
+                                headers=headers)
         if response.status != 200:
             return None, response
         return response.json(), response
@@ -370,6 +373,17 @@ def next_page(current_url, next_link, api_version=None):
     if api_version and not any(pair[0].lower() == "api-version" for pair in query):
         query.append(("api-version", api_version))
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query, quote_via=quote), "")), None
+
+
+def _allowed(error):
+    """The ``allowedRequestCount`` a Compute 429 gives in its detail (the size of the budget it ran out of), or None."""
+    for detail in error.details or []:
+        try:
+            inner = json.loads(detail.get("message") or "") if isinstance(detail, dict) else None
+            return int(inner["allowedRequestCount"])
+        except (TypeError, ValueError, KeyError):
+            continue
+    return None
 
 
 def _requests():

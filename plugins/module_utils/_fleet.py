@@ -22,7 +22,7 @@ __metaclass__ = type
 import datetime
 import threading
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift, _outcome, _upgrade, _validation, _vmss
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift, _outcome, _pacing, _upgrade, _validation, _vmss
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure
 
@@ -134,6 +134,7 @@ class Job:
         self.check_mode = check_mode
         self.read_final_operation = False  # the record reports the rolling upgrade's own code and error
         self.warnings = []
+        self.stats = _pacing.Stats()   # what throttling cost this scale set's requests (carried in their Context)
         # Live state, read by the display thread (single attribute writes; the record last).
         self.phase = "waiting"
         self.shaped = None
@@ -190,8 +191,8 @@ def _run_job(job, clock, slots, on_timeout):
         result, failure = _partial_result(job), _unexpected(error)
     finally:
         release()
-    # What Azure's throttling cost this scale set's requests (this thread's), as the module reports it.
-    result = dict(result, throttled=job.client.throttled(this_thread=True))
+    # What Azure's throttling cost this scale set's requests, as the module reports it.
+    result = dict(result, throttled=job.stats.summary())
     job.diff = labelled_diff(result.get("diff"), job.target["name"])
     job.record = _outcome.rollout_record(job.target, result, failure, job.check_mode, on_timeout,
                                          elapsed=clock.monotonic() - job.began, started_at=utc_iso(wall),

@@ -161,16 +161,15 @@ def operation_from_url(url):
     return Operation(url, kind)
 
 
-def fetch_operation_status(client, operation, scope="arm", deadline=None, elastic=False):
-    """One poll: (status body, hinted wait). Location polling maps 202 to InProgress. ``elastic``: a poll the pacer
-    may spread."""
+def fetch_operation_status(client, operation, scope="arm", deadline=None):
+    """One poll: (status body, hinted wait). Location polling maps 202 to InProgress. ``deadline``: a Deadline or a
+    ``_pacing.Context`` (an elastic one for a poll)."""
     if operation.kind == "location":
-        response = client.request("GET", operation.status_url, scope=scope, deadline=deadline, expected=(200, 201, 202, 204),
-                                  elastic=elastic)
+        response = client.request("GET", operation.status_url, scope=scope, deadline=deadline, expected=(200, 201, 202, 204))
         if response.status == 202:
             return {"status": "InProgress"}, parse_retry_after(response.headers)
         return {"status": "Succeeded", "result": response.json() if response.is_valid_json() else None}, None
-    body, response = client.get_json(operation.status_url, scope=scope, deadline=deadline, elastic=elastic)
+    body, response = client.get_json(operation.status_url, scope=scope, deadline=deadline)
     if not isinstance(body, dict) or "status" not in body:
         body = {"status": "Unknown", "raw": body}
     return body, parse_retry_after(response.headers)

@@ -45,6 +45,12 @@ class SystemClock:
     def wall():
         return time.time()
 
+    @staticmethod
+    def wait(condition, seconds):
+        """Wait on a held ``threading.Condition`` for at most ``seconds``, or until it is notified."""
+        if seconds > 0:
+            condition.wait(seconds)
+
 
 class Deadline:
     """A point in monotonic time after which nothing more is attempted."""

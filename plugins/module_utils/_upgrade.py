@@ -27,7 +27,7 @@ import time
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift, _lro, _shapes, _validation, _vmss
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
-from ansible_collections.azure_ops.rollout.plugins.module_utils._pacing import AzureThrottledError
+from ansible_collections.azure_ops.rollout.plugins.module_utils._pacing import AzureThrottledError, Context
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
 
@@ -135,7 +135,8 @@ def run_extension_upgrade(job, observer=None):
     params = job.params
     client = job.client
     notify = observer or (lambda event, value: None)
-    deadline = Deadline(params["wait_timeout"], client.clock)
+    # Every request for this scale set carries its deadline and its statistics (a batch step's job keeps them).
+    deadline = Context(Deadline(params["wait_timeout"], client.clock), stats=getattr(job, "stats", None))
     target = (job.subscription_id, params["resource_group"], params["name"])
     api_version = params["api_version"]
     operation = _lro.operation_from_url(params["operation_url"]) if params.get("operation_url") else None
@@ -227,7 +228,7 @@ def _on_timeout(job, target, result, cause=None):
         job.warn(text + ". It goes on in Azure (on_timeout=leave).")
         return result
     if params["on_timeout"] == "cancel" and (result["upgrade_started"] or params.get("cancel_attached")):
-        grace = Deadline(CANCEL_BUDGET, job.client.clock)
+        grace = Context(Deadline(CANCEL_BUDGET, job.client.clock), stats=getattr(job, "stats", None))
         try:
             _vmss.cancel_upgrade(job.client, *target, api_version=params["api_version"], deadline=grace)
             result["cancelled"] = True

@@ -18,7 +18,7 @@ import datetime
 import email.utils
 import re
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _lro, _shapes, _validation
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _lro, _pacing, _shapes, _validation
 from ansible_collections.azure_ops.rollout.plugins.module_utils._client import resource_path
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
 
@@ -197,12 +197,11 @@ def failure_message(shaped, operation=None):
 
 
 # -- calls -----------------------------------------------------------------------
-def read_latest(client, subscription_id, resource_group, name, api_version=API_VERSION, deadline=None, elastic=False):
-    """``rollingUpgrades/latest`` as a Latest. 404 NotFound means none ever ran. ``elastic``: a poll (the pacer
-    may spread it)."""
+def read_latest(client, subscription_id, resource_group, name, api_version=API_VERSION, deadline=None):
+    """``rollingUpgrades/latest`` as a Latest. 404 NotFound means none ever ran. ``deadline``: a Deadline or a
+    ``_pacing.Context`` (an elastic one for a poll)."""
     path = vmss_path(subscription_id, resource_group, name, "rollingUpgrades/latest")
-    body, response = client.get_json(path, params={"api-version": api_version}, deadline=deadline, allow_status=(404,),
-                                     elastic=elastic)
+    body, response = client.get_json(path, params={"api-version": api_version}, deadline=deadline, allow_status=(404,))
     server_now = parse_time(response.header("Date"))
     if response.status == 404:
         error = client.error_from(response)
@@ -240,20 +239,38 @@ def watch_upgrade(client, subscription_id, resource_group, name, deadline, inter
                   operation=None, started_after=None, on_poll=None, read_operation=True):
     """Poll until the rolling upgrade (ours, when ``started_after`` is known) is terminal or the deadline passes.
 
-    Returns (WaitResult whose value is the shaped rolling upgrade, operation status dict or None).
-    When ``rollingUpgrades/latest`` still shows an older upgrade, the async
-    operation is read instead, so an operation that failed before any
-    instance moved still ends the wait. With ``read_operation`` the
-    operation's final status is also read once at the end (for the module's
-    ``operation`` result); a batch step, which reports the rolling upgrade's
-    own code and error, spares that request.
+    Returns (WaitResult whose value is the shaped rolling upgrade, operation status dict or None). Polls are
+    elastic (``_pacing.Context``): the pacer may send them later to leave budget to what cannot wait.
+
+    Where this run started the upgrade (``started_after``) and has its ``Azure-AsyncOperation`` URL, that URL says
+    when it ends, on the Get Operation budget; ``rollingUpgrades/latest`` is read for progress only when its budget
+    has a token to spare (``Pacer.ready``), and once at the end for the final counts and error (a cancelled
+    upgrade's operation can say Succeeded). Otherwise ``rollingUpgrades/latest`` is polled, and when it still shows
+    an older upgrade the operation is read instead, so an operation that failed before any instance moved still
+    ends the wait. With ``read_operation`` the operation's final status is also read once at the end (for the
+    module's ``operation`` result) when no poll read it.
     """
-    state = {"operation": None}
+    poll = _pacing.elastic(deadline)
+    state = {"operation": None, "shaped": None}
+    by_operation = operation is not None and started_after is not None and operation.kind == "azure-asyncoperation"
+    latest_url = client.url(vmss_path(subscription_id, resource_group, name, "rollingUpgrades/latest"))
+
+    def latest(context):
+        state["shaped"] = read_latest(client, subscription_id, resource_group, name, api_version, context).upgrade
+        return state["shaped"]
 
     def fetch():
-        shaped = read_latest(client, subscription_id, resource_group, name, api_version, deadline, elastic=True).upgrade
+        if by_operation:
+            status, hinted = _lro.fetch_operation_status(client, operation, deadline=poll)
+            state["operation"] = status
+            if _lro.is_terminal_status(status.get("status")):
+                latest(deadline)     # the final counts and error, and the upgrade's own word on how it ended
+            elif client.pacer.ready(poll, "GET", latest_url):
+                latest(poll)
+            return state["shaped"], hinted
+        shaped = latest(poll)
         if operation is not None and not is_ours(shaped, started_after):
-            status, hinted = _lro.fetch_operation_status(client, operation, deadline=deadline, elastic=True)
+            status, hinted = _lro.fetch_operation_status(client, operation, deadline=poll)
             state["operation"] = status
             return shaped, hinted
         return shaped, None

@@ -160,8 +160,8 @@ class Watcher:
         return found
 
     def read_rolling_upgrade(self, resource_group, name):
-        shaped = _vmss.read_latest(self.client, self.subscription_id, resource_group, name, deadline=self._deadline(),
-                                   elastic=True).upgrade
+        shaped = _vmss.read_latest(self.client, self.subscription_id, resource_group, name,
+                                   deadline=_pacing.elastic(self._deadline())).upgrade
         observation = _events.rolling_upgrade_observation(self.subscription_id, resource_group, name, shaped)
         return self.tracker.update(observation.scope, [observation])
 

@@ -46,8 +46,17 @@ class _State:
         self.faults = Faults(data.get("seed", 0))
         for rule in data.get("faults") or []:
             self.faults.add(rule)
+        self.locations = {vmss.id.lower(): vmss.location for vmss in scale_sets}
         self.throttling = Throttling(_throttling_spec(data.get("throttling"), throttling), self.clock,
-                                     self.identity.config["client_id"])
+                                     self.identity.config["client_id"], self.locate)
+
+    def locate(self, path):
+        """The region of the resource a request path addresses (a scale set's, an operation's), or None."""
+        lower = path.lower()
+        if "/locations/" in lower:
+            return lower.split("/locations/", 1)[1].split("/", 1)[0]
+        parts = lower.split("/")
+        return self.locations.get("/".join(parts[:9])) if len(parts) >= 9 else None
 
 
 class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-methods
@@ -196,7 +205,7 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
         with self._lock:
             state = self._state
             spec = _throttling_spec(state.data.get("throttling"), bool(enabled))
-            state.throttling = Throttling(spec, state.clock, state.identity.config["client_id"])
+            state.throttling = Throttling(spec, state.clock, state.identity.config["client_id"], state.locate)
 
     @property
     def throttling(self):
@@ -229,7 +238,7 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
                     "orchestration_mode": vmss.orchestration,
                     # What names each instance index now: instance ids (Uniform) or VM names (Flexible).
                     "vm_names": [vmss.instance_key(number) for _i, number, creating in vmss.numbers(now) if not creating],
-                    "latest": upgrade.status_info(now) if upgrade else None,
+                    "latest": upgrade.status_info(now, st.clock.stamp) if upgrade else None,
                     "operation_id": upgrade.op_id if upgrade else None,
                     "operation_status": upgrade.op_status(now)[0] if upgrade else None,
                     # What each instance reports (None: deallocated or agent not ready), per model extension.
@@ -317,8 +326,8 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
         return json_response(404, {"error": {"code": "NotFound", "message": "No emulator route for %s %s" % (ctx.method, ctx.path)}})
 
     def _decorate(self, state, ctx, resp):
-        """Common headers: simulated Date, and ARM request ids and rate-limit counters (throttling.py)."""
-        resp.set_header("Date", http_date(state.clock.now()))
+        """Common headers: Date (wall-clock, clock.py), and ARM request ids and rate-limit counters (throttling.py)."""
+        resp.set_header("Date", http_date(state.clock.wall()))
         if ctx.kind != "arm":
             return resp
         if resp.header("x-ms-request-id") is None:

@@ -190,16 +190,17 @@ class RollingUpgrade:
         current = self.state(now)["in_progress"]
         return set(self.batches[current]) if self.surge and current is not None else set()
 
-    def status_info(self, now):
+    def status_info(self, now, stamp=lambda instant: instant):
+        """The rollingUpgrades/latest body at ``now``; ``stamp`` turns an instant into wall-clock time (clock.py)."""
         st = self.state(now)
         cancelled = st["code"] == "Cancelled"
         props = {
             "policy": dict(self.policy),   # the whole rolling upgrade policy as stored (S§1; issue 19)
             "runningStatus": {
                 "code": st["code"],
-                "startTime": format_ts(self.start),
+                "startTime": format_ts(stamp(self.start)),
                 "lastAction": "Cancel" if cancelled else "Start",
-                "lastActionTime": format_ts(self.cancel_time if cancelled else self.start),
+                "lastActionTime": format_ts(stamp(self.cancel_time if cancelled else self.start)),
             },
             "progress": self.progress(now),
         }
@@ -595,7 +596,7 @@ class Compute:
     def _latest(self, vmss):
         if vmss.upgrade is None:
             return arm_error(404, "NotFound", "The entity was not found in this Azure location.")
-        return json_response(200, vmss.upgrade.status_info(self.clock.now()))
+        return json_response(200, vmss.upgrade.status_info(self.clock.now(), self.clock.stamp))
 
     def _accepted(self, ctx, sub, location, op_id):
         version = ctx.q("api-version")
@@ -651,9 +652,9 @@ class Compute:
             if status == "Failed":
                 return json_response(400, {"error": error})   # [UNVERIFIED] monitor URL of a failed operation
             return empty_response(200)
-        body = {"startTime": format_ts(start)}
+        body = {"startTime": format_ts(self.clock.stamp(start))}
         if end is not None:
-            body["endTime"] = format_ts(end)
+            body["endTime"] = format_ts(self.clock.stamp(end))
         body["status"] = status
         if error:
             body["error"] = error
