@@ -61,17 +61,17 @@ _UNITS = {"Sec": 1, "Min": 60, "Hour": 3600}
 _ARM_KIND = re.compile(r"Number of '(read|write|delete)' requests", re.I)
 _VMSS = r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.compute/virtualmachinescalesets/[^/]+"
 _COMPUTE = r"^/subscriptions/[^/]+(/resourcegroups/[^/]+)?/providers/microsoft\.compute/"
-# (methods, path pattern, category, how many leading characters of the match name the resource: None for none)
+_OPERATION = re.compile(r"^/subscriptions/[^/]+/providers/microsoft\.compute/locations/[^/]+/operations/[^/]+")
+# (methods, path pattern, category, the pattern naming its resource or None): the first match wins.
 _CATEGORIES = [
-    ("GET", re.compile(r"^/subscriptions/[^/]+/providers/microsoft\.compute/locations/[^/]+/operations/[^/]+"),
-     "GetOperation", True),
-    ("GET", re.compile(_VMSS + r"/virtualmachines/?$"), "HighCostGet", True),
-    ("GET", re.compile(_VMSS + r"/virtualmachines/[^/]+"), "VMGet", True),
-    ("GET", re.compile(_VMSS), "LowCostGet", True),
-    ("POST PUT PATCH DELETE", re.compile(_VMSS), "Update", True),
-    ("GET", re.compile(_COMPUTE + r"virtualmachinescalesets/?$"), "HighCostGet", False),
-    ("GET", re.compile(_COMPUTE + r"virtualmachines/?$"), "VMHighCostGet", False),
-    ("GET", re.compile(_COMPUTE + r"virtualmachines/[^/]+"), "VMLowCostGet", True),
+    ("GET", _OPERATION, "GetOperation", _OPERATION),
+    ("GET", re.compile(_VMSS + r"/virtualmachines/?$"), "HighCostGet", re.compile(_VMSS)),
+    ("GET", re.compile(_VMSS + r"/virtualmachines/[^/]+"), "VMGet", re.compile(_VMSS + r"/virtualmachines/[^/]+")),
+    ("GET", re.compile(_VMSS), "LowCostGet", re.compile(_VMSS)),
+    ("POST PUT PATCH DELETE", re.compile(_VMSS), "Update", re.compile(_VMSS)),
+    ("GET", re.compile(_COMPUTE + r"virtualmachinescalesets/?$"), "HighCostGet", None),
+    ("GET", re.compile(_COMPUTE + r"virtualmachines/?$"), "VMHighCostGet", None),
+    ("GET", re.compile(_COMPUTE + r"virtualmachines/[^/]+"), "VMLowCostGet", re.compile(_COMPUTE + r"virtualmachines/[^/]+")),
 ]
 
 
@@ -84,10 +84,9 @@ def classify(method, url):
     if not match:
         return parts.netloc.lower(), "", []
     found = []
-    for methods, pattern, category, per_resource in _CATEGORIES:
-        hit = pattern.match(path)
-        if method in methods.split() and hit:
-            found.append((category, hit.group(0) if per_resource else None))
+    for methods, pattern, category, resource in _CATEGORIES:
+        if method in methods.split() and pattern.match(path):
+            found.append((category, resource.match(path).group(0) if resource else None))
             break
     kind = "reads" if method in ("GET", "HEAD") else "deletes" if method == "DELETE" else "writes"
     return parts.netloc.lower(), match.group(1), found + [(kind, None)]
@@ -220,9 +219,11 @@ class Bucket:
         return self.tokens
 
     def wait(self, now, need):
-        """Seconds until ``need`` tokens are there and any hold has ended."""
+        """Seconds until ``need`` tokens are there and any hold has ended (a millisecond at least, if any)."""
         short = need - self.level(now)
-        return max(self.resume - now, short / self.rate if short > 0 and self.rate > 0 else 0.0 if short <= 0 else 1e9)
+        refill = 0.0 if short <= 1e-6 else short / self.rate if self.rate > 0 else 1e9
+        wait = max(self.resume - now, refill)
+        return max(wait, 0.001) if wait > 0 else 0.0
 
 
 class Slot:
