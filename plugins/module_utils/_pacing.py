@@ -11,8 +11,8 @@ Resource Manager throttles requests"). The client knows the category of each of 
 and per (subscription, category), filled with ``BUDGETS`` (configurable: ``Pacer(budgets=...)``, or JSON in
 ``AZURE_OPS_ROLLOUT_BUDGETS``). A request takes a token from each of its buckets, waiting (woken, not polling) when
 one is empty. Other principals spend the same budgets, so Azure's answers correct the estimates: a remaining count
-lower than the bucket it describes best lowers that bucket, and a 429 empties it, holds it for its
-``Retry-After`` and halves the refill believed until a count says the bucket is half full again. An older policy over a fixed window (``GetVMScaleSet30Min``: the name says so) becomes one more
+lower than the bucket it describes best lowers that bucket, and a 429 empties it and holds it for its
+``Retry-After``. An older policy over a fixed window (``GetVMScaleSet30Min``: the name says so) becomes one more
 bucket of the category, its size the most it was seen at, refilled over its window.
 
 Each request carries a ``Context``: its deadline, its priority (``urgent``: a plan read or a start, which waits for
@@ -210,7 +210,6 @@ class Bucket:
 
     def __init__(self, refill_per_minute, capacity, now):
         self.capacity, self.rate = float(capacity), float(refill_per_minute) / 60.0
-        self.planned = self.rate     # the published rate; a 429 halves the rate believed until the bucket fills again
         self.tokens, self.at, self.resume, self.queue = float(capacity), now, 0.0, []
 
     def level(self, now):
@@ -363,8 +362,6 @@ class Pacer:
                 if candidates:
                     nearest = min(candidates, key=lambda b: abs(b.level(now) - count))
                     nearest.tokens = min(nearest.tokens, float(count))
-                    if count >= nearest.capacity / 2:
-                        nearest.rate = nearest.planned
 
     def throttle(self, slot, policy, wait, allowed=None):
         """Azure answered 429 with ``Retry-After`` ``wait``, naming ``policy`` (or None): the bucket it names is empty
@@ -393,7 +390,6 @@ class Pacer:
                 bucket = self._buckets[key]
                 bucket.level(now)
                 bucket.tokens, bucket.resume = 0.0, max(bucket.resume, now + wait)
-                bucket.rate = max(bucket.rate / 2.0, bucket.planned / 16.0)   # others spend it too, or it is smaller
                 if window_seconds(key[2]):   # a fixed window is whole again when it ends
                     bucket.tokens, bucket.at = bucket.capacity, bucket.resume
 
