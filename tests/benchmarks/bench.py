@@ -350,12 +350,12 @@ def bench_fleet(emu, sizes, results, quick=False):
 
 
 # --------------------------------------------------------------------------- 3b. the fleet at Azure's rate limits
-def bench_limits(emu, size, time_scale, results, quick=False):
-    """Drift check, rollout and fleet status under the default limits, beside the least time they allow
+def bench_limits(emu, size, results, quick=False):
+    """Rollouts of one scale set, two dozen and a fleet under Compute's token buckets, beside their targets
     (tests/benchmarks/limits.py)."""
     import limits as L  # pylint: disable=import-outside-toplevel
 
-    figures = L.run_all(emu, str(REPO_PY), 20 if quick else size, 20.0 if quick else 60.0, time_scale)
+    figures = L.run_all(emu, str(REPO_PY), ("one", "dozens") if quick else ("one", "dozens", "fleet"), size)
     text = L.summary(figures)
     say(text)
     REPORT.append(text.strip())
@@ -466,8 +466,6 @@ def main(argv=None):
     parser.add_argument("--lro-rounds", type=int, default=2)
     parser.add_argument("--fleet", default="100,500", help="fleet sizes (default 100,500)")
     parser.add_argument("--limits-size", type=int, default=500, help="fleet size of the limits section (default 500)")
-    parser.add_argument("--limits-scale", type=float, default=10.0,
-                        help="time scale of the limits section: simulated seconds per real second (default 10)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, fleets of 20 only")
     args = parser.parse_args(argv)
     if not REPO_PY.exists():
@@ -489,7 +487,7 @@ def main(argv=None):
         if "fleet" in wanted:
             bench_fleet(emu, [int(x) for x in args.fleet.split(",") if x], results, quick=args.quick)
         if "limits" in wanted:
-            bench_limits(emu, args.limits_size, args.limits_scale, results, quick=args.quick)
+            bench_limits(emu, args.limits_size, results, quick=args.quick)
     results["duration"] = time.time() - started
     C.save_json("results.json", results)
     md = ("# Benchmark results\n\nMachine: %s. Run: `make bench` (%.0f s), %s.\n\n"

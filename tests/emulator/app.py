@@ -241,6 +241,9 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
                     "latest": upgrade.status_info(now, st.clock.stamp) if upgrade else None,
                     "operation_id": upgrade.op_id if upgrade else None,
                     "operation_status": upgrade.op_status(now)[0] if upgrade else None,
+                    # When the upgrade (its operation) ended, in wall-clock seconds (clock.py), or None.
+                    "ended_at": (st.clock.stamp(upgrade.op_status(now)[1]) if upgrade and upgrade.op_status(now)[1] is not None
+                                 else None),
                     # What each instance reports (None: deallocated or agent not ready), per model extension.
                     "extension_versions": {ext["name"]: [versions[ext["name"].lower()][i] if vmss.power(i) == "running" else None
                                                          for i in range(vmss.capacity)] for ext in vmss.extensions},
