@@ -45,9 +45,11 @@ def _arm(emulator, method, name):
             and r["client_request_id"] is not None and r["user_agent"].startswith("azure_ops.rollout/")]
 
 
-def test_throttled_read_is_waited_and_shown(emulator, run_playbook, tmp_path):
-    # Six a minute: the bucket another client used up has not refilled a token yet when ansible-playbook reads.
+def test_throttled_read_is_waited_and_shown(emulator, run_playbook, tmp_path, monkeypatch):
+    # Six a minute: the bucket another client used up has not refilled a token yet when ansible-playbook reads. The
+    # pacer is told this budget (as it knows Microsoft's published ones): after the one 429 it keeps to it.
     emulator.load(_throttled_scenario(time_scale=60.0, LowCostGet={"resource": [6, 5]}))
+    monkeypatch.setenv("AZURE_OPS_ROLLOUT_BUDGETS", json.dumps({"LowCostGet": [[6, 5], [800, 2400]]}))
     assert spend(emulator, "GET", _latest("thr-a"), 5) == [404] * 5      # thr-a's read bucket is used up
     result = run_playbook(_playbook(tmp_path, "thr-a"), emulator=emulator, timeout=180).assert_ok()
     upgrade = json.loads((tmp_path / "result.json").read_text())
