@@ -14,6 +14,7 @@
 #   make reliability   security, bad input and unreachable endpoints on every line, then the short soak
 #   make docs          the HTML docs site (hack/docs.sh, antsibull-docs + Sphinx in .venv-docs) -> build/docs/html
 #   make docs-lint     antsibull-docs lint-collection-docs (.venv-docs)
+#   make changelog     antsibull-changelog release for galaxy.yml's version (CHANGELOG.rst)
 #   make test          all of the above
 #   make emulator      the local Azure emulator in the foreground (EMULATOR_SCENARIO, default demo); another
 #                      shell runs `source build/emulator.env` to use it (README: "The local Azure emulator")
@@ -49,7 +50,7 @@ SANITY_ARGS   ?=
 EMULATOR_SCENARIO ?= demo
 
 .PHONY: venv venv-latest venv-oldest venvs units integration sanity sanity-stable sanity-latest sanity-oldest lint ee test clean bench soak reliability \
-	emulator docs docs-lint
+	emulator docs docs-lint changelog
 
 # $(call each_line,NAME,COMMAND): COMMAND once per line ($$v is the line's venv), every line even when one fails;
 # fails afterwards if any did. A subshell, so that a recipe can go on after it (make reliability).
@@ -122,6 +123,12 @@ docs:
 
 docs-lint:
 	@hack/docs.sh lint
+
+# Release: fold the changelog fragments into the release of galaxy.yml's version (CHANGELOG.rst, changelogs/
+# changelog.yaml; fragments are kept). Again with the same version folds in fragments added since.
+changelog: venv
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH="$$(hack/collection-path.sh)" \
+	  ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false $(VENV)/bin/antsibull-changelog release
 
 test: units integration sanity lint docs-lint docs ee reliability
 
