@@ -187,6 +187,7 @@ def rollout_record(target, result=None, failure=None, check_mode=False, on_timeo
         "warnings": list(warnings or []),
         "throttled": list(result.get("throttled") or []),
         "versions": versions(result.get("extensions")),
+        "instance_naming": result.get("instance_naming"),
         # The whole rolling upgrade policy Azure echoed (snake_case), and the instances it named unhealthy when it ended
         # the upgrade before its first batch (instance ids, or VM names in a Flexible scale set).
         "policy": (result.get("rolling_upgrade") or {}).get("policy"),

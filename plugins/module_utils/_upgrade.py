@@ -157,6 +157,8 @@ def run_extension_upgrade(job, observer=None):
         "operation_url": operation.status_url if operation else None, "rolling_upgrade": latest.upgrade,
         "elapsed": 0.0, "timeline": [], "polls": 0, "timed_out": False, "cancelled": False, "left_running": False,
         "extensions": drift["extensions"] if drift else None, "start_refused": None,
+        # How the drift records name instances: instance ids (Uniform) or VM names (Flexible); None when not read.
+        "instance_naming": drift["instance_naming"] if drift else None,
     }
     if drift and action == "start" and getattr(job, "diff_mode", False):
         result["diff"] = _drift.diff(drift["extensions"])

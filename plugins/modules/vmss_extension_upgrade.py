@@ -204,6 +204,12 @@ extensions:
             target_version: 1.1.3, outdated: true, instance_count: 10, outdated_instances: ['0', '2'],
             unknown_instances: ['9'], provisioning_instances: [], instance_versions: {1.0.9: 2, 1.1.3: 7},
             instance_naming: instance_id, note: null}]
+instance_naming:
+  description: How RV(extensions) names instances, C(instance_id) (a Uniform scale set) or C(vm_name) (a Flexible
+    one); null when the drift was not read.
+  returned: always
+  type: str
+  sample: instance_id
 start_refused:
   description:
     - When Azure refused this task's start with 409 C(OperationNotAllowed) because a rolling upgrade had begun since the

@@ -265,7 +265,7 @@ results:
       description: How the scale set names its instances, C(instance_id) (Uniform) or C(vm_name) (Flexible); null when
         drift was not read.
       type: str
-      returned: with O(mode=status)
+      returned: always
     elapsed:
       description:
         - With O(mode=rollout), seconds from the start of the scale set's step to its outcome, the one elapsed value shown

@@ -561,6 +561,7 @@ def test_a_flexible_scale_set_in_a_batch_and_in_the_status(fleet, emulator):
     client, clock = fleet(vmss("fleet-flex", orchestration_mode="Flexible"), HEALTHY)
     records = run_batch(jobs_for(client, ["fleet-flex", "fleet-healthy"]), clock)
     assert records["fleet-flex"]["status"] == "Completed" and records["fleet-flex"]["upgrade_started"]
+    assert records["fleet-flex"]["instance_naming"] == "vm_name" and records["fleet-healthy"]["instance_naming"] == "instance_id"
     status = _fleet.run_status([target("fleet-flex"), target("fleet-healthy")], client, drift=True)
     assert [(r["outdated"], r["instance_naming"]) for r in status] == [(False, "vm_name"), (False, "instance_id")]
     assert not [r for r in emulator.requests if "/virtualMachineScaleSets/fleet-flex/virtualMachines" in r["path"]]

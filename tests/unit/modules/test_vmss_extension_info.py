@@ -79,6 +79,7 @@ def test_flexible_upgrade_moves_the_vm_versions(run_module, emulator):
     assert not failed, result.get("msg")
     assert result["action"] == "start" and result["rolling_upgrade"]["running_status"]["code"] == "Completed"
     assert result["extensions"][0]["instance_naming"] == "vm_name"
+    assert result["instance_naming"] == "vm_name"
     failed, after = run_module("vmss_extension_info", name="vmss-flex", resource_group="rg-flex")
     assert not failed and after["outdated"] is False
     assert after["extensions"][0]["instance_versions"] == {"1.1.3": 4}
