@@ -177,7 +177,11 @@ def report(kind, title, rows, head, started_at, ended_at, check_mode=False, extr
         result = ("failed" if _outcome.gate(rows) else "passed") if kind == "status" else outcome(rows, check_mode)
     document = {"kind": kind, "title": title, "headline": head, "run_started_at": started_at, "run_ended_at": ended_at,
                 "time_zone": "UTC", "check_mode": bool(check_mode), "result": result, "passed": result == "passed",
-                "summary": tally(rows), "rows": rows}
+                "summary": tally(rows),
+                # What needs a look, failures first, one entry per identical problem (the HTML shows it on top).
+                "attention": [{"status": status, "problem": problem, "count": len(group),
+                               "hosts": [row["host"] for row in group]} for status, problem, group in attention(rows)],
+                "rows": rows}
     document.update(extra or {})
     return document
 
@@ -290,14 +294,20 @@ def drift_text(row):
 
 
 # -- text and HTML -------------------------------------------------------------------------------------------------
+def attention(rows):
+    """The rows that need a look (failed, interrupted, faulted, outdated) as ``[(status, problem, rows)]``: failures
+    first, the scale sets with the very same problem together (``_outcome.groups``)."""
+    bad = [row for row in rows
+           if row.get("failed") or row["status"] in ("Faulted", "Error", "Interrupted") or row.get("outdated")]
+    return _outcome.groups(bad, lambda row: _outcome.problem(row) or drift_text(row))
+
+
 def text_lines(document, limit=20, width=220):
     """A short text summary for the play output: the headline, then the rows that need a look (failures first, then
     interrupted, faulted or outdated ones), scale sets with the very same problem on one line, at most ``limit`` lines,
     each cut between words at ``width`` characters."""
     lines = [document["headline"]]
-    bad = [row for row in document["rows"]
-           if row.get("failed") or row["status"] in ("Faulted", "Error", "Interrupted") or row.get("outdated")]
-    found = _outcome.groups(bad, lambda row: _outcome.problem(row) or drift_text(row))
+    found = attention(document["rows"])
     for status, text, group in found[:limit]:
         rings = sorted(set(row["ring"] or "-" for row in group), key=[row["ring"] or "-" for row in group].index)
         if len(group) == 1:
@@ -367,6 +377,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}td.err{font-size:12px;
 td.err b.code{display:block;overflow-wrap:anywhere;font-weight:600}
 td.name{font-weight:600;word-wrap:break-word}tr.ringhead td{background:#f6f8fa;font-weight:700;color:#424a53}
 .small{font-size:12px;color:#59636e}svg.spark{display:block}
+h2.attention{font-size:16px;margin:0 0 6px}table.attention{margin:0 0 20px}
 """
 
 
@@ -395,6 +406,7 @@ def html(document):
            '<div class="chips">%s</div>' % "".join(
                '<span class="chip %s">%s: %d</span>' % (_chip_kind(status), escape(status), count)
                for status, count in document["summary"].items())]
+    out.extend(_attention_html(rows))
     if status_kind:
         head = ("Scale set", "Status", "Done", "OK / failed / pending", "Started", "Last action", "Since start",
                 "Extensions", "Error")
@@ -452,6 +464,26 @@ def html(document):
         out.append("<tr>%s</tr>" % "".join(cells))
     out.append("</tbody></table></body></html>")
     return "\n".join(out)
+
+
+def _attention_html(rows, limit=50):
+    """The table on top: what needs a look, failures first, each identical problem once with its scale sets."""
+    found = attention(rows)
+    if not found:
+        return []
+    count = sum(len(entry[2]) for entry in found)
+    out = ['<h2 class="attention">Needs a look (%d scale set%s)</h2>' % (count, "" if count == 1 else "s"),
+        '<table class="attention"><colgroup><col style="width:10%"><col style="width:6%"><col style="width:30%">'
+        '<col style="width:54%"></colgroup><thead><tr><th>Status</th><th>Scale sets</th><th>Which</th><th>Problem</th>'
+        '</tr></thead><tbody>']
+    for status, problem, group in found[:limit]:
+        out.append('<tr><td>%s</td><td class="num">%d</td><td class="small">%s</td><td class="err">%s</td></tr>' % (
+            _chip(status, group[0].get("failed")), len(group), escape(_outcome.names(group, 12)), escape(problem or "")))
+    if len(found) > limit:
+        out.append('<tr><td colspan="4" class="small">... and %d more problems, in the rows below</td></tr>'
+                   % (len(found) - limit))
+    out.append("</tbody></table>")
+    return out
 
 
 def _stamp(stamp, full=True):

@@ -2,6 +2,7 @@
 """_report: rings checked before any request, report rows, the headline, and the HTML page."""
 
 import re
+from html import escape
 from html.parser import HTMLParser
 
 import pytest
@@ -215,12 +216,13 @@ def test_status_rows_and_headline():
 class Page(HTMLParser):
     """The parts of the page the tests look at: body rows, ring header rows, SVGs, scripts, the visible text."""
 
-    VOID = ("meta", "col", "br", "rect", "polyline", "link", "img", "input")
+    VOID = ("meta", "col", "br", "rect", "polyline", "circle", "link", "img", "input")
 
     def __init__(self):
         HTMLParser.__init__(self, convert_charrefs=True)
         self.stack, self.rows, self.text, self.scripts, self.problems = [], [], [], 0, []
         self.in_tbody = False
+        self.in_attention = False
         self.columns = 0
 
     def handle_starttag(self, tag, attrs):
@@ -230,9 +232,11 @@ class Page(HTMLParser):
         for value in attrs.values():
             if value and ("http://" in value or "https://" in value or "javascript:" in value):
                 self.problems.append("external reference %s=%s" % (tag, value))
-        if tag == "tbody":
+        if tag == "table":
+            self.in_attention = attrs.get("class") == "attention"   # the summary on top, not the rows
+        if tag == "tbody" and not self.in_attention:
             self.in_tbody = True
-        if tag == "th":
+        if tag == "th" and not self.in_attention:
             self.columns += 1
         if tag == "tr" and self.in_tbody:
             self.rows.append({"class": attrs.get("class"), "svg": 0, "cells": 0, "text": []})
@@ -507,3 +511,18 @@ def test_a_refused_run_has_a_report_that_failed():
     assert document["result"] == "failed" and document["passed"] is False and len(document["problems"]) == 2
     assert {row["status"] for row in document["rows"]} == {"NotStarted", "NotRun"}
     assert document["rows"][0]["name"] == "web" and 'class="headline bad"' in _report.html(document)
+
+
+def test_the_page_and_the_json_list_what_needs_a_look_failures_first_each_problem_once():
+    hosts = ["h%d" % i for i in range(300)] + ["bad"]
+    plan = _report.plan_rings(["canary"], {"canary": hosts}, hosts)[1]
+    denied = "AuthenticationFailed: the client secret was refused"
+    records = dict((host, _outcome.error_record(target(host, "canary"), denied)) for host in hosts[:300])
+    records["bad"] = faulted("bad", "canary")
+    document = _report.rollout_document(plan, {}, records)
+    assert [(entry["status"], entry["count"]) for entry in document["attention"]] == [("Error", 300), ("Faulted", 1)]
+    assert document["attention"][0]["problem"] == denied and len(document["attention"][0]["hosts"]) == 300
+    page = _report.html(document)
+    top = page[:page.index("<thead><tr><th>Scale set")]            # the attention table comes before the rows
+    assert "Needs a look (301 scale sets)" in top and top.count(escape(denied)) == 1
+    assert "vmss-h0, vmss-h1" in top and "and 288 more" in top
