@@ -126,6 +126,10 @@ def test_faulting_ring_stops_the_rollout_and_a_rerun_refuses_to_start_it_again(e
     rows = rows_by_name(_report(tmp_path))
     assert rows["it-r1-bad"]["status"] == "Refused" and rows["it-r1-bad"]["action"] == "refuse"
     assert "if_faulted=start" in rows["it-r1-bad"]["msg"] and "Faulted" in again.stdout
+    # The exact variable, and the way to override it for this scale set only (a host variable alone is refused).
+    assert rows["it-r1-bad"]["refused_by"] == "vmss_extension_rollout_if_faulted"
+    assert "-e vmss_extension_rollout_if_faulted=start --limit it-r1-bad" in rows["it-r1-bad"]["msg"]
+    assert "-e vmss_extension_rollout_if_faulted=start --limit it-r1-bad" in again.stdout
 
 
 def test_upgrade_already_running_is_attached_and_a_stopped_run_leaves_it_going(emulator, run_playbook, tmp_path):
@@ -139,6 +143,10 @@ def test_upgrade_already_running_is_attached_and_a_stopped_run_leaves_it_going(e
     row = rows_by_name(_report(tmp_path))["it-rolling"]
     assert row["action"] == "attach" and row["status"] == "Completed" and row["changed"] is False
     assert re.search(r"it-rolling\s+RollingForward", result.stdout)
+    # Attached, not started by this run, and Azure's own start time (before this run's step began) in the report.
+    assert row["start_time"] and row["start_time"][:19] < row["started_at"][:19]
+    html = (tmp_path / "reports" / "vmss_extension_rollout.html").read_text()
+    assert "attached: started by someone else" in html and "Started in Azure (UTC)" in html
 
 
 def test_ctrl_c_leaves_the_upgrade_running_and_a_rerun_attaches(emulator, tmp_path):
@@ -238,6 +246,23 @@ def test_ctrl_c_in_a_later_ring_reports_its_upgrades_as_running_in_azure(emulato
     assert headline == ("Ring ring2 interrupted: these upgrades are still running in Azure; a re-run attaches: "
                         "it-r2-0, it-r2-1, it-r2-2, it-r2-3.")
     assert headline in out, out[-2000:]            # the console says the same
+
+
+def test_identical_failures_of_many_scale_sets_are_one_line(emulator, run_playbook, tmp_path):
+    sets = [vmss("it-c%d" % index, "canary") for index in range(6)]
+    emulator.load(scenario(sets))
+    inv = write_inventory(tmp_path, sets)
+    result = _run(run_playbook, emulator, inv, tmp_path, env={"AZURE_CLIENT_SECRET": "not-the-secret"}).assert_failed()
+    block = _batch_output(result.stdout, "canary")
+    # In the progress block: one line for the six, not six lines.
+    progress = [line for line in block if line.startswith("  ") and "it-c" in line and not line.startswith("  canary ")]
+    assert len(progress) == 1 and re.match(r"  6 scale sets\s+Error\s+AuthenticationFailed: it-c0, it-c1, it-c2, "
+                                           r"it-c3, it-c4 and 1 more$", progress[0]), block
+    # In the summary after the block: one line too.
+    summary = [line for line in block if line.startswith("  canary ")]
+    assert len(summary) == 1 and "6 scale sets Error it-c0, it-c1" in " ".join(summary[0].split()), block
+    report = _report(tmp_path)
+    assert len(report["attention"]) == 1 and report["attention"][0]["count"] == 6
 
 
 def test_timeout_cancels_only_what_the_run_started(emulator, run_playbook, tmp_path):
