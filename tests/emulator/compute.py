@@ -387,13 +387,13 @@ class ScaleSet:
         if select == "instanceview" and not self.flexible:
             props = {"instanceView": view} if view is not None else {}
             return {"name": "%s_%d" % (self.name, number), "id": vm_id, "instanceId": str(number), "properties": props}
-        props = {"latestModelApplied": True, "vmId": str(uuid.uuid5(uuid.NAMESPACE_URL, vm_id.lower())),
-                 "provisioningState": state, "timeCreated": format_ts(self.created)}
+        props = {"vmId": str(uuid.uuid5(uuid.NAMESPACE_URL, vm_id.lower())), "provisioningState": state,
+                 "timeCreated": format_ts(self.created)}
         if self.flexible:
             props["virtualMachineScaleSet"] = {"id": self.id}
-            del props["latestModelApplied"]   # a property of scale-set VMs only (VirtualMachineScaleSetVMProperties)
         else:
-            props["modelDefinitionApplied"] = "VirtualMachineScaleSet"
+            # latestModelApplied is a property of scale-set VMs only (VirtualMachineScaleSetVMProperties).
+            props.update(latestModelApplied=True, modelDefinitionApplied="VirtualMachineScaleSet")
         if view is not None:
             props["instanceView"] = view
         resources = [{"name": ext["name"], "id": "%s/extensions/%s" % (vm_id, ext["name"]),

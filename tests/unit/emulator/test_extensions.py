@@ -256,6 +256,7 @@ def test_flexible_vms_are_listed_by_the_resource_group_filter_with_instance_view
         assert vm["type"] == "Microsoft.Compute/virtualMachines" and "instanceId" not in vm
         assert vm["id"].endswith("/providers/Microsoft.Compute/virtualMachines/" + vm["name"])
         assert vm["properties"]["virtualMachineScaleSet"]["id"] == vmss_id
+        assert "latestModelApplied" not in vm["properties"]   # a scale-set VM property only
         assert _installed(vm, "HealthExtension") == "1.0.0"
         # resources[] carries the model's major.minor, not what runs
         assert vm["resources"][0]["properties"]["typeHandlerVersion"] == "1.0"
