@@ -79,6 +79,19 @@ def test_drift_costs_the_model_and_the_vm_list_pages_per_scale_set_and_the_catal
     assert counted(emulator) == {"token": 1, "model": 6, "vm list": 6, "catalog": 1}
 
 
+
+def test_drift_of_a_flexible_scale_set_costs_the_same_and_its_events_name_vms(emulator):
+    fleet = dict(FLEET, scale_sets=[dict(vmss, orchestration_mode="Flexible") for vmss in FLEET["scale_sets"]])
+    emulator.load(fleet)
+    watcher = watcher_for(emulator, kinds=["vmss_extension_drift"], resource_group="rg-web",
+                          scale_sets=["web-00", "web-01", "web-02"], list_interval=600, emit_current_state=True)
+    events = watcher.poll() + watcher.poll()
+    # one filtered list of the resource group's VMs per scale set per round, never the scale-set VM list
+    assert counted(emulator) == {"token": 1, "model": 6, "vm list": 6, "catalog": 1}
+    assert not [r for r in emulator.requests if "/virtualMachineScaleSets/" in r["path"] and r["path"].endswith("/virtualMachines")]
+    assert events and all(event["azure_ops_rollout"]["progress"]["instance_naming"] == "vm_name" for event in events)
+
+
 def test_aks_and_device_update_cost_one_list_per_round_plus_one_read_per_ended_import(emulator):
     emulator.load(FLEET)
     watcher = watcher_for(emulator, resource_group="rg-web", aks_clusters=["aks-a"], adu_endpoint=emulator.host,
