@@ -156,7 +156,7 @@ class ActionModule(ActionBase):
         called before the files are written.
         """
         self._report_settings(settings)
-        document = _report.rollout_document(settings["plan"], task_vars.get("hostvars") or {}, records,
+        document = _report.rollout_document(settings["plan"], self._known(settings["plan"], task_vars), records,
                                             settings.get("title"), settings.get("run_started_at"),
                                             _fleet.utc_iso(time.time()), check_mode,
                                             float(settings.get("max_fail_percentage") or 0))
@@ -172,6 +172,20 @@ class ActionModule(ActionBase):
             display.display("\n".join(lines))
         return {"headline": document["headline"], "summary": document["summary"], "html": paths["html"],
                 "json": paths["json"], "passed": document["passed"], "result": document["result"]}
+
+    def _known(self, plan, task_vars):
+        """What the report reads of each host of the plan (its names and the records of earlier batches), read from
+        the inventory once per batch step: Ansible computes a host's variables anew at each ``hostvars`` access, and the
+        report is rewritten at every progress block."""
+        cached = getattr(self, "_known_hosts", None)
+        if cached is None:
+            hostvars = task_vars.get("hostvars") or {}
+            cached = {}
+            for host in set(host for entry in plan for host in entry["hosts"]):
+                values = hostvars.get(host) or {}
+                cached[host] = dict((key, values.get(key)) for key in _report.HOST_KEYS if values.get(key) is not None)
+            self._known_hosts = cached  # pylint: disable=attribute-defined-outside-init
+        return cached
 
     @staticmethod
     def _target(host, task_vars, default_subscription, ring):

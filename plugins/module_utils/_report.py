@@ -186,6 +186,11 @@ def report(kind, title, rows, head, started_at, ended_at, check_mode=False, extr
     return document
 
 
+# The host variables a rollout report reads (``rollout_document``'s ``hostvars``), besides ``result_var``/``error_var``.
+HOST_KEYS = ("vmss_name", "resource_group", "subscription_id", "vmss_extension_rollout_result",
+             "vmss_extension_rollout_error")
+
+
 def rollout_document(plan, hostvars, current=None, title=None, started_at=None, ended_at=None, check_mode=False,
                      max_fail_percentage=0, result_var="vmss_extension_rollout_result",
                      error_var="vmss_extension_rollout_error"):
