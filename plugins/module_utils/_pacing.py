@@ -190,10 +190,12 @@ class Stats:
 class Context(Deadline):
     """One call's deadline (it is one: pass it wherever a Deadline goes), priority and the statistics it feeds."""
 
-    def __init__(self, deadline=None, priority="urgent", stats=None, clock=None):   # pylint: disable=super-init-not-called
+    def __init__(self, deadline=None, priority=None, stats=None, clock=None):   # pylint: disable=super-init-not-called
+        """``deadline``: a Deadline, or a Context whose priority and statistics are kept unless given here."""
         deadline = deadline or Deadline(None, clock)
         self.clock, self.started, self.at = deadline.clock, deadline.started, deadline.at
-        self.priority, self.stats = priority, stats if stats is not None else getattr(deadline, "stats", None)
+        self.priority = priority or getattr(deadline, "priority", "urgent")
+        self.stats = stats if stats is not None else getattr(deadline, "stats", None)
 
     def elastic(self):
         """The same call as a poll: it may go later at no cost but a later answer."""

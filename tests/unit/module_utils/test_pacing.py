@@ -235,6 +235,7 @@ def test_a_context_carries_deadline_priority_and_statistics():
     assert _pacing.elastic(Deadline(5, clock)).priority == "elastic"
     clock.sleep(4)
     assert poll.remaining() == 6 and Context(poll).stats is stats
+    assert Context(poll).priority == "elastic"      # the client wraps what it is given: a poll stays a poll
     stats.add("LowCostGet", 2.0)
     stats.add("LowCostGet", 1.04)
     assert stats.summary() == [{"policy": "LowCostGet", "times": 2, "seconds": 3.0}]

@@ -4,8 +4,12 @@
 import pytest
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _shapes, _vmss
+from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient, RetryPolicy
+from ansible_collections.azure_ops.rollout.plugins.module_utils._pacing import Context, Pacer
+from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
 
-from tests.helpers import SUB
+from tests.emulator.scenarios import load_scenario
+from tests.helpers import SUB, RecordingClock, options_for
 
 
 def test_id_scope_of_a_resource_id():
@@ -67,3 +71,59 @@ def test_parse_time_handles_azure_seven_digit_fractions_and_http_dates():
     assert _vmss.parse_time("2020-11-17T07:06:27Z").hour == 7
     assert _vmss.parse_time("Tue, 17 Nov 2020 07:06:27 GMT").minute == 6
     assert _vmss.parse_time("yesterday") is None
+
+
+# -- the watch (issue 17: the operation for the end, latest as its budget allows) --------------------------------
+class _AzureTime(RecordingClock):
+    """A fake clock whose sleeps move the emulator's clock on too (durations and Azure's clock alike)."""
+
+    def __init__(self, emu):
+        super().__init__()
+        self.emu = emu
+
+    def sleep(self, seconds):
+        super().sleep(seconds)
+        self.emu.advance(seconds)
+
+
+def _watched(emulator, on_poll=None):
+    data = load_scenario("default")
+    data["throttling"] = True           # Compute's buckets with Microsoft's numbers
+    emulator.load(data)
+    clock = _AzureTime(emulator)
+    client = AzureClient(options_for(emulator), clock=clock, pacer=Pacer(clock),
+                         retry=RetryPolicy(max_attempts=4, backoff_base=0.5, backoff_cap=4.0))
+    target = (SUB, "rg-test", "vmss-healthy")
+    deadline = Context(Deadline(3600, clock))
+    operation, started = _vmss.start_upgrade(client, *target, deadline=deadline)
+    outcome, status = _vmss.watch_upgrade(client, *target, deadline=deadline, interval=1, operation=operation,
+                                          started_after=started, on_poll=on_poll and (lambda shaped: on_poll(client)))
+    reads = [r for r in emulator.requests if r["kind"] == "arm" and r["method"] == "GET"]
+    latest = [r["status"] for r in reads if r["path"].endswith("/rollingUpgrades/latest")]
+    operations = [r["status"] for r in reads if "/operations/" in r["path"]]
+    return outcome, status, latest, operations
+
+
+def test_a_watch_of_its_own_upgrade_reads_the_operation_and_latest_only_as_its_budget_allows(emulator):
+    outcome, status, latest, operations = _watched(emulator)
+    assert outcome.done and outcome.value["running_status"]["code"] == "Completed" and status["status"] == "Succeeded"
+    final = [v["latest"] for v in emulator.state()["scale_sets"] if v["name"] == "vmss-healthy"][0]["properties"]
+    assert outcome.value["progress"]["successful_instance_count"] == final["progress"]["successfulInstanceCount"]
+    # Batches of 60 s polled every second: the operation's status (45 tokens, 15 a minute for it) every second
+    # until its bucket is down to the quarter kept for what cannot wait, then at its refill; the scale set's latest
+    # only when its own bucket (36 tokens, 12 a minute) has a token above that quarter; never a 429.
+    assert 429 not in latest + operations and len(operations) > len(latest)
+    took = outcome.elapsed
+    assert len(operations) <= 34 + took / 4 + 2 and len(latest) <= 27 + took / 5 + 2
+
+
+def test_a_cancelled_upgrade_is_judged_by_latest_though_its_operation_says_succeeded(emulator):
+    cancelled = []
+
+    def cancel(client):
+        if not cancelled:
+            cancelled.append(_vmss.cancel_upgrade(client, SUB, "rg-test", "vmss-healthy"))
+
+    outcome, status, latest, operations = _watched(emulator, cancel)
+    assert status["status"] == "Succeeded"                      # the recorded quirk (tests/emulator/README.md)
+    assert outcome.value["running_status"]["code"] == "Cancelled" and latest[-1] == 200
