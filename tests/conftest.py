@@ -182,3 +182,14 @@ def run_playbook(tmp_path: Path):
         return PlaybookResult(proc.returncode, proc.stdout, proc.stderr, cmd)
 
     return _run
+
+
+@pytest.fixture(autouse=True)
+def _fresh_pacer():
+    """Every test starts with full rate-limit budgets: the process-wide pacer (``_pacing.PACER``) plans from Azure's
+    published budgets whether or not the emulator enforces them, and the emulator's host, subscriptions and scale
+    sets are the same from test to test (in Azure, a new process starts with full buckets too)."""
+    from ansible_collections.azure_ops.rollout.plugins.module_utils import _pacing  # pylint: disable=import-outside-toplevel
+
+    _pacing.PACER.reset()
+    yield
