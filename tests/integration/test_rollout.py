@@ -182,6 +182,24 @@ def test_ctrl_c_leaves_the_upgrade_running_and_a_rerun_attaches(emulator, tmp_pa
     assert row["action"] == "attach" and row["status"] == "Completed"
 
 
+def test_sigterm_of_ansible_playbook_marks_the_report_interrupted(emulator, tmp_path):
+    # A cancelled job or a stopped service sends SIGTERM to ansible-playbook alone, not Ctrl-C to its group.
+    sets = [vmss("it-term", "canary", capacity=5, batch_seconds=60)]
+    emulator.load(scenario(sets, time_scale=10.0))
+    inv = write_inventory(tmp_path, sets)
+    proc = _start_rollout(emulator, inv, tmp_path, "-e", "rollout_allow_empty_rings=true")
+    try:
+        _wait_for(lambda: posts(emulator, START), 60, "the start")
+        time.sleep(1.5)
+        proc.terminate()
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    row = _interrupted_report(tmp_path)["it-term"]
+    assert row["status"] == "Interrupted" and row["left_running"] is True
+
+
 def _interrupted_report(tmp_path, timeout=15):
     """The report's rows once it says the run was interrupted (the batch step writes it as ansible-playbook exits)."""
     deadline = time.monotonic() + timeout
@@ -195,10 +213,10 @@ def _interrupted_report(tmp_path, timeout=15):
     raise AssertionError("the report never said interrupted: %s" % (report.get("headline"),))
 
 
-def _start_rollout(emulator, inv, tmp_path):
+def _start_rollout(emulator, inv, tmp_path, *args):
     env = dict(os.environ, **emulator.env())
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inv), str(ROLLOUT),
-           "-e", "rollout_report_dir=%s" % (tmp_path / "reports")]
+           "-e", "rollout_report_dir=%s" % (tmp_path / "reports")] + list(args)
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
 
@@ -280,6 +298,11 @@ def test_timeout_cancels_only_what_the_run_started(emulator, run_playbook, tmp_p
     assert rows["it-slow"]["left_running"] is False and rows["it-slow"]["failed"] is True
     assert rows["it-theirs"]["status"] == "TimedOut" and rows["it-theirs"]["cancelled"] is False
     assert rows["it-theirs"]["left_running"] is True and "cancel_attached" in rows["it-theirs"]["msg"]
+    # The counts the message ends with are the record's own (the report's columns), whatever it quotes from before.
+    for row in rows.values():
+        own = "succeeded %s, failed %s, in progress %s, pending %s" % (
+            row["succeeded"], row["failed_instances"], row["in_progress"], row["pending"])
+        assert own in row["msg"], row["msg"]
     assert re.search(r"it-slow \(rg-it\): TimedOut: Timed out after 4s .*was cancelled", result.stdout)
 
 
