@@ -56,9 +56,16 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         super(ActionModule, self).run(tmp, task_vars)
         task_vars = task_vars or {}
-        params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
+        try:
+            params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
+        except AnsibleActionFail as error:
+            # The playbooks fill these options from their variables: name those too.
+            raise AnsibleActionFail("Not starting: %s (the rollout playbook sets option X from its variable "
+                                    "rollout_X: %s)" % (error, ", ".join(sorted(_rings.SETTING_OPTIONS))))
         groups = task_vars.get("groups") or {}
         problems = []
+        if params["check_variables"]:
+            problems += self._run_settings(task_vars, params)
         if params["fail_on_drift"] and not params["drift"]:
             problems.append("fleet_fail_on_drift=true (fail_on_drift) needs the drift reads that fleet_drift=false "
                             "(drift) turns off: the gate would pass on drift it never read. Set fleet_drift=true, or "
@@ -121,27 +128,42 @@ class ActionModule(ActionBase):
                 "missing from this run. Fix the source, or leave it out of -i" % ", ".join(failed)]
 
     @staticmethod
+    def _run_settings(task_vars, params):
+        """Take the run-wide settings the scale sets agree on into ``params`` (the options of the preflight host are
+        only its own view); the problems when they disagree or a value is invalid."""
+        hostvars = task_vars.get("hostvars") or {}
+        hosts = (task_vars.get("groups") or {}).get(params["scale_sets_group"]) or [
+            host for host in task_vars.get("ansible_play_hosts_all") or [] if host != "localhost"]
+        seen = {}
+        for host in hosts:
+            values = hostvars.get(host) or {}
+            seen[host] = dict((name, values[name]) for name in _rings.RUN_SETTINGS if name in values)
+        agreed, found = _rings.agreed_settings(seen)
+        problems = _rings.collapse(found)
+        for name, value in sorted(agreed.items()):
+            option = _rings.SETTING_OPTIONS[name]
+            result = ArgumentSpecValidator({option: ARGUMENT_SPEC[option]}).validate({option: value})
+            if result.error_messages:
+                problems.append("%s: %s" % (name, "; ".join(result.error_messages).replace(option, name)))
+            else:
+                params[option] = result.validated_parameters[option]
+        return problems
+
+    @staticmethod
     def _variable_problems(task_vars, plan):
-        """Run-wide settings overridden per scale set, role variables of a wrong type (problems); unknown (warnings)."""
+        """Role variables of a wrong type or choice (problems); unknown ones (warnings)."""
         import yaml  # pylint: disable=import-outside-toplevel
 
         hostvars = task_vars.get("hostvars") or {}
-        # The run's value is the preflight host's; localhost (where the run-wide values live when --limit leaves it
-        # out) and every scale set in the run must agree with it.
-        hosts = ["localhost"] + [host for entry in plan for host in entry["in_run"]]
-        settings, role_values = {}, {_rings.RUN: _prefixed(task_vars, ROLE_PREFIX)}
-        for host in hosts:
-            values = hostvars.get(host) or {}
-            settings[host] = dict((name, values[name]) for name in _rings.RUN_SETTINGS if name in values)
-            if host != "localhost":
-                role_values[host] = _prefixed(values, ROLE_PREFIX)
-        run_values = dict((name, task_vars[name]) for name in _rings.RUN_SETTINGS if name in task_vars)
+        role_values = {_rings.RUN: _prefixed(task_vars, ROLE_PREFIX)}
+        for host in [host for entry in plan for host in entry["in_run"]]:
+            role_values[host] = _prefixed(hostvars.get(host) or {}, ROLE_PREFIX)
         with open(ROLE_SPEC_PATH) as handle:
             spec = yaml.safe_load(handle)["argument_specs"]["main"]["options"]
         errors, unknown = _rings.role_variable_problems(spec, ROLE_PREFIX, role_values, _validate)
         for line in _rings.collapse(unknown):
             display.warning(line)
-        return _rings.collapse(_rings.setting_overrides(run_values, settings)) + _rings.collapse(errors)
+        return _rings.collapse(errors)
 
 
 def _prefixed(values, prefix):

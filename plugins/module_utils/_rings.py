@@ -20,10 +20,13 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils import _report
 
 # What an unringed scale set (in the scale set group, in no ring) does to the run.
 UNRINGED = ("fail", "notrun")
-# The run-wide settings: read once for the run (extra vars, the inventory's ``all`` vars); a different value set on a
-# scale set (its host or group vars) would be ignored, so the preflight refuses it instead.
-RUN_SETTINGS = ("rollout_rings", "rollout_serial", "rollout_max_fail_percentage", "rollout_allow_empty_rings",
-                "rollout_unringed", "rollout_scale_sets_group", "rollout_report_dir", "rollout_report_name")
+# The run-wide settings (variable -> fleet_preflight option): one value for the run, the one every scale set sees
+# (extra vars, the all group or the scale set group's vars); scale sets that see different values stop the run.
+SETTING_OPTIONS = {"rollout_rings": "rings", "rollout_serial": "serial",
+                   "rollout_max_fail_percentage": "max_fail_percentage", "rollout_allow_empty_rings": "allow_empty_rings",
+                   "rollout_unringed": "unringed", "rollout_scale_sets_group": "scale_sets_group",
+                   "rollout_report_dir": "report_dir", "rollout_report_name": "report_name"}
+RUN_SETTINGS = tuple(SETTING_OPTIONS)
 # Characters that would make a ring name an inventory pattern rather than a group.
 _PATTERN_CHARS = re.compile(r"[\s,:!&*?\[\]~]")
 # Shown for each problem that many hosts share: the first few names.
@@ -127,22 +130,33 @@ def collapse(found):
             for problem, hosts in found.items()]
 
 
-def setting_overrides(run_values, host_values):
-    """Run-wide settings a host sees with another value than the run uses (or unset while the run sets it).
+def agreed_settings(host_values):
+    """(values, {problem: [hosts]}): each run-wide setting the scale sets agree on, and those they do not.
 
-    ``run_values``: name -> the run's value (absent: unset); ``host_values``: host -> {name: value} (only the
-    names the host sees). Returns {problem: [hosts]}.
+    ``host_values``: host -> {name: value} of the settings each scale set sees (its host and group vars, the all group,
+    the extra vars). A setting every scale set sees with one value is the run's (wherever it was set: -e, all, the
+    scale set group); unset everywhere, it is left to the option's default. Scale sets that see different values
+    (one ring group sets it) would each want another run: refused, naming the value and its hosts.
     """
-    found = {}
-    for host, values in host_values.items():
-        for name in RUN_SETTINGS:
-            mine, theirs = values.get(name, _UNSET), run_values.get(name, _UNSET)
-            if mine != theirs:
-                problem = ("%s is %s on some hosts (their host or group vars) but %s for the run: it is read once per "
-                           "run, so set it in the extra vars or the inventory's all group (group_vars/all.yml)"
-                           % (name, _shown(mine), _shown(theirs)))
-                found.setdefault(problem, []).append(host)
-    return found
+    values, found = {}, {}
+    for name in RUN_SETTINGS:
+        seen = []
+        for host in host_values:
+            value = host_values[host].get(name, _UNSET)
+            for entry in seen:
+                if entry[0] == value:
+                    entry[1].append(host)
+                    break
+            else:
+                seen.append((value, [host]))
+        if len(seen) == 1 and seen[0][0] is not _UNSET:
+            values[name] = seen[0][0]
+        elif len(seen) > 1:
+            problem = ("%s differs between scale sets (%s): it is read once for the run, so set it for all of them "
+                       "(-e, group_vars/all.yml or the scale set group's vars), not per ring or host"
+                       % (name, "; ".join("%s on %s" % (_shown(value), names(hosts)) for value, hosts in seen)))
+            found[problem] = []
+    return values, found
 
 
 _UNSET = object()

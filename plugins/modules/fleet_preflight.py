@@ -20,10 +20,11 @@ description:
     a ring that is no group name, when a scale set of O(scale_sets_group) is in no ring (unless
     O(unringed=notrun)), when O(serial) or O(max_fail_percentage) is not valid, or when O(fail_on_drift=true) with
     O(drift=false) (a gate that would pass on drift it never read).
-  - With O(check_variables=true) it also fails when a run-wide setting (C(rollout_rings), C(rollout_serial),
+  - With O(check_variables=true) it takes the run-wide settings (C(rollout_rings), C(rollout_serial),
     C(rollout_max_fail_percentage), C(rollout_allow_empty_rings), C(rollout_unringed), C(rollout_scale_sets_group),
-    C(rollout_report_dir), C(rollout_report_name)) has another value on a scale set or on localhost than for the run
-    (set in a ring's group vars it would be ignored), and when a variable of the role
+    C(rollout_report_dir), C(rollout_report_name)) from the value every scale set of O(scale_sets_group) sees (extra
+    vars, the all group or the scale set group's vars; they replace the options), and fails when scale sets see
+    different values (set on one ring group, one run could not honour both), and when a variable of the role
     C(azure_ops.rollout.vmss_extension_rollout) has a wrong type or choice (the role's argument spec; one line per problem naming its scale sets, not one per
     host). It warns about C(vmss_extension_rollout_*) variables the role does not have (a misspelled name).
   - A ring whose hosts are all left out by C(--limit) is a deliberate choice, planned as C(limited out); the reports list

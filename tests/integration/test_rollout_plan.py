@@ -49,6 +49,19 @@ def test_four_rings_from_the_inventory_in_order_and_an_unringed_scale_set(emulat
     assert all(rows["it-%s" % ring]["status"] == "Completed" for ring in rings)
 
 
+def test_settings_in_the_scale_set_groups_vars_are_the_runs(emulator, run_playbook, tmp_path):
+    """group_vars/vmss.yml (where the example inventory keeps the role's settings) sets the rings and the report."""
+    sets = [vmss("it-blue", "blue"), vmss("it-green", "green")]
+    emulator.load(scenario(sets))
+    inv = write_inventory(tmp_path, sets)
+    (inv / "group_vars").mkdir()
+    (inv / "group_vars" / "vmss.yml").write_text(yaml.safe_dump({"rollout_rings": ["blue", "green"],
+                                                                  "rollout_report_dir": str(tmp_path / "vmss-reports")}))
+    run_playbook(ROLLOUT, inventory=inv, emulator=emulator, check=True).assert_ok()
+    rows = rows_by_name(read_json(tmp_path / "vmss-reports" / "vmss_extension_rollout.json"))
+    assert [rows["it-blue"]["ring"], rows["it-green"]["ring"]] == ["blue", "green"]
+
+
 def test_a_faulting_ring_stops_the_later_rings_of_the_one_play(emulator, run_playbook, tmp_path):
     sets = [vmss("it-a", "canary"), vmss("it-b", "ring1", failing_instances=[0, 1]), vmss("it-c", "ring2")]
     emulator.load(scenario(sets))
@@ -77,12 +90,17 @@ def test_settings_that_would_be_ignored_or_are_wrong_stop_the_run_in_one_line_ea
     emulator.load(scenario(sets))
     inv = write_inventory(tmp_path, sets)
     (inv / "group_vars").mkdir()
-    # A run-wide setting on a ring group would be ignored by the run: refused, naming where to set it.
+    # A run-wide setting on one ring group: the scale sets disagree, the run cannot honour both; refused, naming it.
     (inv / "group_vars" / "ring1.yml").write_text(yaml.safe_dump({"rollout_report_dir": str(tmp_path / "elsewhere")}))
     result = run_playbook(ROLLOUT, inventory=inv, emulator=emulator).assert_failed()
-    assert "rollout_report_dir is %r on some hosts" % str(tmp_path / "elsewhere") in result.stdout
-    assert "group_vars/all.yml) (it-b)" in result.stdout
+    assert "rollout_report_dir differs between scale sets (unset on it-a, it-c; %r on it-b)" % str(
+        tmp_path / "elsewhere") in result.stdout
     (inv / "group_vars" / "ring1.yml").unlink()
+    # A wrong value: named with its variable.
+    result = run_playbook(ROLLOUT, inventory=inv, emulator=emulator,
+                          extra_vars={"rollout_unringed": "skip"}).assert_failed()
+    assert "value of unringed must be one of: fail, notrun, got: skip (the rollout playbook sets option X from its " \
+        "variable rollout_X" in result.stdout
     # A wrong type for every scale set: one line, not the role's whole argument spec per host.
     result = run_playbook(ROLLOUT, inventory=inv, emulator=emulator,
                           extra_vars={"vmss_extension_rollout_wait_timeout": "soon"}).assert_failed()

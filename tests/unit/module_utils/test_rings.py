@@ -87,17 +87,15 @@ def test_max_fail_percentage_rule(value, ok):
 
 
 # -- run-wide settings and role variables ---------------------------------------------------------------------------
-def test_a_run_wide_setting_on_a_group_is_refused_not_ignored():
-    found = _rings.setting_overrides({"rollout_rings": ["canary"]},
-                                     {"localhost": {"rollout_rings": ["canary"]},
-                                      "b1": {"rollout_rings": ["blue", "green"]}, "b2": {"rollout_rings": ["blue", "green"]},
-                                      "c1": {"rollout_rings": ["canary"], "rollout_report_dir": "/x"}})
-    lines = _rings.collapse(found)
-    assert lines == [
-        "rollout_rings is ['blue', 'green'] on some hosts (their host or group vars) but ['canary'] for the run: it is "
-        "read once per run, so set it in the extra vars or the inventory's all group (group_vars/all.yml) (b1, b2)",
-        "rollout_report_dir is '/x' on some hosts (their host or group vars) but unset for the run: it is read once per "
-        "run, so set it in the extra vars or the inventory's all group (group_vars/all.yml) (c1)"]
+def test_a_run_wide_setting_every_scale_set_sees_is_the_runs_and_one_per_ring_is_refused():
+    # Set in the scale set group's vars (or all, or -e): every scale set sees it, so it is the run's.
+    values, found = _rings.agreed_settings({"b1": {"rollout_rings": ["blue", "green"]},
+                                            "b2": {"rollout_rings": ["blue", "green"], "rollout_serial": 2}})
+    assert values == {"rollout_rings": ["blue", "green"]}
+    assert list(found) == [
+        "rollout_serial differs between scale sets (unset on b1; 2 on b2): it is read once for the run, so set it for "
+        "all of them (-e, group_vars/all.yml or the scale set group's vars), not per ring or host"]
+    assert _rings.agreed_settings({"a": {}, "b": {}}) == ({}, {})
 
 
 def test_role_variables_wrong_type_is_one_line_and_a_typo_is_named():
