@@ -3,7 +3,7 @@
 
     .venv/bin/python tests/benchmarks/limits.py [--cases one,dozens,fleet] [--size 500] [--quick]
 
-What ``make bench`` runs in bench.py's "limits" section. Each case loads a ``fleet(n)`` scenario in one ring with
+What ``make bench`` runs in bench.py's "limits" section. Each case loads a ``fleet(n)`` scenario in one ring, one subscription and one region (eastus), with
 the emulator's token buckets (tests/emulator/README.md "Rate limits"; wall-clock time, only upgrade durations are
 scaled) and runs ``vmss_extension_rollout.yml`` once, polling every second, as an operator would:
 
@@ -80,7 +80,7 @@ def run_case(emu, python, name, n, upgrade_s, throttling, budgets, limits_on=Tru
     out.mkdir(parents=True)
     # Five batches per upgrade (maxBatchInstancePercent 20), each upgrade_s / 5 real seconds; every one behind.
     scenario = fleet(n, batch_seconds=upgrade_s * TIME_SCALE / 5.0, time_scale=TIME_SCALE, rings=("canary",),
-                     throttling=throttling if limits_on else False, current_every=None)
+                     locations=("eastus",), throttling=throttling if limits_on else False, current_every=None)
     emu.load(scenario)
     inv = out / "inventory.json"
     F.inventory(inv, scenario, python)
