@@ -106,10 +106,11 @@ notes:
     authentication.
   - "All modules of the collection belong to the action group C(azure_ops.rollout.azure), so
     C(module_defaults: {group/azure_ops.rollout.azure: {...}}) sets these options once for a play."
-  - Azure's rate limits (Resource Manager's per-subscription buckets, Compute's C(GetVMScaleSet3Min)-style policies) are
-    respected from the remaining counts Azure sends with every answer; requests slow down before they run out. A 429
-    is waited out within the task's deadline; one whose C(Retry-After) reaches past the deadline fails at once, naming
-    the policy and the C(Retry-After).
+  - Azure's rate limits (Resource Manager's per-subscription buckets, Compute's per-minute token buckets per scale set
+    and per subscription, such as C(LowCostGet)) are respected from Microsoft's published budgets (configurable as JSON
+    in E(AZURE_OPS_ROLLOUT_BUDGETS)) and the remaining counts Azure sends with every answer; requests wait for a token
+    before a budget runs out. A 429 is waited out within the task's deadline; one whose C(Retry-After) reaches past the
+    deadline fails at once, naming the policy and the C(Retry-After).
 """
 
     # Attribute every module of the collection shares: membership of the action group.

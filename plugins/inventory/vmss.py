@@ -27,9 +27,9 @@ description:
     source with Azure's code and message, never leaving a partial inventory. Set
     E(ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED=true) so that such a failure also stops C(ansible-playbook) instead of
     leaving it with an empty inventory and a warning.
-  - Under Azure's rate limits (scale set lists count against Compute's C(HighCostGetVMScaleSet3Min)/C(30Min) policies and
-    Resource Manager's read bucket of each subscription) the pages are paced from the remaining counts Azure reports,
-    and a 429 is waited out within O(list_timeout).
+  - Under Azure's rate limits (scale set lists count against Compute's C(HighCostGet) bucket and Resource Manager's read
+    bucket of each subscription) the pages are paced from the published budgets and the remaining counts Azure
+    reports, and a 429 is waited out within O(list_timeout).
   - The configuration file name must end with C(azure_vmss.yml) or C(azure_vmss.yaml).
 author:
   - Azure Ops rollout maintainers (@azure-ops)

@@ -164,12 +164,12 @@ timed_out:
   type: bool
 throttled:
   description:
-    - What Azure's rate limits cost this task, one item per policy that answered 429 (for example C(GetVMScaleSet3Min)
+    - What Azure's rate limits cost this task, one item per policy that answered 429 (for example C(LowCostGet)
       or C(subscription-reads)) with C(times) and the C(seconds) waited. Empty when Azure never throttled it.
   returned: always
   type: list
   elements: dict
-  sample: [{policy: GetVMScaleSet3Min, times: 1, seconds: 134.0}]
+  sample: [{policy: LowCostGet, times: 1, seconds: 5.0}]
 """
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _adu, _validation
