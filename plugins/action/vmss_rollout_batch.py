@@ -242,7 +242,8 @@ def _interruptible():
 
     _PARENT[0] = os.getppid()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        previous[sig] = signal.signal(sig, stop)
+        if signal.getsignal(sig) is not signal.SIG_IGN:  # a signal the process ignores stays ignored
+            previous[sig] = signal.signal(sig, stop)
     try:
         yield stopped
     finally:
