@@ -96,16 +96,19 @@ def _unfinished_headline(rows, plan):
                   and not row.get("check_mode")]
         rings = [entry["ring"] for entry in plan]
         later = [e["ring"] for e in plan[rings.index(ring) + 1:] if e["state"] == "run"] if ring in rings else []
+        failed = [row for row in rows if row.get("failed") and row["status"] != "Interrupted"]
+        so_far = " Failed so far: %s." % ", ".join("%s %s" % (row["name"] or row["host"], row["status"])
+                                                   for row in failed[:10]) if failed else ""
         if status == "Interrupted":
             text = "Ring %s %s: %s." % (ring, _outcome.INTERRUPTED, _names(in_azure)) if in_azure else (
                 "Ring %s interrupted before any upgrade of this run was running in Azure." % ring)
             if unsure:
                 text += " A start was being sent for %s: it may be running in Azure; a re-run attaches if so." % (
                     _names(unsure))
-            return text + (" Not started: %s." % ", ".join(later) if later else "")
+            return text + so_far + (" Not started: %s." % ", ".join(later) if later else "")
         return ("Ring %s in progress: %d upgrade%s running in Azure%s. If this run is no longer running, they go on "
-                "in Azure; a re-run attaches." % (ring, len(in_azure), "" if len(in_azure) == 1 else "s",
-                                                  " (%s)" % _names(in_azure) if in_azure else ""))
+                "in Azure; a re-run attaches.%s" % (ring, len(in_azure), "" if len(in_azure) == 1 else "s",
+                                                    " (%s)" % _names(in_azure) if in_azure else "", so_far))
     return None
 
 

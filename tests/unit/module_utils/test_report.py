@@ -424,6 +424,11 @@ def test_a_report_rewritten_while_a_ring_runs_says_so_and_is_not_a_pass():
     assert document["headline"].startswith("Ring canary in progress: 1 upgrade running in Azure (vmss-c2). If this run")
     assert document["result"] == "running" and document["passed"] is False
     assert 'class="headline run"' in _report.html(document)
+    # A failure while others still run: said in the headline, and red.
+    records["c1"] = faulted("c1", "canary")
+    document = _report.rollout_document(_plan(), {}, records)
+    assert document["headline"].endswith("a re-run attaches. Failed so far: vmss-c1 Faulted.")
+    assert document["result"] == "failed" and 'class="headline bad"' in _report.html(document)
 
 
 @pytest.mark.parametrize("records, result", [
