@@ -65,7 +65,8 @@ class AduOp:
     def etag(self, now):
         return '"%s"' % uuid.uuid5(uuid.NAMESPACE_OID, "%s/%s" % (self.op_id, self.status(now)))
 
-    def render(self, now, instance, legacy):
+    def render(self, now, instance, legacy, stamp=lambda instant: instant):
+        """The operation's body at ``now``; ``stamp`` turns an instant into wall-clock time (clock.py)."""
         status = self.status(now)
         body = {"operationId": self.op_id, "status": status}
         upd = self.update
@@ -83,12 +84,12 @@ class AduOp:
                     instance, upd["provider"], upd["name"], upd["version"], GA_VERSIONS[0])
         zulu = legacy
         if status == "Failed":
-            err = {"occurredDateTime": format_ts(self.last_action(now), zulu)}
+            err = {"occurredDateTime": format_ts(stamp(self.last_action(now)), zulu)}
             err.update(self.error or IMPORT_ERROR)
             body["error"] = err
         body["traceId"] = self.trace_id
-        body["lastActionDateTime"] = format_ts(self.last_action(now), zulu)
-        body["createdDateTime"] = format_ts(self.created, zulu)
+        body["lastActionDateTime"] = format_ts(stamp(self.last_action(now)), zulu)
+        body["createdDateTime"] = format_ts(stamp(self.created), zulu)
         body["etag"] = self.etag(now)
         return body
 
@@ -251,7 +252,7 @@ class Adu:
             headers.append(("Retry-After", str(self.clock.real_seconds(inst.retry_after))))
         if ctx.headers.get("If-None-Match") == etag:
             return empty_response(304, headers)
-        return json_response(200, op.render(now, inst.instance_id, legacy), headers)
+        return json_response(200, op.render(now, inst.instance_id, legacy, self.clock.stamp), headers)
 
     def _list(self, ctx, inst, now, legacy):
         prefix = "$" if legacy else ""
@@ -275,7 +276,7 @@ class Adu:
             op = inst.at(index)
             index += 1
             if wanted is None or op.status(now) in wanted:
-                items.append(op.render(now, inst.instance_id, legacy))
+                items.append(op.render(now, inst.instance_id, legacy, self.clock.stamp))
         body = {"value": items}
         if index < len(inst) and limit > 0:
             body["nextLink"] = self._next_link(ctx, inst.instance_id, legacy, text, top, index)

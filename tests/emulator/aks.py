@@ -28,7 +28,8 @@ class AksOperation:
         self.agent_pool = spec.get("agent_pool")
         self.children = [AksOperation(child, self.start) for child in spec.get("operations") or []]
 
-    def render(self, now, base_id):
+    def render(self, now, base_id, stamp=lambda instant: instant):
+        """The operation's body at ``now``; ``stamp`` turns an instant into wall-clock time (clock.py)."""
         body = {"id": "%s/operations/%s" % (base_id, self.op_id), "name": self.op_id}
         end = self.start + self.duration
         if now < self.start:
@@ -41,13 +42,13 @@ class AksOperation:
             if self.final == "Succeeded":
                 body["percentComplete"] = 100
         if now >= self.start:
-            body["startTime"] = format_ts(self.start, zulu=True)
+            body["startTime"] = format_ts(stamp(self.start), zulu=True)
         if now >= end:
-            body["endTime"] = format_ts(end, zulu=True)
+            body["endTime"] = format_ts(stamp(end), zulu=True)
             if self.final == "Failed":
                 body["error"] = self.error
         if self.children:
-            body["operations"] = [child.render(now, base_id) for child in self.children]
+            body["operations"] = [child.render(now, base_id, stamp) for child in self.children]
         return body
 
 
@@ -99,8 +100,8 @@ class Aks:
         if op_id is None:
             if pool:
                 return arm_error(404, "NotFound", "The requested resource does not exist.")
-            return json_response(200, arm.paged(ctx, ops, self.page_size, lambda op: op.render(now, base_id)))
+            return json_response(200, arm.paged(ctx, ops, self.page_size, lambda op: op.render(now, base_id, self.clock.stamp)))
         op = next((o for o in ops if o.op_id.lower() == op_id.lower()), None)
         if op is None:
             return arm_error(404, "NotFound", "Operation '%s' was not found for managed cluster '%s'." % (op_id, name))
-        return json_response(200, op.render(now, base_id))
+        return json_response(200, op.render(now, base_id, self.clock.stamp))

@@ -248,7 +248,7 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
                     "extension_versions": {ext["name"]: [versions[ext["name"].lower()][i] if vmss.power(i) == "running" else None
                                                          for i in range(vmss.capacity)] for ext in vmss.extensions},
                 })
-            clusters = [{"id": c.id, "operations": [op.render(now, c.id) for op in c.operations]} for c in st.aks.clusters]
+            clusters = [{"id": c.id, "operations": [op.render(now, c.id, st.clock.stamp) for op in c.operations]} for c in st.aks.clusters]
             instances = [{"instance_id": i.instance_id, "operation_count": len(i), "imported": [op.op_id for op in i.imported]}
                          for i in st.adu.instances.values()]
             return {"scenario": st.name, "sim_time": format_ts(now), "time_scale": st.clock.time_scale,
