@@ -90,11 +90,14 @@ class ActionModule(ActionBase):
             diff_mode = bool(self._task.diff if self._task.diff is not None else self._play_context.diff)
             jobs = [_fleet.Job(target, params, client, check_mode, diff_mode) for target in valid]
             title = "ring %s" % params["ring"] if params.get("ring") else "batch"
-            rewrite = None
             if params.get("report"):
                 self._report_settings(params["report"])
+            _PARENT[0] = os.getppid()
 
-                def rewrite(current):
+            def rewrite(current):
+                if _orphaned():
+                    raise _fleet.Interrupted(None)  # ansible-playbook is gone (killed): nobody waits for this batch
+                if params.get("report"):
                     self._report(params["report"], task_vars, self._merge(records, current), check_mode, show=False)
             with _interruptible() as stopped:
                 try:
@@ -105,6 +108,8 @@ class ActionModule(ActionBase):
                     stopped.append(stop.signum)
                     self._interrupted(params, task_vars, self._merge(records, stop.records), check_mode)
             if stopped:
+                if stopped[0] is None:
+                    os._exit(1)  # the parent is gone: no one to return the result to
                 _resignal(stopped[0])
                 raise AnsibleActionFail("interrupted (signal %s)" % stopped[0])
         records = self._merge(records, done)
@@ -240,7 +245,6 @@ def _interruptible():
             signal.signal(sig, signal.SIG_IGN)
         raise _fleet.Interrupted(signum)
 
-    _PARENT[0] = os.getppid()
     for sig in (signal.SIGINT, signal.SIGTERM):
         if signal.getsignal(sig) is not signal.SIG_IGN:  # a signal the process ignores stays ignored
             previous[sig] = signal.signal(sig, stop)
@@ -260,6 +264,11 @@ def _resignal(signum):
 _PARENT = [None]
 
 
+def _orphaned():
+    """Whether the ansible-playbook process that forked this worker is gone (killed outright: SIGKILL, SIGHUP)."""
+    return multiprocessing.parent_process() is not None and _PARENT[0] is not None and os.getppid() != _PARENT[0]
+
+
 def _tell_console(lines):
     """Print ``lines`` where the operator sees them, at once.
 
@@ -271,7 +280,7 @@ def _tell_console(lines):
         return
     text = "\n".join(lines) + "\n"
     # Only while the process that started this one still runs (an orphan's parent is init, or a subreaper).
-    if multiprocessing.parent_process() is not None and _PARENT[0] == os.getppid():
+    if multiprocessing.parent_process() is not None and not _orphaned():
         try:
             handle = os.open("/proc/%d/fd/2" % os.getppid(), os.O_WRONLY | os.O_APPEND | os.O_NOCTTY)
         except OSError:

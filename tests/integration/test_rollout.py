@@ -200,6 +200,28 @@ def test_sigterm_of_ansible_playbook_marks_the_report_interrupted(emulator, tmp_
     assert row["status"] == "Interrupted" and row["left_running"] is True
 
 
+def test_a_killed_ansible_playbook_leaves_a_report_that_says_interrupted(emulator, tmp_path):
+    # kill -9 of ansible-playbook: its worker (own session) outlives it; at its next progress block it sees that
+    # nobody waits for the batch any more, marks the report and ends, instead of watching on and reporting a pass.
+    sets = [vmss("it-kill", "canary", capacity=5, batch_seconds=60), vmss("it-kill-r1", "ring1")]
+    emulator.load(scenario(sets, time_scale=10.0))
+    inv = write_inventory(tmp_path, sets)
+    proc = _start_rollout(emulator, inv, tmp_path, "-e", "rollout_allow_empty_rings=true")
+    try:
+        _wait_for(lambda: posts(emulator, START), 60, "the start")
+        time.sleep(1.5)
+        proc.kill()
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    rows = _interrupted_report(tmp_path)
+    assert rows["it-kill"]["status"] == "Interrupted" and rows["it-kill"]["left_running"] is True
+    assert rows["it-kill-r1"]["status"] == "NotStarted"
+    time.sleep(2)
+    assert not [p for p in posts(emulator) if "/it-kill-r1/" in p]
+
+
 def _interrupted_report(tmp_path, timeout=15):
     """The report's rows once it says the run was interrupted (the batch step writes it as ansible-playbook exits)."""
     deadline = time.monotonic() + timeout
