@@ -414,6 +414,9 @@ def test_zero_scale_sets_fail_the_rollout_and_the_status_gate(emulator, run_play
         result = run_playbook(playbook, inventory=config, emulator=emulator, env=env, extra_vars=extra).assert_failed()
         assert "no scale set in the inventory" in result.stdout and "ANSIBLE_INVENTORY_UNPARSED_FAILED" in result.stdout
         assert [e for e in emulator.requests if e["kind"] == "arm"] == []
+        if playbook == ROLLOUT:      # the refused rollout has its report, and it failed
+            report = read_json(tmp_path / "r" / REPORT)
+            assert report["result"] == "failed" and "no scale set in the inventory" in report["headline"]
 
 
 def test_limit_to_a_ring_still_writes_the_report(emulator, run_playbook, tmp_path):
