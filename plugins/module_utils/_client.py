@@ -181,6 +181,10 @@ class AzureClient:
         entry of a module's result (a batch step's job reports its scale set's own, from its ``Context``)."""
         return self.stats.summary()
 
+    def trusts(self, url, scope="arm"):
+        """Whether ``scope``'s token may be sent to ``url`` (its origin is the one the token is for)."""
+        return origin(url) == self._scopes[scope][1]
+
     def register_scope(self, name, scope, endpoint):
         """Allow ``scope``'s token to be sent to ``endpoint``'s origin (a data plane)."""
         self._scopes[name] = (scope, origin(endpoint))

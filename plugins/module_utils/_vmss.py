@@ -242,9 +242,9 @@ def watch_upgrade(client, subscription_id, resource_group, name, deadline, inter
     Returns (WaitResult whose value is the shaped rolling upgrade, operation status dict or None). Polls are
     elastic (``_pacing.Context``): the pacer may send them later to leave budget to what cannot wait.
 
-    Where this run started the upgrade (``started_after``) and has its ``Azure-AsyncOperation`` URL, that URL says
-    when it ends, on the Get Operation budget; ``rollingUpgrades/latest`` is read for progress only when its budget
-    has a token to spare (``Pacer.ready``), and once at the end for the final counts and error (a cancelled
+    Where this run started the upgrade (``started_after``) and has its ``Azure-AsyncOperation`` URL on Resource
+    Manager's own host, that URL says when it ends, on the Get Operation budget; ``rollingUpgrades/latest`` is read
+    for progress only when its budget has a token to spare (``Pacer.ready``), and once at the end for the final counts and error (a cancelled
     upgrade's operation can say Succeeded). Otherwise ``rollingUpgrades/latest`` is polled, and when it still shows
     an older upgrade the operation is read instead, so an operation that failed before any instance moved still
     ends the wait. With ``read_operation`` the operation's final status is also read once at the end (for the
@@ -252,7 +252,8 @@ def watch_upgrade(client, subscription_id, resource_group, name, deadline, inter
     """
     poll = _pacing.elastic(deadline)
     state = {"operation": None, "shaped": None}
-    by_operation = operation is not None and started_after is not None and operation.kind == "azure-asyncoperation"
+    by_operation = (operation is not None and started_after is not None and operation.kind == "azure-asyncoperation"
+                    and client.trusts(operation.status_url))     # (a URL on another host is never sent the token)
     latest_url = client.url(vmss_path(subscription_id, resource_group, name, "rollingUpgrades/latest"))
 
     def latest(context):
