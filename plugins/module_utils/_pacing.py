@@ -291,11 +291,10 @@ class Pacer:
                             hold = (bucket.resume, key[2])
                         wait = max(wait, this)
                     if hold and hold[0] - now > ctx.remaining():
-                        raise AzureThrottledError(
-                            "throttled by Azure: policy %s resumes in %.0f s, beyond the %.0f s left before the "
-                            "deadline; not sending %s %s" % (hold[1], hold[0] - now, ctx.remaining(), method,
-                                                              url.split("?")[0]), policy=hold[1],
-                            retry_after=hold[0] - now, url=url)
+                        text = ("throttled by Azure: policy %s resumes in %.0f s, beyond the %.0f s left before the "
+                                "deadline; not sending %s %s" % (hold[1], hold[0] - now, ctx.remaining(), method,
+                                                                 url.split("?")[0]))
+                        raise AzureThrottledError(text, policy=hold[1], retry_after=hold[0] - now, url=url)
                     if wait <= 0 or (not hold and wait >= ctx.remaining()):
                         for bucket in buckets:
                             bucket.level(now)

@@ -52,7 +52,6 @@ def test_throttle_policy_named_by_compute_or_arm():
     assert _pacing.throttle_policy(_error("TooManyRequests", "slow down"), "GET") is None
 
 
-
 @pytest.mark.parametrize("method, url, categories", [
     ("GET", LATEST, [("LowCostGet", WEB_01), ("reads", None)]),
     ("GET", HOST + vmss_path(SUB, "rg", "web-01"), [("LowCostGet", WEB_01), ("reads", None)]),
