@@ -149,8 +149,9 @@ def reported_versions(vm, mode=UNIFORM):
         return instance_name(vm, mode), PROVISIONING
     if reported is None:
         return instance_name(vm, mode), None
-    return instance_name(vm, mode), {(ext.get("name") or "").lower(): (ext.get("type"), ext.get("typeHandlerVersion"))
-                                       for ext in reported if ext.get("name")}
+    versions = {(ext.get("name") or "").lower(): (ext.get("type"), ext.get("typeHandlerVersion"))
+                for ext in reported if ext.get("name")}
+    return instance_name(vm, mode), versions
 
 
 def _same_type(ext, reported_type):

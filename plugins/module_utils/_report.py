@@ -481,9 +481,9 @@ def _attention_html(rows, limit=50):
         return []
     count = sum(len(entry[2]) for entry in found)
     out = ['<h2 class="attention">Needs a look (%d scale set%s)</h2>' % (count, "" if count == 1 else "s"),
-        '<table class="attention"><colgroup><col style="width:10%"><col style="width:6%"><col style="width:30%">'
-        '<col style="width:54%"></colgroup><thead><tr><th>Status</th><th>Scale sets</th><th>Which</th><th>Problem</th>'
-        '</tr></thead><tbody>']
+           '<table class="attention"><colgroup><col style="width:10%"><col style="width:6%"><col style="width:30%">'
+           '<col style="width:54%"></colgroup><thead><tr><th>Status</th><th>Scale sets</th><th>Which</th><th>Problem</th>'
+           '</tr></thead><tbody>']
     for status, problem, group in found[:limit]:
         out.append('<tr><td>%s</td><td class="num">%d</td><td class="small">%s</td><td class="err">%s</td></tr>' % (
             _chip(status, group[0].get("failed")), len(group), escape(_outcome.names(group, 12)), escape(problem or "")))

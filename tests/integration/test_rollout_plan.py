@@ -55,8 +55,8 @@ def test_settings_in_the_scale_set_groups_vars_are_the_runs(emulator, run_playbo
     emulator.load(scenario(sets))
     inv = write_inventory(tmp_path, sets)
     (inv / "group_vars").mkdir()
-    (inv / "group_vars" / "vmss.yml").write_text(yaml.safe_dump({"rollout_rings": ["blue", "green"],
-                                                                  "rollout_report_dir": str(tmp_path / "vmss-reports")}))
+    group_vars = {"rollout_rings": ["blue", "green"], "rollout_report_dir": str(tmp_path / "vmss-reports")}
+    (inv / "group_vars" / "vmss.yml").write_text(yaml.safe_dump(group_vars))
     run_playbook(ROLLOUT, inventory=inv, emulator=emulator, check=True).assert_ok()
     rows = rows_by_name(read_json(tmp_path / "vmss-reports" / "vmss_extension_rollout.json"))
     assert [rows["it-blue"]["ring"], rows["it-green"]["ring"]] == ["blue", "green"]

@@ -294,8 +294,8 @@ def test_select_instance_view_keeps_pages_small(emulator, client):
 
 def test_only_outdated_instances_are_batched(emulator, client):
     emulator.load({"scale_sets": [{"name": "p", "resource_group": "rg", "capacity": 10, "batch_seconds": 60,
-                                   "extensions": [dict(DEFAULT_EXTENSIONS[0], installed={"default": "latest", "3": "1.0.9",
-                                                                                        "7": "1.0.9"})]}]})
+                                   "extensions": [dict(DEFAULT_EXTENSIONS[0],
+                                                       installed={"default": "latest", "3": "1.0.9", "7": "1.0.9"})]}]})
     client.post(client.vmss("p", "/extensionRollingUpgrade", "rg"))
     latest = client.get(client.vmss("p", "/rollingUpgrades/latest", "rg")).json()["properties"]["progress"]
     assert latest == {"successfulInstanceCount": 0, "failedInstanceCount": 0, "inProgressInstanceCount": 2,

@@ -79,7 +79,6 @@ def test_drift_costs_the_model_and_the_vm_list_pages_per_scale_set_and_the_catal
     assert counted(emulator) == {"token": 1, "model": 6, "vm list": 6, "catalog": 1}
 
 
-
 def test_drift_of_a_flexible_scale_set_costs_the_same_and_its_events_name_vms(emulator):
     fleet = dict(FLEET, scale_sets=[dict(vmss, orchestration_mode="Flexible") for vmss in FLEET["scale_sets"]])
     emulator.load(fleet)
