@@ -231,7 +231,8 @@ def diff(records):
 
 # -- reads -------------------------------------------------------------------------
 class CatalogCache:
-    """Listed extension versions per (location, publisher, type), read at most once; safe across threads.
+    """Listed extension versions per (location, publisher, type), and any other catalog under its own key (``get``;
+    the image catalogs of ``_os_image``), read at most once; safe across threads.
 
     Threads that need a key another thread is reading wait for that read instead of sending their own. A failed
     read is not cached (the next caller tries again). ``reads`` counts the requests sent.
@@ -245,6 +246,12 @@ class CatalogCache:
 
     def versions(self, client, subscription_id, location, publisher, ext_type, api_version=API_VERSION, deadline=None):
         key = (location.lower(), publisher.lower(), ext_type.lower())
+        return self.get(key, lambda: read_catalog(client, subscription_id, location, publisher, ext_type, api_version,
+                                                  deadline),
+                        "the versions of %s.%s in %s" % (publisher, ext_type, location), deadline)
+
+    def get(self, key, read, what, deadline=None):
+        """The value cached under ``key``, else ``read()`` (once across threads); ``what`` names it in a timeout."""
         while True:
             with self._lock:
                 if key in self._values:
@@ -257,13 +264,12 @@ class CatalogCache:
             # Wait in short steps: the deadline may run on another clock than the Event's.
             waiting.wait(min(WAIT_STEP, deadline.remaining()) if deadline is not None else WAIT_STEP)
             if deadline is not None and deadline.expired():
-                raise AzureTimeoutError("the deadline passed while another thread read the versions of %s.%s in %s"
-                                        % (publisher, ext_type, location))
+                raise AzureTimeoutError("the deadline passed while another thread read %s" % what)
         try:
-            listed = read_catalog(client, subscription_id, location, publisher, ext_type, api_version, deadline)
+            value = read()
             with self._lock:
-                self._values[key] = listed
-            return listed
+                self._values[key] = value
+            return value
         finally:
             with self._lock:
                 self._pending.pop(key).set()

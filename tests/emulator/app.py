@@ -8,7 +8,7 @@ import tempfile
 import threading
 import time
 
-from . import adu, aks, compute, extensions, identity
+from . import adu, aks, compute, extensions, identity, images
 from .arm import ArmScope, missing_api_version
 from .clock import SimClock, format_ts, http_date
 from .faults import Faults, status_response
@@ -37,8 +37,13 @@ class _State:
             self.scope.add_group(group.get("subscription") or self.subscriptions[0], group["name"], group.get("location"))
         page_size = int(data.get("page_size", 10))
         catalog = extensions.Catalog(data.get("extension_catalog"))
-        scale_sets = [compute.ScaleSet(spec, self.subscriptions[0], now, catalog) for spec in data.get("scale_sets") or []]
-        self.compute = compute.Compute(self.scope, scale_sets, self.clock, page_size, catalog)
+        image_catalog = images.ImageCatalog(data.get("image_catalog"))
+        for gallery in (data.get("image_catalog") or {}).get("galleries") or []:
+            self.scope.add_group(gallery.get("subscription") or self.subscriptions[0], gallery["resource_group"],
+                                 gallery.get("location"))
+        scale_sets = [compute.ScaleSet(spec, self.subscriptions[0], now, catalog, image_catalog)
+                      for spec in data.get("scale_sets") or []]
+        self.compute = compute.Compute(self.scope, scale_sets, self.clock, page_size, catalog, image_catalog)
         clusters = [aks.Cluster(spec, self.subscriptions[0], now) for spec in data.get("aks_clusters") or []]
         self.aks = aks.Aks(self.scope, clusters, self.clock, page_size)
         self.adu = adu.Adu([adu.Instance(spec, now) for spec in data.get("adu_instances") or []], self.clock)

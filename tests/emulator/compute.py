@@ -4,7 +4,7 @@ import math
 import re
 import uuid
 
-from . import arm, extensions as exts
+from . import arm, extensions as exts, images
 from .clock import format_ts, parse_duration
 from .wire import arm_error, empty_response, json_response, new_id
 
@@ -21,6 +21,11 @@ RE_VM = re.compile(r"^/virtualmachines(?:/(?P<id>[^/]+)(?P<view>/instanceview)?)
 # The virtual machines of a resource group (VirtualMachines_List): how a Flexible scale set's instances are listed.
 RE_RG_VMS = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)" + _PROVIDER + r"/virtualMachines/?$", re.I)
 RE_VMSS_FILTER = re.compile(r"^\s*'?virtualMachineScaleSet/id'?\s+eq\s+'?(?P<id>[^']+?)'?\s*$", re.I)
+# Image catalogs (images.py): platform image versions of a location, Compute Gallery image versions.
+RE_IMAGE_VERSIONS = re.compile(r"^/subscriptions/(?P<sub>[^/]+)" + _PROVIDER + r"/locations/(?P<loc>[^/]+)/publishers/(?P<pub>[^/]+)"
+                               r"/artifacttypes/vmimage/offers/(?P<offer>[^/]+)/skus/(?P<sku>[^/]+)/versions/?$", re.I)
+RE_GALLERY_VERSIONS = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)" + _PROVIDER
+                                 + r"/galleries/(?P<gallery>[^/]+)/images/(?P<image>[^/]+)/versions/?$", re.I)
 VM_TYPE = VMSS_TYPE + "/virtualMachines"
 FLEX_VM_TYPE = "Microsoft.Compute/virtualMachines"
 UNIFORM, FLEXIBLE = "Uniform", "Flexible"
@@ -55,6 +60,15 @@ MSG_UNHEALTHY_BEFORE = ("Rolling Upgrade failed before the first batch: %d%% of 
 MSG_INSTANCE_UNHEALTHY = "Instance found to be unhealthy or unreachable."   # wording of the recorded MaxUnhealthyUpgraded... message
 MSG_FLEXIBLE_REFUSED = ("The operation is not allowed on Virtual Machine Scale Set '%s' since it uses the Flexible orchestration "
                         "mode: its virtual machines are listed and managed as virtual machines.")   # [UNVERIFIED]
+# osRollingUpgrade refusals (SUMMARY.md section 1, Error cases: the wording seen in the wild; status and code
+# 409 OperationNotAllowed [UNVERIFIED]).
+MSG_OS_PINNED = ("The Virtual Machine Scale Set cannot be upgraded: OS Rolling Upgrade is allowed only when the Virtual "
+                 "Machine Scale Set has some unprotected instances which have imageReference.version set to latest.")
+MSG_OS_PROTECTED = MSG_OS_PINNED
+MSG_OS_AUTOMATIC = ("OS Rolling Upgrade is not allowed on a Virtual Machine Scale Set whose upgrade policy mode is "
+                    "Automatic.")   # [UNVERIFIED]
+MSG_WINDOW = ("The rolling upgrade batch could not start because the current time is not within the scheduled "
+              "maintenance windows of the Virtual Machine Scale Set.")   # code from issue 20; wording [UNVERIFIED]
 CANCEL_SECONDS = 1.0   # the start operation reports Succeeded ~1 s after a Cancel (SUMMARY section 1)
 BEFORE_BATCH_SECONDS = 5.0   # the fault before the first batch ends the upgrade "within seconds" (issue 19)
 
@@ -82,11 +96,19 @@ class RollingUpgrade:
         self.vm_ref = vmss.vm_ref          # instance index -> the id Azure names it by (error targets)
         # What an extension upgrade moves each model extension to (the catalog as it was at the start).
         self.targets = {e["name"].lower(): vmss.catalog.target(vmss.location, e) for e in vmss.extensions} if kind == "extension" else {}
+        # An OS upgrade of a scale set with an image moves the instances below the image's target (images.py),
+        # never the protected ones; a scale set without one keeps the older model (every instance moves).
+        os_image = kind == "os" and vmss.image is not None
+        if os_image:
+            self.targets = {images.IMAGE_KEY: vmss.image_catalog.target(vmss.image, vmss.location)}
+        self.window_refused = os_image and vmss.window_refused
         # Batches that ended before this moment are already reflected in the scale set's versions (scenario upgrades).
         self.applied_from = None
         # Azure upgrades only the instances not already on the latest (issue 19): an extension upgrade batches the
         # instances running any extension below its target; an OS upgrade every instance.
         order = [i for i in range(self.capacity) if kind != "extension" or vmss.behind(i, self.targets)]
+        if os_image:
+            order = [i for i in order if vmss.behind(i, self.targets) and i not in vmss.protected]
         self.members = len(order)
         if self.policy.get("prioritizeUnhealthyInstances"):
             order.sort(key=lambda i: (i not in self.unhealthy, i))
@@ -131,6 +153,8 @@ class RollingUpgrade:
         self.end_time = self.batch_end(len(self.batches) - 1) if self.batches else self.start
         self.before_batch = False
         error = self._unhealthy_error(0)
+        if self.window_refused:
+            error = {"code": "RollingUpgradeBatchStartTimeNotWithinScheduledWindows", "message": MSG_WINDOW}
         if error:
             self.end_code, self.end_done, self.error = "Faulted", 0, error
             self.end_time, self.before_batch = self.start + BEFORE_BATCH_SECONDS, True
@@ -223,8 +247,9 @@ class RollingUpgrade:
 class ScaleSet:
     """One VMSS from the scenario."""
 
-    def __init__(self, spec, default_sub, now, catalog=None):
+    def __init__(self, spec, default_sub, now, catalog=None, image_catalog=None):
         self.catalog = catalog or exts.Catalog()
+        self.image_catalog = image_catalog or images.ImageCatalog()
         self.sub = spec.get("subscription") or default_sub
         self.rg = spec["resource_group"]
         self.name = spec["name"]
@@ -245,6 +270,17 @@ class ScaleSet:
         # Installed versions per extension (name lower) and instance index, as of the last settle().
         self.base_versions = {e["name"].lower(): exts.initial_versions(e, self.capacity, self.catalog, self.location)
                               for e in self.extensions}
+        # The OS image (images.py): the model's reference and, per instance, the version it runs (a pseudo entry
+        # of the per-instance versions, so that upgrades, settle and MaxSurge treat it like an extension).
+        self.image = images.normalize(spec.get("image"), self.sub, self.rg)
+        if self.image is not None:
+            self.base_versions[images.IMAGE_KEY] = images.initial_versions(
+                self.image, spec.get("installed_image"), self.capacity, self.image_catalog.target(self.image, self.location))
+        self.automatic_os_policy = spec.get("automatic_os_upgrade_policy")
+        self.protected = {int(i) for i in spec.get("protected_instances") or []}
+        self.window_refused = bool(spec.get("outside_maintenance_window"))
+        self.os_history = [dict(entry) for entry in spec.get("os_upgrade_history") or []]   # before the scenario
+        self.os_upgrades = []   # [(RollingUpgrade, "User" | "Platform")] started since
         self.deallocated = {int(i) for i in spec.get("deallocated_instances") or []}
         self.agent_not_ready = {int(i) for i in spec.get("agent_not_ready_instances") or []}
         self.batch_seconds = float(spec.get("batch_seconds", 300))
@@ -325,6 +361,8 @@ class ScaleSet:
         if self.upgrade is None or not self.upgrade.running(now):
             self.settle(now)
             self.upgrade = RollingUpgrade(self, now, spec.get("kind", "extension"))
+            if self.upgrade.kind == "os":
+                self.os_upgrades.append((self.upgrade, "Platform"))
             return self.upgrade
         return None
 
@@ -396,6 +434,9 @@ class ScaleSet:
             props.update(latestModelApplied=True, modelDefinitionApplied="VirtualMachineScaleSet")
         if view is not None:
             props["instanceView"] = view
+        if self.image is not None:
+            props["storageProfile"] = {"imageReference": images.vm_reference(self.image, versions.get(images.IMAGE_KEY, {}).get(index))}
+            props["protectionPolicy"] = {"protectFromScaleIn": False, "protectFromScaleSetActions": index in self.protected}
         resources = [{"name": ext["name"], "id": "%s/extensions/%s" % (vm_id, ext["name"]),
                       "type": (FLEX_VM_TYPE if self.flexible else VM_TYPE) + "/extensions", "location": self.location,
                       "properties": {"publisher": ext["publisher"], "type": ext["type"],
@@ -425,6 +466,11 @@ class ScaleSet:
             props = {key: ext[key] for key in keys}
             props["provisioningState"] = "Succeeded"
             extensions.append({"name": ext["name"], "properties": props})
+        if self.automatic_os_policy is not None:
+            upgrade_policy["automaticOSUpgradePolicy"] = dict(self.automatic_os_policy)
+        profile = {"extensionProfile": {"extensions": extensions}}
+        if self.image is not None:
+            profile["storageProfile"] = {"imageReference": images.model_reference(self.image)}
         return {
             "name": self.name, "id": self.id, "type": VMSS_TYPE, "location": self.location, "tags": self.tags,
             "sku": {"name": self.sku, "tier": "Standard", "capacity": self.capacity},
@@ -432,7 +478,7 @@ class ScaleSet:
                 "orchestrationMode": self.orchestration,
                 "singlePlacementGroup": not self.flexible,
                 "upgradePolicy": upgrade_policy,
-                "virtualMachineProfile": {"extensionProfile": {"extensions": extensions}},
+                "virtualMachineProfile": profile,
                 "provisioningState": "Succeeded",
                 "overprovision": False,
                 "uniqueId": self.unique_id,
@@ -444,8 +490,9 @@ class ScaleSet:
 class Compute:
     """Routes for Microsoft.Compute; callers hold the emulator lock."""
 
-    def __init__(self, scope, scale_sets, clock, page_size, catalog=None):
+    def __init__(self, scope, scale_sets, clock, page_size, catalog=None, image_catalog=None):
         self.catalog = catalog or exts.Catalog()
+        self.image_catalog = image_catalog or images.ImageCatalog()
         self.scope = scope
         self.clock = clock
         self.page_size = page_size
@@ -463,7 +510,8 @@ class Compute:
         return None
 
     def handles(self, path):
-        return any(r.match(path) for r in (RE_LIST_SUB, RE_LIST_RG, RE_VMSS, RE_OP, RE_EXT_VERSIONS, RE_RG_VMS))
+        return any(r.match(path) for r in (RE_LIST_SUB, RE_LIST_RG, RE_VMSS, RE_OP, RE_EXT_VERSIONS, RE_RG_VMS,
+                                           RE_IMAGE_VERSIONS, RE_GALLERY_VERSIONS))
 
     def handle(self, ctx):
         match = RE_OP.match(ctx.path)
@@ -475,6 +523,12 @@ class Compute:
         match = RE_RG_VMS.match(ctx.path)
         if match:
             return self._rg_vms(ctx, match)
+        match = RE_IMAGE_VERSIONS.match(ctx.path)
+        if match:
+            return self._image_versions(ctx, match)
+        match = RE_GALLERY_VERSIONS.match(ctx.path)
+        if match:
+            return self._gallery_versions(ctx, match)
         match = RE_LIST_SUB.match(ctx.path) or RE_LIST_RG.match(ctx.path)
         if match:
             groups = match.groupdict()
@@ -506,6 +560,7 @@ class Compute:
             ("GET", "/rollingupgrades/latest"): lambda: self._latest(vmss),
             ("POST", "/extensionrollingupgrade"): lambda: self._start(ctx, vmss, "extension"),
             ("POST", "/osrollingupgrade"): lambda: self._start(ctx, vmss, "os"),
+            ("GET", "/osupgradehistory"): lambda: self._os_history(ctx, vmss),
             ("POST", "/rollingupgrades/cancel"): lambda: self._cancel(ctx, vmss),
         }
         route = routes.get((ctx.method, rest))
@@ -613,8 +668,13 @@ class Compute:
         now = self.clock.now()
         if vmss.upgrade is not None and vmss.upgrade.running(now):
             return arm_error(409, "OperationNotAllowed", MSG_ALREADY_RUNNING)
+        refused = self._os_refusal(vmss) if kind == "os" else None
+        if refused:
+            return refused
         vmss.settle(now)
         vmss.upgrade = RollingUpgrade(vmss, now, kind)
+        if kind == "os":
+            vmss.os_upgrades.append((vmss.upgrade, "User"))
         self.operations[vmss.upgrade.op_id.lower()] = {"upgrade": vmss.upgrade, "kind": "start", "sub": vmss.sub}
         return self._accepted(ctx, vmss.sub, vmss.location, vmss.upgrade.op_id)
 
@@ -660,6 +720,88 @@ class Compute:
             body["error"] = error
         body["name"] = match.group("op")
         return json_response(200, body, pretty=True)
+
+    @staticmethod
+    def _os_refusal(vmss):
+        """osRollingUpgrade's refusals (images.py, README "OS images"): a pinned image version, every instance
+        protected, upgrade policy mode Automatic [UNVERIFIED]."""
+        if vmss.image is None:
+            return None
+        if vmss.mode.lower() == "automatic":
+            return arm_error(409, "OperationNotAllowed", MSG_OS_AUTOMATIC)
+        if vmss.image["version"] != images.LATEST:
+            return arm_error(409, "OperationNotAllowed", MSG_OS_PINNED)
+        if vmss.capacity and all(i in vmss.protected for i in range(vmss.capacity)):
+            return arm_error(409, "OperationNotAllowed", MSG_OS_PROTECTED)
+        return None
+
+    def _image_versions(self, ctx, match):
+        """VirtualMachineImages_List: a bare JSON array, sorted as strings (not numerically)."""
+        groups = match.groupdict()
+        err = self.scope.check(groups["sub"])
+        if err:
+            return err
+        if ctx.method != "GET":
+            return _bad_method(ctx)
+        names = self.image_catalog.platform_versions(groups["loc"], groups["pub"], groups["offer"], groups["sku"])
+        if names is None:
+            # [UNVERIFIED] code and message for an unknown publisher/offer/sku
+            return arm_error(404, "NotFound", "Artifact: VMImage was not found.")
+        return json_response(200, self.image_catalog.render_platform(groups["sub"], groups["loc"].lower(), groups["pub"],
+                                                                     groups["offer"], groups["sku"], names))
+
+    def _gallery_versions(self, ctx, match):
+        """GalleryImageVersions_ListByGalleryImage: paged, each version with its publishing profile."""
+        groups = match.groupdict()
+        err = self.scope.check(groups["sub"], groups["rg"])
+        if err:
+            return err
+        if ctx.method != "GET":
+            return _bad_method(ctx)
+        versions = self.image_catalog.gallery_versions(groups["rg"], groups["gallery"], groups["image"])
+        if versions is None:
+            return arm.not_found_resource(images.GALLERY_API + "/images", "%s/%s" % (groups["gallery"], groups["image"]), groups["rg"])
+        render = lambda v: images.ImageCatalog.render_gallery_version(groups["sub"], groups["rg"], groups["gallery"], groups["image"], v)
+        return json_response(200, arm.paged(ctx, versions, self.page_size, render))
+
+    def _os_history(self, ctx, vmss):
+        """VirtualMachineScaleSets_GetOSUpgradeHistory: paged UpgradeOperationHistoricalStatusInfo, newest first
+        [UNVERIFIED order]; the scenario's ``os_upgrade_history`` entries after the upgrades started since."""
+        now = self.clock.now()
+        items = [self._history_item(vmss, upgrade, who, now) for upgrade, who in reversed(vmss.os_upgrades)]
+        items += [self._scenario_history(vmss, entry, now) for entry in vmss.os_history]
+        return json_response(200, arm.paged(ctx, items, self.page_size, lambda item: item))
+
+    def _history_item(self, vmss, upgrade, who, now):
+        st = upgrade.state(now)
+        status = {"code": st["code"], "startTime": format_ts(self.clock.stamp(upgrade.start))}
+        if st["code"] != "RollingForward":
+            end = upgrade.cancel_time if st["code"] == "Cancelled" else upgrade.end_time
+            status["endTime"] = format_ts(self.clock.stamp(end))
+        target = upgrade.targets.get(images.IMAGE_KEY)
+        props = {"runningStatus": status, "progress": upgrade.progress(now), "startedBy": who,
+                 "targetImageReference": images.vm_reference(vmss.image, None) if vmss.image else None,
+                 "rollbackInfo": {"successfullyRolledbackInstanceCount": 0, "failedRolledbackInstanceCount": 0}}
+        if props["targetImageReference"] is not None and target is not None:
+            props["targetImageReference"] = dict(props["targetImageReference"], version=target)
+        if st["code"] == "Faulted":
+            props["error"] = upgrade.error
+        return {"properties": props, "type": VMSS_TYPE + "/rollingUpgrades", "location": vmss.location}
+
+    def _scenario_history(self, vmss, entry, now):
+        start = now - float(entry.get("started_seconds_ago", 86400))
+        status = {"code": entry.get("result", "Completed"), "startTime": format_ts(self.clock.stamp(start)),
+                  "endTime": format_ts(self.clock.stamp(start + float(entry.get("duration_seconds", 600))))}
+        ref = images.vm_reference(vmss.image, None) if vmss.image else {}
+        props = {"runningStatus": status, "startedBy": entry.get("started_by", "Platform"),
+                 "progress": {"successfulInstanceCount": vmss.capacity, "failedInstanceCount": 0,
+                              "inProgressInstanceCount": 0, "pendingInstanceCount": 0},
+                 "targetImageReference": dict(ref, version=str(entry.get("target_version", "latest"))),
+                 "rollbackInfo": {"successfullyRolledbackInstanceCount": int(entry.get("rolled_back", 0)),
+                                  "failedRolledbackInstanceCount": int(entry.get("rollback_failed", 0))}}
+        if entry.get("error_code"):
+            props["error"] = {"code": entry["error_code"], "message": entry.get("error_message", entry["error_code"])}
+        return {"properties": props, "type": VMSS_TYPE + "/rollingUpgrades", "location": vmss.location}
 
 
 def _bad_method(ctx):
