@@ -761,7 +761,9 @@ class Compute:
         versions = self.image_catalog.gallery_versions(groups["rg"], groups["gallery"], groups["image"])
         if versions is None:
             return arm.not_found_resource(images.GALLERY_API + "/images", "%s/%s" % (groups["gallery"], groups["image"]), groups["rg"])
-        render = lambda v: images.ImageCatalog.render_gallery_version(groups["sub"], groups["rg"], groups["gallery"], groups["image"], v)
+        def render(version):
+            return images.ImageCatalog.render_gallery_version(groups["sub"], groups["rg"], groups["gallery"], groups["image"],
+                                                              version)
         return json_response(200, arm.paged(ctx, versions, self.page_size, render))
 
     def _os_history(self, ctx, vmss):
