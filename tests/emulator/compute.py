@@ -761,6 +761,7 @@ class Compute:
         versions = self.image_catalog.gallery_versions(groups["rg"], groups["gallery"], groups["image"])
         if versions is None:
             return arm.not_found_resource(images.GALLERY_API + "/images", "%s/%s" % (groups["gallery"], groups["image"]), groups["rg"])
+
         def render(version):
             return images.ImageCatalog.render_gallery_version(groups["sub"], groups["rg"], groups["gallery"], groups["image"],
                                                               version)
