@@ -87,31 +87,7 @@ class ActionModule(ActionBase):
             done = _fleet.run_status(valid, client, params["api_version"], params["parallel_reads"], params["drift"],
                                      params.get("extensions"))
         else:
-            diff_mode = bool(self._task.diff if self._task.diff is not None else self._play_context.diff)
-            jobs = [_fleet.Job(target, params, client, check_mode, diff_mode) for target in valid]
-            title = "ring %s" % params["ring"] if params.get("ring") else "batch"
-            if params.get("report"):
-                self._report_settings(params["report"])
-            _PARENT[0] = os.getppid()
-
-            def rewrite(current):
-                if _orphaned():
-                    raise _fleet.Interrupted(None)  # ansible-playbook is gone (killed): nobody waits for this batch
-                if params.get("report"):
-                    self._report(params["report"], task_vars, self._merge(records, current), check_mode, show=False)
-            with _interruptible() as stopped:
-                try:
-                    done = _fleet.run_rollout(jobs, client.clock, self._emit, params["progress_interval"],
-                                              params["max_concurrent_starts"], params["on_timeout"], title=title,
-                                              throttle_note=client.pacer.note, on_block=rewrite)
-                except _fleet.Interrupted as stop:
-                    stopped.append(stop.signum)
-                    self._interrupted(params, task_vars, self._merge(records, stop.records), check_mode)
-            if stopped:
-                if stopped[0] is None:
-                    os._exit(1)  # the parent is gone: no one to return the result to
-                _resignal(stopped[0])
-                raise AnsibleActionFail("interrupted (signal %s)" % stopped[0])
+            jobs, done = self._rollout(params, task_vars, client, valid, records, check_mode)
         records = self._merge(records, done)
         ordered = [records[target["host"]] for target in targets]
         report = None
@@ -125,6 +101,35 @@ class ActionModule(ActionBase):
                   "failed_hosts": [r["host"] for r in ordered if r.get("failed")]}
         _show_diffs([job.diff for job in jobs if job.diff])
         return result
+
+    def _rollout(self, params, task_vars, client, targets, invalid, check_mode):
+        """Run the batch's upgrades (``_fleet.run_rollout``); the report is rewritten at every progress block. On
+        SIGINT/SIGTERM, or once ansible-playbook is gone, the report and the console say what goes on in Azure, and the
+        process ends as the signal would have ended it. Returns (jobs, records)."""
+        diff_mode = bool(self._task.diff if self._task.diff is not None else self._play_context.diff)
+        jobs = [_fleet.Job(target, params, client, check_mode, diff_mode) for target in targets]
+        if params.get("report"):
+            self._report_settings(params["report"])
+        _PARENT[0] = os.getppid()
+
+        def rewrite(current):
+            if _orphaned():
+                raise _fleet.Interrupted(None)  # ansible-playbook is gone (killed): nobody waits for this batch
+            if params.get("report"):
+                self._report(params["report"], task_vars, self._merge(invalid, current), check_mode, show=False)
+        with _interruptible() as stopped:
+            try:
+                return jobs, _fleet.run_rollout(jobs, client.clock, self._emit, params["progress_interval"],
+                                                params["max_concurrent_starts"], params["on_timeout"],
+                                                title="ring %s" % params["ring"] if params.get("ring") else "batch",
+                                                throttle_note=client.pacer.note, on_block=rewrite)
+            except _fleet.Interrupted as stop:
+                stopped.append(stop.signum)
+                self._interrupted(params, task_vars, self._merge(invalid, stop.records), check_mode)
+        if stopped[0] is None:
+            os._exit(1)  # the parent is gone: no one to return the result to
+        _resignal(stopped[0])
+        raise AnsibleActionFail("interrupted (signal %s)" % stopped[0])
 
     @staticmethod
     def _merge(invalid, current):

@@ -53,7 +53,7 @@ def test_fleet_status_report_and_gate(emulator, run_playbook, tmp_path):
     assert rows["st-faulted"]["status"] == "Faulted"
     assert rows["st-faulted"]["error_code"] == "MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade"
     assert rows["st-rolling"]["status"] == "RollingForward" and 0 < rows["st-rolling"]["percent"] < 100
-    assert rows["st-rolling"]["elapsed"] >= 1500
+    assert rows["st-rolling"]["elapsed"] >= 1499  # started 1500 s before the scenario loaded; stamps are rounded
     assert rows["st-never"]["status"] == "NeverUpgraded"
     assert {r["ring"] for r in report["rows"]} == {"canary", "ring1", "ring2"}
     assert re.search(r"ring1\s+st-faulted\s+Faulted", result.stdout)      # the failed rows in the output
