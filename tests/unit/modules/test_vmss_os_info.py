@@ -115,3 +115,19 @@ def test_bad_history_is_refused_before_any_request(run_module, emulator):
     failed, result = run_module("vmss_os_info", name="vmss-os", resource_group="rg-test", history=-1)
     assert failed and "history" in result["msg"]
     assert api_requests(emulator) == []
+
+
+
+def test_during_a_max_surge_os_upgrade_new_instances_are_provisioning(run_module, emulator):
+    # An OS upgrade started 30 s ago: its first batch (instance 0, outdated) is being replaced by a new instance.
+    _one(emulator, batch_seconds=60, rolling_upgrade_policy={"maxBatchInstancePercent": 20, "maxSurge": True},
+         existing_upgrade={"status": "RollingForward", "started_seconds_ago": 30, "kind": "os"})
+    failed, result = run_module("vmss_os_info", name="vmss-os", resource_group="rg-test", history=0)
+    assert not failed, result.get("msg")
+    assert result["provisioning_instances"] == ["5"] and result["instance_count"] == 5
+    assert result["outdated_instances"] == ["0", "3"]
+    emulator.advance(200)   # both batches done: the outdated instances were replaced by new ones on the target
+    failed, result = run_module("vmss_os_info", name="vmss-os", resource_group="rg-test", history=0)
+    assert not failed, result.get("msg")
+    assert result["outdated"] is False and result["instance_versions"] == {NEWEST: 5}
+    assert sorted(result["outdated_instances"] + result["provisioning_instances"]) == []
