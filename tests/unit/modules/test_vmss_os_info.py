@@ -117,7 +117,6 @@ def test_bad_history_is_refused_before_any_request(run_module, emulator):
     assert api_requests(emulator) == []
 
 
-
 def test_during_a_max_surge_os_upgrade_new_instances_are_provisioning(run_module, emulator):
     # An OS upgrade started 30 s ago: its first batch (instance 0, outdated) is being replaced by a new instance.
     _one(emulator, batch_seconds=60, rolling_upgrade_policy={"maxBatchInstancePercent": 20, "maxSurge": True},
