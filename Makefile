@@ -125,7 +125,8 @@ docs-lint:
 	@hack/docs.sh lint
 
 # Release: fold the changelog fragments into the release of galaxy.yml's version (CHANGELOG.rst, changelogs/
-# changelog.yaml; fragments are kept). Again with the same version folds in fragments added since.
+# changelog.yaml; fragments are kept, so a release not yet published can be made again from scratch: empty
+# changelog.yaml's releases of that version first, or new plugins are not listed - tests/unit/test_versions.py).
 changelog: venv
 	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH="$$(hack/collection-path.sh)" \
 	  ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false $(VENV)/bin/antsibull-changelog release

@@ -5,7 +5,8 @@
   the Python of ``module_utils``, so a module cannot read galaxy.yml or MANIFEST.json at run time; the constant is
   the one place the version is written in Python, and this test is its guard. The installed-collection test checks
   the header a module sends against the MANIFEST.json the build wrote);
-* every plugin's ``version_added`` is a released version or the one being prepared, never later than galaxy.yml's;
+* every plugin's ``version_added`` is a released version or the one being prepared, never later than galaxy.yml's,
+  and a released one lists the plugin;
 * the changelog has no release later than galaxy.yml's, and the fragments and changelog.yaml pass
   ``antsibull-changelog lint``;
 * ``meta/runtime.yml``'s ``requires_ansible`` floor is the oldest ansible-core line ``make test`` runs.
@@ -63,6 +64,22 @@ def test_every_plugin_was_added_in_a_released_version_or_this_one():
             "%s: version_added %s is neither galaxy.yml's %s nor a released version %s"
             % (path.relative_to(ROOT), added, GALAXY_VERSION, sorted(allowed)))
     assert len(seen) >= 10, seen   # modules, the inventory plugin and the event source were all read
+
+
+def test_every_plugin_added_in_a_release_is_in_that_release_of_the_changelog():
+    """A module or inventory plugin whose version_added is released is listed in that release (antsibull-changelog
+    lists plugins when the release is made: one added later needs the release made again, or a later version)."""
+    releases = yaml.safe_load((ROOT / "changelogs" / "changelog.yaml").read_text()).get("releases") or {}
+    for kind, path in (("module", ROOT / "plugins" / "modules"), ("inventory", ROOT / "plugins" / "inventory")):
+        for plugin in sorted(path.glob("*.py")):
+            added = str(_documentation(plugin).get("version_added"))
+            if added not in releases:
+                continue
+            listed = (releases[added].get("modules") if kind == "module"
+                      else (releases[added].get("plugins") or {}).get("inventory")) or []
+            assert plugin.stem in {entry["name"] for entry in listed}, (
+                "%s %s says version_added %s but the %s release of changelogs/changelog.yaml does not list it"
+                % (kind, plugin.stem, added, added))
 
 
 def test_the_changelog_never_runs_ahead_of_galaxy_yml_and_lints():
