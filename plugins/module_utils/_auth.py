@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import configparser
+import hashlib
 import os
 import sys
 import threading
@@ -316,6 +317,11 @@ def credential_chain(options, verify, post):
     return chain
 
 
+def fingerprint(token):
+    """A digest that tells two tokens apart without keeping either (SHA-256, hex)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest() if token else None
+
+
 class TokenProvider:
     """Tokens per scope, cached for the life of the module run (or of a batch step).
 
@@ -352,8 +358,16 @@ class TokenProvider:
             self._tokens[scope] = (token, expires_on)
             return token
 
-    def invalidate(self, scope):
+    def invalidate(self, scope, refused=None):
+        """Drop the token of ``scope`` (``refused``: the ``fingerprint`` of the token the service refused).
+
+        Threads of a batch step that were refused the same expired token all ask; only the first drops it, the others
+        find a newer token already cached and keep it (one token request per expiry, not one per thread).
+        """
         with self._lock:
+            cached = self._tokens.get(scope)
+            if cached and refused is not None and fingerprint(cached[0]) != refused:
+                return
             self._tokens.pop(scope, None)
             if self._active is not None and hasattr(self._active[1], "reset"):
                 self._active[1].reset()

@@ -67,11 +67,13 @@ def origin(url):
 class Response:
     """What callers need from a response: status, headers, parsed body, URL."""
 
-    def __init__(self, status, headers, content, url):
+    def __init__(self, status, headers, content, url, credential=None):
         self.status = status
         self.headers = headers
         self.content = content
         self.url = url
+        # The fingerprint of the token sent (_auth.fingerprint), never the token: a 401 drops only that one.
+        self.credential = credential
 
     _parsed = None
 
@@ -253,7 +255,7 @@ class AzureClient:
                     if (token_scope and response.status == 401 and error.code in _STALE_TOKEN_CODES
                             and token_refreshes < MAX_TOKEN_REFRESHES):
                         token_refreshes += 1
-                        self.tokens.invalidate(token_scope)
+                        self.tokens.invalidate(token_scope, response.credential)
                         continue
                     if attempt >= self.retry.max_attempts or not may_retry(starts_operation, response.status):
                         raise error
@@ -301,8 +303,11 @@ class AzureClient:
         send_headers = {"x-ms-client-request-id": str(uuid.uuid4()), "Accept": "application/json"}
         if headers:
             send_headers.update(headers)
+        credential = None
         if token_scope:
-            send_headers["Authorization"] = "Bearer " + self.tokens.token(token_scope)
+            token = self.tokens.token(token_scope)
+            send_headers["Authorization"] = "Bearer " + token
+            credential = _auth.fingerprint(token)
         data = None
         if is_form:
             data = body  # requests form-encodes a dict
@@ -323,7 +328,7 @@ class AzureClient:
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                 requests.exceptions.ChunkedEncodingError) as exc:
             raise _ConnectionFailed(exc, url, connect_timeout, read_timeout)
-        return Response(raw.status_code, raw.headers, raw.content, raw.url)
+        return Response(raw.status_code, raw.headers, raw.content, raw.url, credential)
 
     def error_from(self, response):
         """The AzureError an error response stands for."""

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _adu
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _adu, _auth
 from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient, RetryPolicy, next_page, quote_segment
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError, AzureTimeoutError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
@@ -321,6 +321,25 @@ def test_a_token_revoked_mid_wait_is_replaced_once(emulator, make_client, clock)
     assert emulator.issued_tokens_count() == 2
     statuses = [r["status"] for r in api_requests(emulator)]
     assert statuses == [200, 401, 200]
+
+
+def test_threads_refused_the_same_expired_token_replace_it_once(emulator, make_client):
+    # Eight threads of a batch step hold one token when it expires: each is answered 401, each asks for a new one;
+    # only the first drops the refused token, the others keep the replacement already cached (one token request).
+    client = make_client()
+    path = "/subscriptions/%s/resourceGroups/rg-test/providers/Microsoft.Compute/virtualMachineScaleSets/vmss-rolling" % SUB
+    client.get_json(path, params={"api-version": "2024-07-01"})
+    scope = client._scopes["arm"][0]  # pylint: disable=protected-access
+    refused = _auth.fingerprint(client.tokens.token(scope))
+    client.tokens.invalidate(scope, refused)
+    replacement = client.tokens.token(scope)
+    for _ in range(7):  # the other threads, late with the same refused token
+        client.tokens.invalidate(scope, refused)
+        assert client.tokens.token(scope) == replacement
+    assert emulator.issued_tokens_count() == 2
+    client.tokens.invalidate(scope, _auth.fingerprint(replacement))  # the replacement refused in turn: dropped
+    assert client.tokens.token(scope) != replacement
+    assert emulator.issued_tokens_count() == 3
 
 
 def test_a_replacement_token_revoked_again_is_replaced_again(emulator, make_client):
