@@ -83,13 +83,38 @@ def _start_rulebook(emulator, tmp_path, inventory, reports):
     return proc, output
 
 
+def _descendants(pid):
+    """Every process started under ``pid`` (from /proc: ansible-runner starts ansible-playbook in a session of its
+    own, so a process group does not reach it)."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 def _stop(proc):
+    """Stop ansible-rulebook and every ansible-playbook it started: a rollout still watching must not outlive the test."""
+    started = _descendants(proc.pid)
     proc.send_signal(signal.SIGINT)
     try:
         proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    for pid in started:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _client(emulator):
