@@ -173,6 +173,22 @@ def block_sizes(stdout):
     return sizes
 
 
+def _vmss(path):
+    """The scale set's name in an ARM path (.../virtualMachineScaleSets/<name>/...), else None."""
+    parts = path.split("?")[0].split("/")
+    lower = [p.lower() for p in parts]
+    if "virtualmachinescalesets" in lower:
+        index = lower.index("virtualmachinescalesets") + 1
+        return parts[index] if index < len(parts) else None
+    return None
+
+
+def _lines_outside_blocks(stdout):
+    """Output lines naming a host (ok:/changed:/fatal:/skipping: and the recap), the per-host cost of the output."""
+    return sum(1 for line in stdout.splitlines()
+               if re.match(r"^(ok|changed|fatal|skipping|failed): \[", line))
+
+
 def rollout(emu, python, n, upgrade_s, out):
     # 5 batches per upgrade (maxBatchInstancePercent 20): each batch lasts upgrade_s / 5 seconds of real time.
     scenario = fleet(n, batch_seconds=upgrade_s / 5.0, time_scale=1.0, throttling=False, current_every=None)
@@ -201,6 +217,15 @@ def rollout(emu, python, n, upgrade_s, out):
         if cpu is not None and span > 0:
             res.setdefault("inflight", []).append(cpu * 1000.0 / len(names) / span)
             res.setdefault("inflight_tree", []).append(tree * 1000.0 / len(names) / span)
+    # Between rings: from the last request of a ring's scale sets (its last outcome) to the next ring's first POST.
+    gaps = []
+    for ring, following in zip(RINGS, RINGS[1:]):
+        names = {row["name"] for row in rows if row["ring"] == ring}
+        after = {row["name"] for row in rows if row["ring"] == following}
+        last = [r["time"] for r in log if r["kind"] == "arm" and _vmss(r["path"]) in names]
+        first = [r["time"] for r in log if r["method"] == "POST" and _vmss(r["path"]) in after]
+        if last and first:
+            gaps.append(round(min(first) - max(last), 1))
     arm = sum(1 for r in log if r["kind"] == "arm")
     tokens = sum(1 for r in log if r["kind"] == "token")
     blocks = block_sizes(res["stdout"])
@@ -212,7 +237,8 @@ def rollout(emu, python, n, upgrade_s, out):
         "inflight_ms_per_vmss_s": round(max(res.get("inflight") or [0.0]), 2),
         "inflight_tree_ms_per_vmss_s": round(max(res.get("inflight_tree") or [0.0]), 2),
         "memory_mib": round(res["memory_mib"]), "lines": len(res["stdout"].splitlines()),
-        "max_block_lines": max(blocks or [0]), "blocks": len(blocks),
+        "max_block_lines": max(blocks or [0]), "blocks": len(blocks), "ring_gaps_s": gaps,
+        "lines_outside_blocks_per_vmss_ring": round(_lines_outside_blocks(res["stdout"]) / float(n), 2),
         "arm_per_vmss": round(arm / float(n), 2), "arm_target_per_vmss": 3 + upgrade_s / 5.0,
         "tokens": tokens, "batches": len(RINGS),
         "statuses": dict((s, sum(1 for r in rows if r["status"] == s)) for s in sorted({r["status"] for r in rows})),
