@@ -217,15 +217,18 @@ def rollout(emu, python, n, upgrade_s, out):
         if cpu is not None and span > 0:
             res.setdefault("inflight", []).append(cpu * 1000.0 / len(names) / span)
             res.setdefault("inflight_tree", []).append(tree * 1000.0 / len(names) / span)
-    # Between rings: from the last request of a ring's scale sets (its last outcome) to the next ring's first POST.
-    gaps = []
+    # Between rings: from the last request of a ring's scale sets (its last outcome) to the next ring's first request
+    # (what Ansible spends per host between the batch steps) and to its first POST (plus the next batch's plan reads).
+    gaps, idle = [], []
     for ring, following in zip(RINGS, RINGS[1:]):
         names = {row["name"] for row in rows if row["ring"] == ring}
         after = {row["name"] for row in rows if row["ring"] == following}
         last = [r["time"] for r in log if r["kind"] == "arm" and _vmss(r["path"]) in names]
         first = [r["time"] for r in log if r["method"] == "POST" and _vmss(r["path"]) in after]
+        touched = [r["time"] for r in log if r["kind"] == "arm" and _vmss(r["path"]) in after]
         if last and first:
             gaps.append(round(min(first) - max(last), 1))
+            idle.append(round(min(touched) - max(last), 1))
     arm = sum(1 for r in log if r["kind"] == "arm")
     tokens = sum(1 for r in log if r["kind"] == "token")
     blocks = block_sizes(res["stdout"])
@@ -237,7 +240,7 @@ def rollout(emu, python, n, upgrade_s, out):
         "inflight_ms_per_vmss_s": round(max(res.get("inflight") or [0.0]), 2),
         "inflight_tree_ms_per_vmss_s": round(max(res.get("inflight_tree") or [0.0]), 2),
         "memory_mib": round(res["memory_mib"]), "lines": len(res["stdout"].splitlines()),
-        "max_block_lines": max(blocks or [0]), "blocks": len(blocks), "ring_gaps_s": gaps,
+        "max_block_lines": max(blocks or [0]), "blocks": len(blocks), "ring_gaps_s": gaps, "ring_idle_s": idle,
         "lines_outside_blocks_per_vmss_ring": round(_lines_outside_blocks(res["stdout"]) / float(n), 2),
         "arm_per_vmss": round(arm / float(n), 2), "arm_target_per_vmss": 3 + upgrade_s / 5.0,
         "tokens": tokens, "batches": len(RINGS),

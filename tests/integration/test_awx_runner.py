@@ -185,7 +185,7 @@ def test_rollout_through_ansible_runner_streams_live_progress(emulator, tmp_path
 
     # (b) Each canary scale set's record is in the events (set_fact of vmss_extension_rollout_result), and the
     # Faulted one failed its host with Azure's error code.
-    # Each host sets its own record from the batch step's registered result (runner_on_ok of set_fact per host).
+    # The role records them in one run_once task (an item per scale set, each fact delegated to its own host).
     results = {}
     for event in events:
         data = event.get("event_data", {})
