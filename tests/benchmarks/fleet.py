@@ -184,7 +184,7 @@ def _vmss(path):
 
 
 def _lines_outside_blocks(stdout):
-    """Output lines naming a host (ok:/changed:/fatal:/skipping: and the recap), the per-host cost of the output."""
+    """Output lines of per-host task results (ok:/changed:/fatal:/skipping:, loop items included): per-host output."""
     return sum(1 for line in stdout.splitlines()
                if re.match(r"^(ok|changed|fatal|skipping|failed): \[", line))
 
@@ -335,6 +335,11 @@ def summary(results):
             f.get("inflight_tree_ms_per_vmss_s", 0.0), f["memory_mib"],
             f["max_block_lines"], f["arm_per_vmss"], f["arm_target_per_vmss"], f["tokens"], f["batches"],
             ", ".join("%s %d" % kv for kv in f["statuses"].items())))
+    for f in results["rollout"]:
+        lines.append("| %d: between rings, last outcome -> next ring's first request %s s, -> first POST %s s (issue 18 "
+                     "target 10 s at 667 a ring); %.2f lines per scale set and ring besides the progress blocks "
+                     "(target 2) | | | | | | | | | | |" % (f["scale_sets"], f.get("ring_idle_s"), f.get("ring_gaps_s"),
+                                                           f.get("lines_outside_blocks_per_vmss_ring", 0.0)))
     b = results["baseline_issue8"]
     lines.append("| old design (issue 8) %d | %ds | %d s (%d) | %d s, %.1f s | | %d | +%.1f GiB | %d lines in all | | | |" % (
         b["scale_sets"], b["upgrade_s"], b["wall_s"], b["ideal_s"], b["cpu_s"], b["cpu_per_vmss_s"],
