@@ -333,9 +333,9 @@ def test_threads_refused_the_same_expired_token_replace_it_once(emulator, make_c
     refused = _auth.fingerprint(client.tokens.token(scope))
     client.tokens.invalidate(scope, refused)
     replacement = client.tokens.token(scope)
-    for _ in range(7):  # the other threads, late with the same refused token
+    for late in range(7):  # the other threads, late with the same refused token
         client.tokens.invalidate(scope, refused)
-        assert client.tokens.token(scope) == replacement
+        assert client.tokens.token(scope) == replacement, late
     assert emulator.issued_tokens_count() == 2
     client.tokens.invalidate(scope, _auth.fingerprint(replacement))  # the replacement refused in turn: dropped
     assert client.tokens.token(scope) != replacement
