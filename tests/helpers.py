@@ -17,6 +17,7 @@ One request-log helper
 
 Clocks (anything with ``monotonic()``, ``sleep()`` and ``wall()`` can drive AzureClient, Deadline and the pacer)
     ``RecordingClock()``: time moves only when someone sleeps; ``sleeps`` lists every sleep.
+    ``EmulatorClock(emulator)``: a ``RecordingClock`` whose sleeps move the emulator's clock on by as much.
     ``SimulatedClock(emulator)``: real time plus every sleep skipped; a sleep returns at once, is recorded in
     ``sleeps`` and moves the emulator's simulated time on by as much (times its time scale), so a 300-second
     upgrade watched every 30 s takes no real time. ``install()`` puts the whole process on it (every
@@ -114,6 +115,19 @@ class RecordingClock:
 
     def wall(self):
         return time.time() + (self.now - 1000.0)
+
+
+class EmulatorClock(RecordingClock):
+    """A ``RecordingClock`` whose sleeps move the emulator's clock on by as much (Azure's clock: buckets refill,
+    windows end, upgrades progress), for tests that run a client under the emulator's rate limits."""
+
+    def __init__(self, emulator):
+        super().__init__()
+        self.emulator = emulator
+
+    def sleep(self, seconds):
+        super().sleep(seconds)
+        self.emulator.advance(seconds)
 
 
 class SimulatedClock:

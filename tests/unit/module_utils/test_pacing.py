@@ -14,7 +14,7 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils._vmss import vms
 
 from tests.emulator.scenarios import load_scenario
 
-from tests.helpers import SUB, RecordingClock, api_requests, latest_path, options_for, spend
+from tests.helpers import SUB, EmulatorClock, RecordingClock, api_requests, latest_path, options_for, spend
 
 API = {"api-version": "2024-07-01"}
 HOST = "https://management.azure.com"
@@ -256,18 +256,6 @@ def test_one_pacer_per_process_shared_by_clients(emulator):
 
 
 # ---------------------------------------------------------------------------------------------- with the emulator
-class EmulatorClock(RecordingClock):
-    """A fake clock whose sleeps move the emulator's clock on too (Azure's clock: buckets refill, windows end)."""
-
-    def __init__(self, emu):
-        super().__init__()
-        self.emu = emu
-
-    def sleep(self, seconds):
-        super().sleep(seconds)
-        self.emu.advance(seconds)
-
-
 def _limited(emulator, **compute):
     data = load_scenario("default")
     data["throttling"] = {"compute": compute}

@@ -9,7 +9,7 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils._pacing import C
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
 
 from tests.emulator.scenarios import load_scenario
-from tests.helpers import SUB, RecordingClock, options_for
+from tests.helpers import SUB, EmulatorClock, options_for
 
 
 def test_id_scope_of_a_resource_id():
@@ -74,23 +74,11 @@ def test_parse_time_handles_azure_seven_digit_fractions_and_http_dates():
 
 
 # -- the watch (issue 17: the operation for the end, latest as its budget allows) --------------------------------
-class _AzureTime(RecordingClock):
-    """A fake clock whose sleeps move the emulator's clock on too (durations and Azure's clock alike)."""
-
-    def __init__(self, emu):
-        super().__init__()
-        self.emu = emu
-
-    def sleep(self, seconds):
-        super().sleep(seconds)
-        self.emu.advance(seconds)
-
-
 def _watched(emulator, on_poll=None):
     data = load_scenario("default")
     data["throttling"] = True           # Compute's buckets with Microsoft's numbers
     emulator.load(data)
-    clock = _AzureTime(emulator)
+    clock = EmulatorClock(emulator)
     client = AzureClient(options_for(emulator), clock=clock, pacer=Pacer(clock),
                          retry=RetryPolicy(max_attempts=4, backoff_base=0.5, backoff_cap=4.0))
     target = (SUB, "rg-test", "vmss-healthy")
