@@ -5,11 +5,11 @@
 
 Ansible forks a worker per host per task; watching a 40-minute upgrade with a task per host per round
 costs the controller CPU for every host and every round. Here one task (the action plugin
-``vmss_rollout_batch``, run once per batch) runs one thread per scale set. Each thread runs the very
-procedure the module ``vmss_extension_upgrade`` runs (``_upgrade.run_extension_upgrade``): same
-decisions, same start-once rule, same deadlines and retries, one shared client and token. The calling
-thread prints a compact block per progress interval and returns one record per scale set
-(``_outcome``).
+``vmss_rollout_batch``, run once per batch) runs one state machine per scale set (``Job``, an
+``_engine.Rollout``: the very machine the module ``vmss_extension_upgrade`` runs for its one scale set)
+on one scheduler (``_engine.Scheduler``: the calling thread and a bounded pool of HTTP workers), with
+one shared client and token. The calling thread prints a compact block per progress interval and
+returns one record per scale set (``_outcome``).
 
 Nothing here knows Ansible: the action plugin passes targets, options, a client, a clock and an
 ``emit(lines)`` function, so the whole step is tested without ``ansible-playbook``.
@@ -20,14 +20,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
-import threading
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift, _outcome, _pacing, _upgrade, _validation, _vmss
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift, _engine, _outcome, _upgrade, _validation, _vmss
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure
 
-# Seconds between checks of the watch loop for finished jobs (a wake-up, no request).
-TICK = 0.5
 # The rules a target's fields must follow (named after the host variables they come from).
 TARGET_RULES = (("resource_group", _validation.RESOURCE_GROUP), ("name", _validation.VMSS_NAME),
                 ("subscription_id", _validation.SUBSCRIPTION_ID))
@@ -48,8 +45,6 @@ BATCH_RULES = dict(_upgrade.DECISION_RULES, **{
     "max_concurrent_starts": _validation.Range(0, 1000),
     "parallel_reads": _validation.Range(1, 200),
 })
-PHASE_OF_ACTION = {"start": "starting", "attach": "attached", "skip": "Skipped", "current": "Current",
-                   "refuse": "Refused"}
 
 
 class Interrupted(BaseException):
@@ -120,84 +115,36 @@ def setting_conflicts(params, host_settings, prefix, first_host):
     return found
 
 
-class Job:
-    """One scale set of a batch, in the shape the upgrade procedure expects (see ``_upgrade``)."""
+class Job(_engine.Rollout):
+    """One scale set of a batch: its state machine (``_engine.Rollout``) and the record the batch returns for it."""
 
-    def __init__(self, target, params, client, check_mode=False, diff_mode=False):
-        self.target = target
-        self.diff_mode = diff_mode  # the procedure then returns the versions before and after as a diff
-        self.diff = None
-        self.params = dict(params, resource_group=target["resource_group"], name=target["name"], wait=True,
-                           operation_url=None)
-        self.client = client
-        self.subscription_id = target["subscription_id"]
-        self.check_mode = check_mode
-        self.read_final_operation = False  # the record reports the rolling upgrade's own code and error
-        self.warnings = []
-        self.stats = _pacing.Stats()   # what throttling cost this scale set's requests (carried in their Context)
-        # Live state, read by the display thread (single attribute writes; the record last).
-        self.phase = "waiting"
-        self.shaped = None
-        self.action = None
-        self.upgrade_started = False
-        self.began = None
+    def __init__(self, target, params, client, check_mode=False, diff_mode=False, kind=None):
+        super(Job, self).__init__(target, dict(params, wait=True, operation_url=None), client, kind or _upgrade.EXTENSION,
+                                  check_mode=check_mode, diff_mode=diff_mode, read_final_operation=False)
+        self.diff = None      # the versions before and after (--diff), its headers naming the scale set
+        self.record = None    # the outcome rendered (_outcome.rollout_record), once the machine is done
         self.started_at = None
-        self.record = None
 
-    def warn(self, message):
-        self.warnings.append(message)
-
-    def observe(self, event, value):
-        if event == "planned":
-            self.action = value
-            self.phase = PHASE_OF_ACTION.get(value, value)
-        elif event == "started":
-            self.upgrade_started = True
-        elif event == "poll" and value is not None:
-            self.shaped = value
-            self.phase = value["running_status"]["code"] or self.phase
+    def step(self):
+        if self.started_at is None:
+            self.started_at = utc_iso(self.client.clock.wall())
+        return super(Job, self).step()
 
 
-def _run_job(job, clock, slots, on_timeout):
-    """Thread body: the upgrade procedure for one scale set, ending in ``job.record``."""
-    job.began = clock.monotonic()
-    wall = clock.wall()
-    job.started_at = utc_iso(wall)
-    held = [False]
-    if slots is not None:
-        slots.acquire()
-        held[0] = True
-
-    def release():
-        if held[0]:
-            held[0] = False
-            slots.release()
-
-    def observe(event, value):
-        job.observe(event, value)
-        # A start slot bounds concurrent plans and POSTs (Azure's write budget), not the watching.
-        if event == "started" or (event == "planned" and value != "start"):
-            release()
-
-    job.phase = "planning"
-    failure = None
-    try:
-        result = _upgrade.run_extension_upgrade(job, observe)
-    except ModuleFailure as error:
-        result, failure = error.result, {"msg": error.msg, "error": None}
-    except AzureError as error:
-        result, failure = _partial_result(job), {"msg": str(error), "error": error.to_dict()}
-    except Exception as error:  # pylint: disable=broad-except  # one scale set's crash must not end the batch
-        result, failure = _partial_result(job), _unexpected(error)
-    finally:
-        release()
+def render(job, clock, on_timeout):
+    """The record of a job whose machine is done: its outcome as ``_outcome`` renders it."""
+    outcome = job.outcome
+    if outcome is None:
+        # Backstop: a machine never ends without an outcome, but if one did the batch must say so.
+        outcome = _engine.Outcome(job.partial(), {"msg": "internal error: the step of this scale set ended without an "
+                                                  "outcome", "error": None})
     # What Azure's throttling cost this scale set's requests, as the module reports it.
-    result = dict(result, throttled=job.stats.summary())
+    result = dict(outcome.result, throttled=job.stats.summary())
     job.diff = labelled_diff(result.get("diff"), job.target["name"])
-    job.record = _outcome.rollout_record(job.target, result, failure, job.check_mode, on_timeout,
-                                         elapsed=clock.monotonic() - job.began, started_at=utc_iso(wall),
-                                         ended_at=utc_iso(clock.wall()), warnings=job.warnings)
-    job.record = explain_refusal(job.record, job.params.get("variable_prefix"))
+    record = _outcome.rollout_record(job.target, result, outcome.failure, job.check_mode, on_timeout,
+                                     elapsed=clock.monotonic() - job.began if job.began is not None else None,
+                                     started_at=job.started_at, ended_at=utc_iso(clock.wall()), warnings=job.warnings)
+    job.record = explain_refusal(record, job.params.get("variable_prefix"))
     job.phase = job.record["status"]
 
 
@@ -231,19 +178,6 @@ def explain_refusal(record, prefix):
     return record
 
 
-def _unexpected(error):
-    """The failure of a scale set whose step crashed: the exception in one line, no traceback."""
-    return {"msg": "unexpected error: %s: %s" % (type(error).__name__, error), "error": None}
-
-
-def _partial_result(job):
-    """What is known of a job the procedure left by an exception: it may have started an upgrade that goes on."""
-    if job.action is None:
-        return {}
-    return {"action": job.action, "upgrade_started": job.upgrade_started, "rolling_upgrade": job.shaped,
-            "left_running": job.upgrade_started and (job.shaped is None or _vmss.is_running(job.shaped))}
-
-
 def snapshot(jobs, clock, batch, interrupted=False):
     """Every job's record now: its outcome, else ``Running`` (or ``Interrupted`` when the run was stopped)."""
     now = clock.monotonic()
@@ -251,7 +185,7 @@ def snapshot(jobs, clock, batch, interrupted=False):
     for job in jobs:
         record = job.record  # read once: the job's thread may set it meanwhile
         if record is None:
-            record = _outcome.unfinished_record(job.target, _partial_result(job), job.check_mode, interrupted,
+            record = _outcome.unfinished_record(job.target, job.partial(), job.check_mode, interrupted,
                                                 elapsed=None if job.began is None else now - job.began,
                                                 started_at=job.started_at)
         records.append(dict(record, batch=batch))
@@ -327,13 +261,13 @@ def _failure_text(record):
 
 
 def run_rollout(jobs, clock, emit, progress_interval=30, max_concurrent_starts=10, on_timeout="fail", title=None,
-                throttle_note=None, on_block=None):
+                throttle_note=None, on_block=None, workers=_engine.WORKERS):
     """Run every job to its outcome, printing progress; return the records in job order.
 
     ``max_concurrent_starts`` bounds how many scale sets plan and start at once (0: no bound); every
-    started upgrade is watched at once. ``throttle_note()``, when given, returns a short text (or None)
-    shown in the summary line while Azure throttles the batch. ``on_block(records)``, when given, is called
-    before the first request and after every progress block with every job's record at that moment
+    started upgrade is watched at once, by at most ``workers`` threads. ``throttle_note()``, when given, returns a
+    short text (or None) shown in the summary line while Azure throttles the batch. ``on_block(records)``, when
+    given, is called before the first request and after every progress block with every job's record at that moment
     (``snapshot``): the caller rewrites the report, so a run killed outright leaves a truthful one.
     ``Interrupted`` raised in this thread (by the caller's signal handler) leaves with ``records`` set.
     """
@@ -341,55 +275,37 @@ def run_rollout(jobs, clock, emit, progress_interval=30, max_concurrent_starts=1
     batch = utc_iso(clock.wall())  # the batch a record belongs to: Ansible's max_fail_percentage is per batch
     params = jobs[0].params if jobs else {}
     check_mode = bool(jobs) and all(job.check_mode for job in jobs)
+    # One versions catalog per batch: each (location, publisher, type) is read once for all its scale sets.
+    catalog_cache = _drift.CatalogCache()
+    for job in jobs:
+        job.catalog_cache = job.catalog_cache or catalog_cache
+    display = Display(jobs, emit)
+    planned_shown = [False]
+
+    def block(now):
+        display.block(now, now - began, throttle_note() if throttle_note else None)
+        if on_block and not all(job.record is not None for job in jobs):
+            on_block(snapshot(jobs, clock, batch))
+
+    def after_step(job):
+        if job.state == "done" and job.record is None:
+            render(job, clock, on_timeout)
+        if not planned_shown[0] and all(job.action is not None or job.record is not None for job in jobs):
+            planned_shown[0] = True
+            if not all(job.record is not None for job in jobs):
+                block(clock.monotonic())
+
     try:
         emit([header(title, len(jobs), batch, params, on_timeout, progress_interval, check_mode)])
         if on_block:
             on_block(snapshot(jobs, clock, batch))
-        return _run_jobs(jobs, clock, emit, progress_interval, max_concurrent_starts, on_timeout, throttle_note,
-                         on_block, began, batch)
+        scheduler = _engine.Scheduler(clock, workers=min(workers, len(jobs)), max_starts=max_concurrent_starts,
+                                      pacer=jobs[0].client.pacer if jobs else None)
+        scheduler.run(jobs, after_step, progress_interval, block)
+        display.block(clock.monotonic(), clock.monotonic() - began, throttle_note() if throttle_note else None)
     except Interrupted as stop:
         stop.records = snapshot(jobs, clock, batch, interrupted=True)
         raise
-
-
-def _run_jobs(jobs, clock, emit, progress_interval, max_concurrent_starts, on_timeout, throttle_note, on_block, began,
-              batch):
-    slots = threading.BoundedSemaphore(max_concurrent_starts) if max_concurrent_starts else None
-    # One versions catalog per batch: each (location, publisher, type) is read once for all its scale sets.
-    catalog_cache = _drift.CatalogCache()
-    threads = []
-    for job in jobs:
-        job.catalog_cache = getattr(job, "catalog_cache", None) or catalog_cache
-        thread = threading.Thread(target=_run_job, args=(job, clock, slots, on_timeout),
-                                  name="vmss-%s" % job.target["name"])
-        thread.daemon = True  # a stopped controller stops watching; the upgrades go on in Azure
-        thread.start()
-        threads.append(thread)
-    display = Display(jobs, emit)
-    planned_shown = False
-    next_block = began + progress_interval
-    while True:
-        now = clock.monotonic()
-        for job, thread in zip(jobs, threads):
-            if job.record is None and not thread.is_alive():
-                # Backstop: a thread never ends without a record, but if one did the batch must not wait forever.
-                job.record = _outcome.rollout_record(job.target, _partial_result(job), {
-                    "msg": "internal error: the step of this scale set ended without an outcome", "error": None},
-                    job.check_mode, on_timeout)
-                job.phase = job.record["status"]
-        done = all(job.record is not None for job in jobs)
-        planned = all(job.action is not None or job.record is not None for job in jobs)
-        if done or now >= next_block or (planned and not planned_shown):
-            display.block(now, now - began, throttle_note() if throttle_note else None)
-            if on_block and not done:
-                on_block(snapshot(jobs, clock, batch))
-            planned_shown = planned_shown or planned
-            next_block = now + progress_interval
-            if done:
-                break
-        clock.sleep(min(TICK, max(0.0, next_block - now)))
-    for thread in threads:
-        thread.join()
     for job in jobs:
         job.record["batch"] = batch
     return [job.record for job in jobs]
@@ -401,8 +317,6 @@ def run_status(targets, client, api_version=_vmss.API_VERSION, parallel=20, drif
     With ``drift``, also each scale set's extension drift (``_drift.check``: one model read, the VM list pages, and
     the catalog reads shared by the whole batch through one cache).
     """
-    from concurrent.futures import ThreadPoolExecutor  # pylint: disable=import-outside-toplevel
-
     cache = _drift.CatalogCache()
 
     def read(target):
@@ -414,8 +328,9 @@ def run_status(targets, client, api_version=_vmss.API_VERSION, parallel=20, drif
             details = error.to_dict() if isinstance(error, AzureError) else None
             return _outcome.status_record(target, failure={"msg": str(error) if details else error.msg, "error": details})
         except Exception as error:  # pylint: disable=broad-except  # one scale set's crash must not end the status
-            return _outcome.status_record(target, failure=_unexpected(error))
+            return _outcome.status_record(target, failure=_engine.unexpected(error))
         return _outcome.status_record(target, latest.upgrade, server_now=latest.server_time, drift=found)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(targets) or 1))) as pool:
-        return list(pool.map(read, targets))
+    tasks = [_engine.Task(lambda target=target: read(target)) for target in targets]
+    _engine.Scheduler(client.clock, workers=max(1, min(parallel, len(targets) or 1))).run(tasks)
+    return [task.value for task in tasks]

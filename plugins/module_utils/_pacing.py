@@ -328,14 +328,19 @@ class Pacer:
         finally:
             self._cond.acquire()
 
-    def ready(self, ctx, method, url):
-        """Whether a request would be granted now without waiting (a watch reads progress only when it is)."""
+    def delay(self, ctx, method, url):
+        """Seconds until a request would be granted without waiting (0: now); nothing is taken. The scheduler holds
+        a poll back this long instead of letting it wait in a worker."""
         host, subscription, categories = classify(method, url)
         reserve = ELASTIC_RESERVE if getattr(ctx, "priority", "urgent") == "elastic" else 0.0
         with self._cond:
             now = self.clock.monotonic()
-            return all(self._buckets[key].wait(now, 1 + len(self._buckets[key].queue) + reserve * self._buckets[key].capacity) <= 0
-                       for key in self._keys(host, subscription, categories, now))
+            buckets = [self._buckets[key] for key in self._keys(host, subscription, categories, now)]
+            return max([b.wait(now, 1 + len(b.queue) + reserve * b.capacity) for b in buckets] + [0.0])
+
+    def ready(self, ctx, method, url):
+        """Whether a request would be granted now without waiting (a watch reads progress only when it is)."""
+        return self.delay(ctx, method, url) <= 0
 
     def answer(self, slot, headers=None):
         """Learn from an answer's remaining counts (None: no answer came). A count is for the bucket of the request

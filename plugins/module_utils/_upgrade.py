@@ -1,38 +1,27 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, azure_ops.rollout contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The extension rolling upgrade procedure: plan, start once, watch, decide the outcome.
+"""Rolling-upgrade rollouts as kinds of the engine (``_engine.Rollout``): what they plan, start and read.
 
-One procedure serves the module ``vmss_extension_upgrade`` (one scale set per run) and the batch step
-``vmss_rollout_batch`` (many scale sets in threads of one process). Both hand it a *job*: any object with
+An extension rollout (``ExtensionKind``) and an OS image rollout share everything but the plan (which instances
+are outdated) and the start action: both start with a POST on the scale set, and both are watched through
+``rollingUpgrades/latest`` (and the start's ``Azure-AsyncOperation`` where this run started it). The state
+machine, the deadline, ``on_timeout`` and the outcome are the engine's.
 
-* ``params``: the module's options (see ``vmss_extension_upgrade``'s argument spec),
-* ``client``: an AzureClient (shared by the jobs of a batch),
-* ``subscription_id``, ``check_mode``,
-* ``warn(message)``,
-* optionally ``read_final_operation`` (default true): read the start operation's final status once the rolling
-  upgrade ended, for the ``operation`` result (the batch step does without it: one request less per scale set).
-
-``observer(event, value)``, when given, hears ``("planned", action)``, ``("started", None)`` and
-``("poll", shaped rolling upgrade or None)``: the batch step draws its live progress from it, the module
-writes its ``progress_file`` from it.
+``run_extension_upgrade(job, observer)`` is the module ``vmss_extension_upgrade``'s run: the same machine the
+batch step runs for each of its scale sets, for one scale set, in the calling thread.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
 import json
 import time
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift, _lro, _shapes, _validation, _vmss
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift, _engine, _lro, _pacing, _shapes, _validation, _vmss
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
-from ansible_collections.azure_ops.rollout.plugins.module_utils._pacing import AzureThrottledError, Context
-from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure
-from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
-
-# Time allowed for the cancel request after the wait deadline has passed.
-CANCEL_BUDGET = 120
 
 # The options that decide what the procedure does, with their rules: one definition for the module
 # vmss_extension_upgrade and the batch step vmss_rollout_batch (documented in both).
@@ -55,13 +44,6 @@ DECISION_RULES = dict(_drift.EXTENSIONS_RULES, **{
 })
 
 
-def succeeded(shaped, op_status, started_after):
-    """Whether a finished wait ended well: our upgrade Completed, or (no upgrade seen) the operation Succeeded."""
-    if shaped and _vmss.is_ours(shaped, started_after) and shaped["is_terminal"]:
-        return shaped["running_status"]["code"] == "Completed"
-    return str((op_status or {}).get("status")).lower() == "succeeded"
-
-
 def progress_file_observer(path, deadline):
     """An observer appending one JSON line per status read to ``path`` (or None without a path)."""
     if not path:
@@ -81,171 +63,163 @@ def progress_file_observer(path, deadline):
     return write
 
 
-def _start_once(job, target, api_version, deadline, planned_at):
-    """POST the start; if its answer is lost, ask the service whether it started rather than guess.
-
-    The POST itself is never sent twice after an ambiguous failure (see
-    ``_timing.may_retry``). When the connection dropped or the service
-    answered 500/502/504, the upgrade may or may not have started: a fresh
-    ``rollingUpgrades/latest`` that began after our plan read says it did, and
-    the task then watches that upgrade instead of failing with a result lost.
-    """
-    client = job.client
-    try:
-        return _vmss.start_upgrade(client, *target, api_version=api_version, deadline=deadline)
-    except AzureError as error:
-        if error.code != "ConnectionError" and error.status not in (500, 502, 504):
-            raise
-        latest = _vmss.read_latest(client, *target, api_version=api_version, deadline=deadline).upgrade
-        if latest is None or planned_at is None or not _vmss.is_ours(latest, planned_at):
-            raise
-        job.warn("The answer to the start request was lost (%s), but the service did start the rolling upgrade "
-                 "at %s; watching it." % (error, latest["running_status"]["start_time"]))
-        return None, planned_at
+# What a kind's plan found: the latest rolling upgrade (shaped, or None), the action (``_vmss.plan``) and the result
+# keys of the kind (the extensions and their versions; the images).
+Plan = collections.namedtuple("Plan", "latest action details server_time")
 
 
-def raced_upgrade(client, target, api_version, deadline, error):
-    """The running upgrade that made Azure refuse our start, or None when the refusal was about something else.
+class RollingUpgradeKind:
+    """A rollout started by a POST on the scale set and watched through ``rollingUpgrades/latest``; a kind says
+    ``start_action`` and what is outdated (``outdated``)."""
 
-    Azure starts rolling upgrades itself (automatic extension and OS upgrades, VM agent upgrades) and refuses another
-    start with 409 ``OperationNotAllowed`` while one runs: between the plan read and the POST that is a race, not a
-    failure. A fresh ``rollingUpgrades/latest`` that shows one ``RollingForward`` says it was that.
-    """
-    if error.status != 409 or error.code != "OperationNotAllowed":
+    name = None
+    start_action = None
+
+    def outdated(self, rollout, ctx):
+        """``(outdated: bool, result keys, diff or None)``: whether any instance would change."""
+        raise NotImplementedError
+
+    def empty(self):
+        """The kind's result keys when it did not look (an upgrade running, ``only_if_outdated=false``)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def read_latest(rollout, ctx):
+        return _vmss.read_latest(rollout.client, *rollout.where, api_version=rollout.params["api_version"], deadline=ctx)
+
+    def plan(self, rollout, ctx):
+        params = rollout.params
+        latest = self.read_latest(rollout, ctx)
+        details, diff = self.empty(), None
+        if params.get("operation_url"):
+            rollout.operation = _lro.operation_from_url(params["operation_url"])
+            return Plan(latest.upgrade, "attach", details, latest.server_time)
+        outdated = None
+        if params.get("only_if_outdated", True) and not _vmss.is_running(latest.upgrade):
+            outdated, details, diff = self.outdated(rollout, ctx)
+        action = _vmss.plan(latest.upgrade, params["if_running"], latest.server_time, params["skip_if_completed_within"],
+                            params.get("if_faulted") or "start", outdated=outdated)
+        if diff and action == "start" and rollout.diff_mode:
+            details = dict(details, diff=diff)
+        return Plan(latest.upgrade, action, details, latest.server_time)
+
+    def start(self, rollout, ctx):
+        """POST the start; if its answer is lost, ask the service whether it started rather than guess.
+
+        The POST itself is never sent twice after an ambiguous failure (see ``_timing.may_retry``). When the
+        connection dropped or the service answered 500/502/504, the upgrade may or may not have started: a fresh
+        ``rollingUpgrades/latest`` that began after our plan read says it did, and the rollout then watches that
+        upgrade instead of failing with a result lost. Returns (Operation or None, the server time of the start).
+        """
+        try:
+            return _vmss.start_upgrade(rollout.client, *rollout.where, api_version=rollout.params["api_version"],
+                                       action=self.start_action, deadline=ctx)
+        except AzureError as error:
+            if error.code != "ConnectionError" and error.status not in (500, 502, 504):
+                raise
+            planned_at = rollout.planned_at
+            latest = self.read_latest(rollout, ctx).upgrade
+            if latest is None or planned_at is None or not _vmss.is_ours(latest, planned_at):
+                raise
+            rollout.warn("The answer to the start request was lost (%s), but the service did start the rolling upgrade "
+                         "at %s; watching it." % (error, latest["running_status"]["start_time"]))
+            return None, planned_at
+
+    def raced(self, rollout, ctx, error):
+        """The running upgrade that made Azure refuse our start, or None when the refusal was about something else.
+
+        Azure starts rolling upgrades itself (automatic extension and OS upgrades, VM agent upgrades) and refuses
+        another start with 409 ``OperationNotAllowed`` while one runs: between the plan read and the POST that is a
+        race, not a failure. A fresh ``rollingUpgrades/latest`` that shows one ``RollingForward`` says it was that.
+        """
+        if error.status != 409 or error.code != "OperationNotAllowed":
+            return None
+        latest = self.read_latest(rollout, ctx).upgrade
+        return latest if _vmss.is_running(latest) else None
+
+    @staticmethod
+    def _by_operation(rollout):
+        """Whether the watch reads the start's ``Azure-AsyncOperation`` (on Resource Manager's own host: a URL on
+        another host is never sent the token) rather than polling ``rollingUpgrades/latest``."""
+        operation = rollout.operation
+        return (operation is not None and rollout.started_after is not None and operation.kind == "azure-asyncoperation"
+                and rollout.client.trusts(operation.status_url))
+
+    def _latest_url(self, rollout):
+        return rollout.client.url(_vmss.vmss_path(*rollout.where + ("rollingUpgrades/latest",)))
+
+    def poll_request(self, rollout):
+        if self._by_operation(rollout):
+            return "GET", rollout.operation.status_url
+        return "GET", self._latest_url(rollout)
+
+    def progress(self, rollout, ctx):
+        """One poll (elastic: the pacer may send it later to leave budget to what cannot wait); sets the rollout's
+        ``latest`` and ``op_status``; returns the service's hinted wait (Retry-After) or None.
+
+        Where this run started the upgrade and has its ``Azure-AsyncOperation`` URL, that URL says when it ends, on
+        the Get Operation budget; ``rollingUpgrades/latest`` is read for progress only when its budget has a token to
+        spare (``Pacer.ready``), and once at the end for the final counts and error (a cancelled upgrade's operation
+        can say Succeeded). Otherwise ``rollingUpgrades/latest`` is polled, and when it still shows an older upgrade
+        the operation is read instead, so an operation that failed before any instance moved still ends the wait.
+        """
+        client, poll = rollout.client, _pacing.elastic(ctx)
+        if self._by_operation(rollout):
+            status, hinted = _lro.fetch_operation_status(client, rollout.operation, deadline=poll)
+            rollout.op_status = status
+            if _lro.is_terminal_status(status.get("status")):
+                rollout.latest = self.read_latest(rollout, ctx).upgrade   # the final counts and the upgrade's own word
+            elif client.pacer.ready(poll, "GET", self._latest_url(rollout)):
+                rollout.latest = self.read_latest(rollout, poll).upgrade
+            return hinted
+        rollout.latest = self.read_latest(rollout, poll).upgrade
+        if rollout.operation is not None and not _vmss.is_ours(rollout.latest, rollout.started_after):
+            rollout.op_status, hinted = _lro.fetch_operation_status(client, rollout.operation, deadline=poll)
+            return hinted
         return None
-    latest = _vmss.read_latest(client, *target, api_version=api_version, deadline=deadline)
-    return latest if _vmss.is_running(latest.upgrade) else None
+
+    @staticmethod
+    def cancel(rollout, ctx):
+        _vmss.cancel_upgrade(rollout.client, *rollout.where, api_version=rollout.params["api_version"], deadline=ctx)
 
 
-def _race_text(name, error, shaped, if_running):
-    """One sentence for a start that lost the race, naming who started the running upgrade where Azure says (its
-    refusal's message is all Azure tells of it)."""
-    return ("Azure refused to start a rolling upgrade of %s: a rolling upgrade that this task did not start is running "
-            "(started %s; %s: %s). if_running=%s: %s." % (
-                name, shaped["running_status"].get("start_time"), error.code, error.message, if_running,
-                {"wait": "watching it", "fail": "not watching it", "start": "another cannot be started"}[if_running]))
+class ExtensionKind(RollingUpgradeKind):
+    """Extension rolling upgrades: outdated when an instance runs an extension version older than the model's target
+    (``_drift``: the model, the VM list with instance views, the versions catalog, shared by a batch)."""
+
+    name = "extension"
+    start_action = "extensionRollingUpgrade"
+
+    def empty(self):
+        # How the drift records name instances: instance ids (Uniform) or VM names (Flexible); None when not read.
+        return {"extensions": None, "instance_naming": None}
+
+    def outdated(self, rollout, ctx):
+        if rollout.catalog_cache is None:
+            rollout.catalog_cache = _drift.CatalogCache()
+        drift = _drift.check(rollout.client, *rollout.where, cache=rollout.catalog_cache,
+                             names=rollout.params.get("extensions"), api_version=rollout.params["api_version"], deadline=ctx)
+        return (drift["outdated"], {"extensions": drift["extensions"], "instance_naming": drift["instance_naming"]},
+                _drift.diff(drift["extensions"]))
+
+
+EXTENSION = ExtensionKind()
 
 
 def run_extension_upgrade(job, observer=None):
-    """Plan, start (at most once), wait and judge one scale set's extension rolling upgrade.
+    """Plan, start (at most once), wait and judge one scale set's extension rolling upgrade, for a module (``job``:
+    an AzureModule: ``params``, ``client``, ``subscription_id``, ``check_mode``, ``diff_mode``, ``warn``).
 
     Returns the module result; raises ModuleFailure (with the result) when the upgrade did not end well,
     AzureError when Azure could not be asked.
     """
     params = job.params
-    client = job.client
-    notify = observer or (lambda event, value: None)
-    # Every request for this scale set carries its deadline and its statistics (a batch step's job keeps them).
-    deadline = Context(Deadline(params["wait_timeout"], client.clock), stats=getattr(job, "stats", None))
-    target = (job.subscription_id, params["resource_group"], params["name"])
-    api_version = params["api_version"]
-    operation = _lro.operation_from_url(params["operation_url"]) if params.get("operation_url") else None
-
-    latest = _vmss.read_latest(client, *target, api_version=api_version, deadline=deadline)
-    drift = None
-    if operation:
-        action = "attach"
-    else:
-        if params.get("only_if_outdated", True) and not _vmss.is_running(latest.upgrade):
-            cache = getattr(job, "catalog_cache", None) or _drift.CatalogCache()
-            drift = _drift.check(client, *target, cache=cache, names=params.get("extensions"), api_version=api_version,
-                                 deadline=deadline)
-        action = _vmss.plan(latest.upgrade, params["if_running"], latest.server_time, params["skip_if_completed_within"],
-                            params.get("if_faulted") or "start", outdated=drift["outdated"] if drift else None)
-    result = {
-        "changed": action == "start", "upgrade_started": False, "action": action, "operation": None,
-        "operation_url": operation.status_url if operation else None, "rolling_upgrade": latest.upgrade,
-        "elapsed": 0.0, "timeline": [], "polls": 0, "timed_out": False, "cancelled": False, "left_running": False,
-        "extensions": drift["extensions"] if drift else None, "start_refused": None,
-        # How the drift records name instances: instance ids (Uniform) or VM names (Flexible); None when not read.
-        "instance_naming": drift["instance_naming"] if drift else None,
-    }
-    if drift and action == "start" and getattr(job, "diff_mode", False):
-        result["diff"] = _drift.diff(drift["extensions"])
-    notify("planned", action)
-    if action == "refuse":
-        raise ModuleFailure(_vmss.refusal_message(latest.upgrade, params["name"]), **result)
-    if job.check_mode or action in ("skip", "current"):
-        return result
-
-    started_after = None
-    if action == "start":
-        try:
-            operation, started_after = _start_once(job, target, api_version, deadline, latest.server_time)
-        except AzureError as error:
-            raced = raced_upgrade(client, target, api_version, deadline, error)
-            if raced is None:
-                raise
-            # Someone (Azure itself, most often) started one between our plan read and the POST: it is a running
-            # upgrade, decided by if_running like one seen at the plan read.
-            action = _vmss.plan(raced.upgrade, params["if_running"])
-            text = _race_text(params["name"], error, raced.upgrade, params["if_running"])
-            result.update(action=action, changed=False, rolling_upgrade=raced.upgrade,
-                          start_refused={"code": error.code, "message": error.message})
-            notify("planned", action)
-            if action != "attach":
-                raise ModuleFailure(text, **result)
-            job.warn(text)
-        else:
-            result.update(upgrade_started=True, operation_url=operation.status_url if operation else None)
-            notify("started", None)
-    if not params["wait"]:
-        result["elapsed"] = round(deadline.elapsed(), 1)
-        return result
-
-    outcome, op_status = _vmss.watch_upgrade(client, *target, deadline=deadline, interval=params["poll_interval"],
-                                             api_version=api_version, operation=operation, started_after=started_after,
-                                             read_operation=getattr(job, "read_final_operation", True),
-                                             on_poll=lambda shaped: notify("poll", shaped if _vmss.is_ours(shaped, started_after)
-                                                                           else None))
-    # The upgrade this task is about: when it started one, a latest that began before the start is an older upgrade
-    # (the start failed before the new one showed), whose code and error must not be taken for the outcome.
-    watched = outcome.value if started_after is None or _vmss.is_ours(outcome.value, started_after) else None
-    result.update(rolling_upgrade=watched, timeline=outcome.timeline, polls=outcome.polls,
-                  operation=_shapes.compute_operation(op_status) if op_status else None,
-                  elapsed=round(outcome.elapsed, 1))
-    if outcome.timed_out:
-        return _on_timeout(job, target, result, outcome.stopped_by)
-    if not succeeded(outcome.value, op_status, started_after):
-        raise ModuleFailure(_vmss.failure_message(watched, result["operation"]), **result)
-    return result
-
-
-def _on_timeout(job, target, result, cause=None):
-    """Apply ``on_timeout``. Only an upgrade this task started is cancelled, unless ``cancel_attached``.
-
-    ``cause``: a throttle whose Retry-After reached past the deadline ends the wait early; the message says so.
-    """
-    params = job.params
-    result["timed_out"] = True
-    if isinstance(cause, AzureThrottledError):
-        text = "Stopped waiting for the rolling upgrade of %s after %ss of wait_timeout=%ss: %s; last progress: %s" % (
-            params["name"], result["elapsed"], params["wait_timeout"], cause, _vmss.progress_text(result["rolling_upgrade"]))
-    else:
-        text = "Timed out after %ss waiting for the rolling upgrade of %s; last progress: %s" % (
-            params["wait_timeout"], params["name"], _vmss.progress_text(result["rolling_upgrade"]))
-    still_running = _vmss.is_running(result["rolling_upgrade"]) or result["rolling_upgrade"] is None
-    if params["on_timeout"] == "leave":
-        result["left_running"] = still_running
-        job.warn(text + ". It goes on in Azure (on_timeout=leave).")
-        return result
-    if params["on_timeout"] == "cancel" and (result["upgrade_started"] or params.get("cancel_attached")):
-        grace = Context(Deadline(CANCEL_BUDGET, job.client.clock), stats=getattr(job, "stats", None))
-        try:
-            _vmss.cancel_upgrade(job.client, *target, api_version=params["api_version"], deadline=grace)
-            result["cancelled"] = True
-            text += ". The rolling upgrade was cancelled (on_timeout=cancel)"
-        except AzureError as error:
-            text += ". Cancelling it failed, it goes on in Azure: %s" % error
-        try:
-            result["rolling_upgrade"] = _vmss.read_latest(job.client, *target, api_version=params["api_version"],
-                                                          deadline=grace).upgrade
-        except AzureError:
-            pass  # keep the last status seen before the cancel
-    elif params["on_timeout"] == "cancel":
-        text += (". Not cancelled: this task attached to an upgrade it did not start (set cancel_attached=true to "
-                 "cancel those too); it goes on in Azure")
-    else:
-        text += ". It goes on in Azure (on_timeout=fail)"
-    result["left_running"] = not result["cancelled"] and still_running
-    raise ModuleFailure(text, **result)
+    target = {"subscription_id": job.subscription_id, "resource_group": params["resource_group"], "name": params["name"]}
+    rollout = _engine.Rollout(target, params, job.client, EXTENSION, check_mode=job.check_mode,
+                              diff_mode=getattr(job, "diff_mode", False), observer=observer,
+                              catalog_cache=getattr(job, "catalog_cache", None))
+    try:
+        return _engine.run_one(rollout)
+    finally:
+        for message in rollout.warnings:
+            job.warn(message)

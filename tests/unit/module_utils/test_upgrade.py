@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """The shared upgrade procedure as a batch step drives it: the drift decision and one catalog cache for many jobs."""
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift, _fleet, _upgrade, _vmss
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift, _engine, _fleet, _upgrade, _vmss
 
 from tests.helpers import SUB, api_requests
 
@@ -35,23 +35,24 @@ def test_plan_order_with_the_drift_input():
 def test_jobs_of_a_batch_share_one_catalog_cache(emulator, make_client):
     client = make_client()
     cache = _drift.CatalogCache()
-    healthy = _upgrade.run_extension_upgrade(_job(client, "vmss-healthy", cache))
-    done = _upgrade.run_extension_upgrade(_job(client, "vmss-done", cache))
+    healthy = _engine.run_one(_job(client, "vmss-healthy", cache))
+    done = _engine.run_one(_job(client, "vmss-done", cache))
     assert (healthy["action"], done["action"]) == ("start", "current") and not done["changed"]
     assert _catalog_reads(emulator) == 2 and cache.reads == 2   # HealthExtension (eastus) once, CustomScript once
     emulator.clear_requests()
     # Without a shared cache each job reads its own catalog.
-    _upgrade.run_extension_upgrade(_job(client, "vmss-healthy"))
-    _upgrade.run_extension_upgrade(_job(client, "vmss-done"))
+    _engine.run_one(_job(client, "vmss-healthy"))
+    _engine.run_one(_job(client, "vmss-done"))
     assert _catalog_reads(emulator) == 3
 
 
 def test_a_job_reports_current_to_its_observer_and_honours_its_options(emulator, make_client):
     client = make_client()
     heard = []
-    result = _upgrade.run_extension_upgrade(_job(client, "vmss-healthy", extensions=["CustomScript"]),
-                                            lambda event, value: heard.append((event, value)))
+    job = _job(client, "vmss-healthy", extensions=["CustomScript"])
+    job.observer = lambda event, value: heard.append((event, value))
+    result = _engine.run_one(job)
     assert result["action"] == "current" and heard == [("planned", "current")]
-    result = _upgrade.run_extension_upgrade(_job(client, "vmss-done", only_if_outdated=False))
+    result = _engine.run_one(_job(client, "vmss-done", only_if_outdated=False))
     assert result["action"] == "start" and result["extensions"] is None
     assert api_requests(emulator, "POST") == []

@@ -1,0 +1,516 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, azure_ops.rollout contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The engine: one scheduler, and one explicit state machine per scale set.
+
+``Rollout`` is one scale set's rollout, a state machine whose states are its next action::
+
+    plan ──> start ──> watch ──> done
+      │        │         │ └──> timeout ──> done      (on_timeout: leave, fail, or cancel and then done)
+      └────────┴─────────┴────> done                  (current, skipped, refused, check mode, a failure)
+
+Each ``step()`` does the work of one state (a few requests at most) and says when the next one is due; the outcome
+is decided exactly once, in ``_finish``. What differs between rollout kinds (extensions, OS images) is a small
+strategy, the ``kind`` (see ``_upgrade.ExtensionKind``): ``plan`` (what the upgrade would change), ``start`` (the
+POST) and ``progress`` (one status read).
+
+``Scheduler`` runs any number of such machines in the calling thread: a heap of (due time, machine), a bounded
+pool of worker threads that run the steps (``workers=0``: run them in the calling thread), admission of at most
+``max_starts`` machines into their plan and start states at once (Azure's write budget), polls held back while
+the pacer says their budget is spent, and a callback every ``interval`` seconds (the progress blocks). When no
+worker is busy it sleeps on its clock until the next due step, so a test clock that jumps when slept runs a
+40-minute rollout in no time. Signals raised in the calling thread (``Interrupted``) end ``run`` at once.
+
+Nothing here knows Ansible or Azure's URLs: the module, the batch step and the event source are callers.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import collections
+import heapq
+import itertools
+import threading
+
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _lro, _pacing, _shapes, _vmss
+from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError, AzureTimeoutError
+from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure
+from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
+
+# HTTP workers of a scheduler at most: a fleet of thousands of scale sets is watched by this many threads.
+WORKERS = 32
+# Time allowed for the cancel request after the wait deadline has passed.
+CANCEL_BUDGET = 120
+# The states in which a machine holds a start slot (see Scheduler: max_starts).
+STARTING = ("plan", "start")
+
+
+class Outcome:
+    """How a rollout ended, decided once: the result (the module's result keys), the failure (``{"msg", "error"}``)
+    or None, and the exception that ended it (a module re-raises it as it came)."""
+
+    def __init__(self, result, failure=None, error=None):
+        self.result = result
+        self.failure = failure
+        self.error = error
+
+    @property
+    def failed(self):
+        return self.failure is not None
+
+
+def unexpected(error):
+    """The failure of a step that crashed: the exception in one line, no traceback."""
+    return {"msg": "unexpected error: %s: %s" % (type(error).__name__, error), "error": None}
+
+
+class Rollout:
+    """One scale set's rollout (see the module docstring).
+
+    ``target``: ``{"subscription_id", "resource_group", "name"}`` (and ``host``); ``params``: the decision options
+    (``_upgrade.DECISION_SPEC``) plus ``wait`` and ``operation_url``; ``kind``: the strategy; ``observer(event,
+    value)`` hears ``("planned", action)``, ``("started", None)`` and ``("poll", shaped or None)``.
+    ``read_final_operation``: read the start operation's final status once the upgrade ended (the module's
+    ``operation`` result; the batch step does without it: one request less per scale set).
+    """
+
+    def __init__(self, target, params, client, kind, check_mode=False, diff_mode=False, observer=None,
+                 read_final_operation=True, catalog_cache=None):
+        self.target = target
+        self.params = dict({"wait": True, "operation_url": None}, **params)
+        self.params.update(resource_group=target["resource_group"], name=target["name"])
+        self.client = client
+        self.kind = kind
+        self.subscription_id = target["subscription_id"]
+        self.check_mode = check_mode
+        self.diff_mode = diff_mode
+        self.observer = observer
+        self.read_final_operation = read_final_operation
+        self.catalog_cache = catalog_cache
+        self.warnings = []
+        self.stats = _pacing.Stats()   # what throttling cost this scale set's requests (carried in their Context)
+        # The machine: its state, its deadline (set at the first step) and what the watch keeps between polls.
+        self.state = "plan"
+        self.ctx = None
+        self.operation = None
+        self.planned_at = None     # the service's clock at the plan read: an upgrade that began after it is ours
+        self.started_after = None
+        self.op_status = None
+        self.timeline = None
+        self.due = 0.0
+        self.failed_polls = 0
+        self.result = None
+        self.outcome = None
+        # What a display reads while the machine runs (single attribute writes).
+        self.phase = "waiting"
+        self.shaped = None       # the latest rolling upgrade read, when it is ours
+        self.latest = None       # the latest rolling upgrade read, ours or not
+        self.action = None
+        self.upgrade_started = False
+        self.began = None
+
+    @property
+    def where(self):
+        return (self.subscription_id, self.params["resource_group"], self.params["name"])
+
+    def warn(self, message):
+        self.warnings.append(message)
+
+    def _observe(self, event, value):
+        if event == "planned":
+            self.action = value
+            self.phase = {"start": "starting", "attach": "attached", "skip": "Skipped", "current": "Current",
+                          "refuse": "Refused"}.get(value, value)
+        elif event == "started":
+            self.upgrade_started = True
+        elif event == "poll" and value is not None:
+            self.shaped = value
+            self.phase = value["running_status"]["code"] or self.phase
+        if self.observer is not None:
+            self.observer(event, value)
+
+    # -- the machine ---------------------------------------------------------------------------------
+    def step(self):
+        """Do the current state's work; return the seconds until the next step is due, or None when done."""
+        if self.ctx is None:
+            self.began = self.client.clock.monotonic()
+            self.ctx = _pacing.Context(Deadline(self.params["wait_timeout"], self.client.clock), stats=self.stats)
+        try:
+            return getattr(self, "_" + self.state)()
+        except ModuleFailure as error:
+            self._finish(error.result, {"msg": error.msg, "error": None}, error)
+        except AzureError as error:
+            self._finish(self.partial(), {"msg": str(error), "error": error.to_dict()}, error)
+        except Exception as error:  # pylint: disable=broad-except  # one scale set's crash must not end a batch
+            self._finish(self.partial(), unexpected(error), error)
+        return None
+
+    def next_request(self):
+        """``(method, url)`` of the next step's first request when it is a poll (the scheduler holds a poll back while
+        its budget is spent), else None."""
+        if self.state != "watch":
+            return None
+        return self.kind.poll_request(self)
+
+    def _plan(self):
+        self.phase = "planning"
+        params = self.params
+        plan = self.kind.plan(self, self.ctx)
+        self.latest, self.planned_at = plan.latest, plan.server_time
+        action = plan.action
+        self.result = dict({
+            "changed": action == "start", "upgrade_started": False, "action": action, "operation": None,
+            "operation_url": self.operation.status_url if self.operation else None,
+            "rolling_upgrade": plan.latest, "elapsed": 0.0, "timeline": [], "polls": 0, "timed_out": False,
+            "cancelled": False, "left_running": False, "start_refused": None}, **plan.details)
+        self._observe("planned", action)
+        if action == "refuse":
+            raise ModuleFailure(_vmss.refusal_message(plan.latest, params["name"]), **self.result)
+        if self.check_mode or action in ("skip", "current") or (action == "attach" and not params["wait"]):
+            return self._finish(self.result)
+        if action == "attach":
+            return self._begin_watch()
+        self.state = "start"
+        return 0.0
+
+    def _start(self):
+        params, result = self.params, self.result
+        try:
+            self.operation, self.started_after = self.kind.start(self, self.ctx)
+        except AzureError as error:
+            raced = self.kind.raced(self, self.ctx, error)
+            if raced is None:
+                raise
+            # Someone (Azure itself, most often) started one between our plan read and the POST: a running upgrade,
+            # decided by if_running like one seen at the plan read.
+            action = _vmss.plan(raced, params["if_running"])
+            text = race_text(params["name"], error, raced, params["if_running"])
+            result.update(action=action, changed=False, rolling_upgrade=raced,
+                          start_refused={"code": error.code, "message": error.message})
+            self._observe("planned", action)
+            if action != "attach":
+                raise ModuleFailure(text, **result)
+            self.warn(text)
+        else:
+            result.update(upgrade_started=True, operation_url=self.operation.status_url if self.operation else None)
+            self._observe("started", None)
+        if not params["wait"]:
+            result["elapsed"] = round(self.ctx.elapsed(), 1)
+            return self._finish(result)
+        self.state = "watch"
+        return self._begin_watch()
+
+    def _begin_watch(self):
+        self.state = "watch"
+        self.timeline = _lro.Timeline()
+        self.due = self.ctx.elapsed()
+        return 0.0
+
+    def _watch(self):
+        """One poll; the next one keeps to the schedule (``_lro.next_poll``), never past the deadline."""
+        ctx = self.ctx
+        try:
+            hinted = self.kind.progress(self, ctx)
+        except AzureTimeoutError as error:
+            # The deadline passed inside a read (or Azure throttled it past the deadline): a timeout of the wait.
+            return self._timeout(error)
+        except AzureError as error:
+            # ARM: an error reading the status is not the operation's failure; read again, a few times at most.
+            self.failed_polls += 1
+            if not _lro.is_transient(error) or self.failed_polls > _lro.MAX_FAILED_POLLS or ctx.expired():
+                raise
+            hinted = None
+        else:
+            self.failed_polls = 0
+            latest = self.latest
+            self.timeline.observe(ctx.elapsed(), _shapes.progress_summary(latest) if latest else None)
+            self._observe("poll", latest if _vmss.is_ours(latest, self.started_after) else None)
+            if self._ended():
+                return self._judge()
+        now = ctx.elapsed()
+        self.due = _lro.next_poll(self.due, now, self.params["poll_interval"], hinted)
+        wait = self.due - now
+        if wait >= ctx.remaining():
+            # Polling once more at the deadline would start a request with no time left: time out then.
+            self.state = "timeout"
+            return ctx.remaining()
+        return wait
+
+    def _ended(self):
+        if self.op_status is not None and _lro.is_terminal_status(self.op_status.get("status")):
+            return True
+        latest = self.latest
+        return latest is not None and _vmss.is_ours(latest, self.started_after) and latest["is_terminal"]
+
+    def _watched(self):
+        """The upgrade this rollout is about: when it started one, a latest that began before the start is an older
+        upgrade (the start failed before the new one showed), whose code and error must not be taken for the outcome."""
+        latest = self.latest
+        return latest if self.started_after is None or _vmss.is_ours(latest, self.started_after) else None
+
+    def _record_watch(self):
+        self.result.update(rolling_upgrade=self._watched(), timeline=self.timeline.entries, polls=self.timeline.polls,
+                           operation=_shapes.compute_operation(self.op_status) if self.op_status else None,
+                           elapsed=round(self.ctx.elapsed(), 1))
+
+    def _judge(self):
+        if self.read_final_operation and self.operation is not None and self.op_status is None and not self.ctx.expired():
+            try:
+                self.op_status = _lro.fetch_operation_status(self.client, self.operation, deadline=self.ctx)[0]
+            except AzureError:
+                pass  # the rolling upgrade status already tells the outcome
+        self._record_watch()
+        if not succeeded(self.latest, self.op_status, self.started_after):
+            raise ModuleFailure(_vmss.failure_message(self._watched(), self.result["operation"]), **self.result)
+        return self._finish(self.result)
+
+    def _timeout(self, cause=None):
+        """Apply ``on_timeout``. Only an upgrade this rollout started is cancelled, unless ``cancel_attached``.
+        ``cause``: a throttle whose Retry-After reached past the deadline ends the wait early; the message says so."""
+        params, result = self.params, self.result
+        self._record_watch()
+        result["timed_out"] = True
+        if isinstance(cause, _pacing.AzureThrottledError):
+            text = "Stopped waiting for the rolling upgrade of %s after %ss of wait_timeout=%ss: %s; last progress: %s" % (
+                params["name"], result["elapsed"], params["wait_timeout"], cause, _vmss.progress_text(result["rolling_upgrade"]))
+        else:
+            text = "Timed out after %ss waiting for the rolling upgrade of %s; last progress: %s" % (
+                params["wait_timeout"], params["name"], _vmss.progress_text(result["rolling_upgrade"]))
+        still_running = result["rolling_upgrade"] is None or _vmss.is_running(result["rolling_upgrade"])
+        if params["on_timeout"] == "leave":
+            result["left_running"] = still_running
+            self.warn(text + ". It goes on in Azure (on_timeout=leave).")
+            return self._finish(result)
+        if params["on_timeout"] == "cancel" and (result["upgrade_started"] or params.get("cancel_attached")):
+            text += self._cancel()
+        elif params["on_timeout"] == "cancel":
+            text += (". Not cancelled: this task attached to an upgrade it did not start (set cancel_attached=true to "
+                     "cancel those too); it goes on in Azure")
+        else:
+            text += ". It goes on in Azure (on_timeout=fail)"
+        result["left_running"] = not result["cancelled"] and still_running
+        raise ModuleFailure(text, **result)
+
+    def _cancel(self):
+        """Cancel the upgrade (after the deadline: on a budget of its own) and read how it stands; the words to add."""
+        grace = _pacing.Context(Deadline(CANCEL_BUDGET, self.client.clock), stats=self.stats)
+        try:
+            self.kind.cancel(self, grace)
+            self.result["cancelled"] = True
+            text = ". The rolling upgrade was cancelled (on_timeout=cancel)"
+        except AzureError as error:
+            text = ". Cancelling it failed, it goes on in Azure: %s" % error
+        try:
+            self.result["rolling_upgrade"] = self.kind.read_latest(self, grace).upgrade
+        except AzureError:
+            pass  # keep the last status seen before the cancel
+        return text
+
+    def _finish(self, result, failure=None, error=None):
+        """The outcome, decided here and only here."""
+        if self.outcome is not None:
+            raise RuntimeError("the outcome of %s was decided twice" % self.params["name"])
+        self.state = "done"
+        self.result = result
+        self.outcome = Outcome(result, failure, error)
+        return None
+
+    def partial(self):
+        """What is known of a rollout a failure ended before its result was whole: it may have started an upgrade
+        that goes on in Azure."""
+        if self.action is None:
+            return {}
+        return {"action": self.action, "upgrade_started": self.upgrade_started, "rolling_upgrade": self.shaped,
+                "left_running": self.upgrade_started and (self.shaped is None or _vmss.is_running(self.shaped))}
+
+
+def succeeded(shaped, op_status, started_after):
+    """Whether a finished wait ended well: our upgrade Completed, or (no upgrade seen) the operation Succeeded."""
+    if shaped and _vmss.is_ours(shaped, started_after) and shaped["is_terminal"]:
+        return shaped["running_status"]["code"] == "Completed"
+    return str((op_status or {}).get("status")).lower() == "succeeded"
+
+
+def race_text(name, error, shaped, if_running):
+    """One sentence for a start that lost the race, naming who started the running upgrade where Azure says (its
+    refusal's message is all Azure tells of it)."""
+    return ("Azure refused to start a rolling upgrade of %s: a rolling upgrade that this task did not start is running "
+            "(started %s; %s: %s). if_running=%s: %s." % (
+                name, shaped["running_status"].get("start_time"), error.code, error.message, if_running,
+                {"wait": "watching it", "fail": "not watching it", "start": "another cannot be started"}[if_running]))
+
+
+def run_one(rollout):
+    """Run one rollout to its outcome in the calling thread (a module's run); return its result, or raise what ended
+    it (ModuleFailure with the result, AzureError)."""
+    Scheduler(rollout.client.clock, workers=0).run([rollout])
+    outcome = rollout.outcome
+    if outcome.error is not None and isinstance(outcome.error, (ModuleFailure, AzureError)):
+        raise outcome.error
+    if outcome.failed:
+        raise ModuleFailure(outcome.failure["msg"], **outcome.result)
+    return outcome.result
+
+
+class Task:
+    """A one-step machine around a function (a status read): for the scheduler, like a Rollout that is done at once."""
+
+    def __init__(self, function):
+        self.function = function
+        self.value = None
+        self.state = "plan"
+
+    def step(self):
+        self.value = self.function()
+        self.state = "done"
+        return None
+
+    @staticmethod
+    def next_request():
+        return None
+
+
+class Scheduler:
+    """Runs machines (anything with ``step()``, ``state`` and ``next_request()``) to their end (module docstring).
+
+    ``clock``: ``monotonic()`` and ``sleep(seconds)``; ``pacer``: asked whether a poll's budget has a token
+    (``Pacer.delay``) before the poll is handed to a worker; ``max_starts``: machines admitted into their plan and
+    start states at once (0: no bound).
+    """
+
+    def __init__(self, clock, workers=WORKERS, max_starts=0, pacer=None):
+        self.clock = clock
+        self.workers = workers
+        self.max_starts = max_starts
+        self.pacer = pacer
+        self._cond = threading.Condition()
+        self._tasks = collections.deque()
+        self._finished = collections.deque()
+        self._busy = 0
+        self._stopping = False
+        self._threads = []
+        self._seq = itertools.count()
+
+    @property
+    def threads(self):
+        return len(self._threads)
+
+    def run(self, machines, after_step=None, interval=None, on_tick=None):
+        """Step every machine until each is done. ``after_step(machine)`` runs in this thread after each step;
+        ``on_tick(now)`` every ``interval`` seconds. Returns the machines."""
+        heap, waiting = [], collections.deque(machines)
+        starting, holding = [0], set()
+        left = [len(machines)]
+        now = self.clock.monotonic()
+        next_tick = now + interval if interval else None
+
+        def admit(at):
+            while waiting and (not self.max_starts or starting[0] < self.max_starts):
+                machine = waiting.popleft()
+                starting[0] += 1
+                holding.add(id(machine))
+                heapq.heappush(heap, (at, next(self._seq), machine))
+
+        def settle(machine, delay, at):
+            if machine.state not in STARTING and id(machine) in holding:
+                holding.discard(id(machine))
+                starting[0] -= 1
+            if after_step is not None:
+                after_step(machine)
+            if delay is None:
+                left[0] -= 1
+            else:
+                heapq.heappush(heap, (at + max(0.0, delay), next(self._seq), machine))
+            admit(at)
+
+        admit(now)
+        try:
+            while left[0]:
+                now = self.clock.monotonic()
+                for machine, delay in self._collect():
+                    settle(machine, delay, now)
+                if next_tick is not None and now >= next_tick:
+                    on_tick(now)
+                    next_tick = now + interval
+                while heap and heap[0][0] <= now and (self.workers == 0 or self._busy < self.workers):
+                    machine = heapq.heappop(heap)[2]
+                    hold = self._held_back(machine)
+                    if hold:
+                        heapq.heappush(heap, (now + hold, next(self._seq), machine))
+                        continue
+                    if self.workers == 0:
+                        settle(machine, machine.step(), self.clock.monotonic())
+                        now = self.clock.monotonic()
+                    else:
+                        self._hand(machine)
+                if not left[0]:
+                    break
+                self._wait(now, heap, next_tick)
+        finally:
+            self._stop()
+        return machines
+
+    def _held_back(self, machine):
+        """Seconds a poll waits for its budget (the pacer decides; never past the machine's deadline), else 0."""
+        request = machine.next_request() if self.pacer is not None else None
+        if not request:
+            return 0.0
+        ctx = _pacing.elastic(machine.ctx)
+        return min(self.pacer.delay(ctx, *request), ctx.remaining())
+
+    def _wait(self, now, heap, next_tick):
+        """Until the next due step (when a worker is free for it), the next tick, or a finished step."""
+        dues = [next_tick] if next_tick is not None else []
+        if heap and (self.workers == 0 or self._busy < self.workers):
+            dues.append(heap[0][0])
+        with self._cond:
+            if self._finished:
+                return
+            if self._busy:
+                self._cond.wait(max(0.0, min(dues) - now) if dues else None)
+                return
+        if not dues:
+            raise RuntimeError("the scheduler has machines left but nothing due and nothing at work")
+        # Nothing at work: nothing can happen before the next due step.
+        self.clock.sleep(max(0.0, min(dues) - now))
+
+    def _collect(self):
+        with self._cond:
+            done = list(self._finished)
+            self._finished.clear()
+        return done
+
+    def _hand(self, machine):
+        with self._cond:
+            self._busy += 1
+            self._tasks.append(machine)
+            if len(self._threads) < self.workers and len(self._threads) < self._busy:
+                thread = threading.Thread(target=self._work, name="rollout-worker-%d" % len(self._threads))
+                thread.daemon = True   # a stopped controller stops watching; the upgrades go on in Azure
+                self._threads.append(thread)
+                thread.start()
+            self._cond.notify_all()
+
+    def _work(self):
+        while True:
+            with self._cond:
+                while not self._tasks and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                machine = self._tasks.popleft()
+            try:
+                delay = machine.step()
+            except Exception:  # pylint: disable=broad-except  # a machine's step never raises; a backstop all the same
+                delay = None
+                machine.state = "done"
+            with self._cond:
+                self._busy -= 1
+                self._finished.append((machine, delay))
+                self._cond.notify_all()
+
+    def _stop(self):
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
