@@ -224,6 +224,21 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
             state = self._state
             return state.throttling.budgets(subscription or state.subscriptions[0])
 
+    def change_model(self, name, patch, resource_group=None, subscription=None):
+        """Change a scale set's model as a PATCH with ``patch`` would (manual.py), without a request: a new image
+        version, SKU or VM profile setting makes every instance outdated. Raises ValueError on a refusal."""
+        with self._lock:
+            state = self._state
+            found = [v for v in state.compute.scale_sets if v.name.lower() == name.lower()
+                     and (resource_group is None or v.rg.lower() == resource_group.lower())
+                     and (subscription is None or v.sub.lower() == subscription.lower())]
+            if len(found) != 1:
+                raise ValueError("%d scale sets match %r" % (len(found), name))
+            refused = found[0].change_model(patch, state.clock.now())
+            if refused:
+                raise ValueError("%s %s: %s" % refused)
+            return found[0].generation
+
     def issued_tokens_count(self, kind=None):
         with self._lock:
             return self._state.identity.issued_count(kind)
@@ -252,6 +267,10 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
                     # What each instance reports (None: deallocated or agent not ready), per model extension.
                     "extension_versions": {ext["name"]: [versions[ext["name"].lower()][i] if vmss.power(i) == "running" else None
                                                          for i in range(vmss.capacity)] for ext in vmss.extensions},
+                    # The model's generation and, per instance index, what it applied of it (manual.py).
+                    "model_generation": vmss.generation,
+                    "instances": [dict(vmss.instance(i, now), latest_model=vmss.instance(i, now)["generation"] == vmss.generation)
+                                  for i in range(vmss.capacity)],
                 })
             clusters = [{"id": c.id, "operations": [op.render(now, c.id, st.clock.stamp) for op in c.operations]} for c in st.aks.clusters]
             instances = [{"instance_id": i.instance_id, "operation_count": len(i), "imported": [op.op_id for op in i.imported]}
@@ -400,6 +419,10 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
             return self.throttling
         if (method, name) == ("GET", "throttling"):
             return self.throttling
+        if (method, name) == ("POST", "model"):
+            generation = self.change_model(body["scale_set"], body.get("patch") or {}, body.get("resource_group"),
+                                           body.get("subscription"))
+            return {"status": "changed", "model_generation": generation}
         if (method, name) == ("GET", "state"):
             return self.state()
         if (method, name) == ("GET", "env"):

@@ -4,7 +4,7 @@ import math
 import re
 import uuid
 
-from . import arm, extensions as exts, images
+from . import arm, extensions as exts, images, manual
 from .clock import format_ts, parse_duration
 from .wire import arm_error, empty_response, json_response, new_id
 
@@ -288,6 +288,18 @@ class ScaleSet:
         if spec.get("fail_percent"):
             self.failing |= _spread(self.capacity, float(spec["fail_percent"]))
         self.unhealthy = {int(i) for i in spec.get("unhealthy_instances") or []}
+        # The model and what each instance applied of it (manual.py): a model change makes a new generation; each
+        # instance's state (generation applied, health, provisioning, the SKU it runs) as of the last settle(),
+        # changed lazily by the updates since (manualupgrade calls, an Automatic policy's own).
+        self.generation = 1
+        self.profile_extra = {}      # VM profile settings a PATCH set (rendered back into the model)
+        self.manual_seconds = manual.seconds_per_instance(spec.get("manual_upgrade_seconds"))
+        self.manual_upgrades = []
+        applied = manual.initial_applied(spec.get("model_outdated_instances"), self.capacity, self.generation)
+        self.instance_base = {i: {"generation": applied[i], "health": manual.UNHEALTHY if i in self.unhealthy else manual.HEALTHY,
+                                  "provisioning": "succeeded", "model": {"sku": self.sku, "image_version": None}}
+                              for i in range(self.capacity)}
+        self.zones = [str(zone) for zone in spec.get("zones") or []]
         self.unique_id = str(uuid.uuid5(uuid.NAMESPACE_URL, self.id.lower()))
         self.created = now - 30 * 86400
         self.upgrade = None
@@ -381,32 +393,147 @@ class ScaleSet:
         return rows
 
     def versions(self, now):
-        """{extension name lower: {instance index: installed version}} at sim time ``now``."""
+        """{extension name lower: {instance index: installed version}} at sim time ``now``: the rolling upgrade's
+        moves, then the image versions the instances installed by applying the model (manual.py)."""
         current = {name: dict(per_instance) for name, per_instance in self.base_versions.items()}
         upgrade = self.upgrade
-        if upgrade is None or not upgrade.targets:
-            return current
-        moved = upgrade.upgraded(now) - self.deallocated - self.agent_not_ready
-        for name, target in upgrade.targets.items():
-            if target is None:
+        if upgrade is not None and upgrade.targets:
+            moved = upgrade.upgraded(now) - self.deallocated - self.agent_not_ready
+            for name, target in upgrade.targets.items():
+                if target is None:
+                    continue
+                per_instance = current[name]
+                for index in moved:
+                    if exts.version_key(per_instance[index]) < exts.version_key(target):
+                        per_instance[index] = target
+        for update in self.manual_upgrades:
+            version = update.model.get("image_version")
+            if version is None or images.IMAGE_KEY not in current:
                 continue
-            per_instance = current[name]
-            for index in moved:
-                if exts.version_key(per_instance[index]) < exts.version_key(target):
-                    per_instance[index] = target
+            for index in update.ends:
+                if update.finished(index, now) and not update.broken(index):
+                    current[images.IMAGE_KEY][index] = version
         return current
 
     def settle(self, now):
-        """Fold what the current upgrade did into the base versions (before a new upgrade replaces it)."""
+        """Fold what the current upgrade and the finished model updates did into the base state (before a new
+        upgrade replaces it)."""
         self.base_versions = self.versions(now)
+        finished = [update for update in self.manual_upgrades if update.end_time <= now]
+        self.instance_base = {i: self.instance(i, now, finished) for i in range(self.capacity)}
+        self.manual_upgrades = [update for update in self.manual_upgrades if update.end_time > now]
         self.ids = [number for _index, number, creating in self.numbers(now) if not creating]
+
+    def instance(self, index, now, updates=None):
+        """``{generation, health, provisioning, model}`` of instance ``index`` at ``now`` (manual.instance_state): its
+        base state, the rolling upgrade's batches that ended (an instance that fails comes back unhealthy, the others
+        healthy), then the model updates (``updates``: default all)."""
+        base = self.instance_base[index]
+        upgrade = self.upgrade
+        if upgrade is not None and not upgrade.before_batch:
+            done = upgrade.state(now)["done"]
+            if any(index in batch for batch in upgrade.batches[:done]):
+                base = dict(base, health=manual.UNHEALTHY if index in upgrade.failing else manual.HEALTHY)
+        return manual.instance_state(base, self.manual_upgrades if updates is None else updates, index, now)
+
+    def model_snapshot(self):
+        """What applying the model installs now: its SKU and image version (the pinned one, or the catalog's
+        latest for ``latest`` [UNVERIFIED for a manual upgrade]; None without an image)."""
+        version = None
+        if self.image is not None:
+            version = (self.image_catalog.target(self.image, self.location) if self.image["version"] == images.LATEST
+                       else self.image["version"])
+        return {"sku": self.sku, "image_version": version}
+
+    def change_model(self, patch, now):
+        """Apply a PUT/PATCH body of the scale set; returns (status, code, message) of a refusal, or None.
+
+        A different ``sku.name``, image version (``imageReference.version``, or a gallery ``imageReference.id``'s
+        ``/versions/<v>``) or any other VM profile setting is a model change: a new generation, every instance
+        outdated (an Automatic policy updates them all at once, protected ones excepted). ``tags`` and
+        ``upgradePolicy`` change the scale set only [UNVERIFIED that Azure does not count them].
+        """
+        if not isinstance(patch, dict):
+            return 400, "InvalidRequestContent", "The request content was invalid and could not be deserialized."
+        props = patch.get("properties") or {}
+        profile = dict(props.get("virtualMachineProfile") or {})
+        if "extensionProfile" in profile or "capacity" in (patch.get("sku") or {}):
+            # Not modelled: extension drift has its own rules (extensions.py), scaling has none here.
+            return 400, "InvalidParameter", "[emulator] changing the extension profile or the capacity is not modelled"
+        changed = self._change_sku((patch.get("sku") or {}).get("name"))
+        reference = (profile.pop("storageProfile", None) or {}).get("imageReference") or {}
+        refused = self._change_image(reference)
+        if isinstance(refused, tuple):
+            return refused
+        changed = refused or changed
+        if profile:
+            merged = manual.deep_merge(self.profile_extra, profile)
+            changed = changed or merged != self.profile_extra
+            self.profile_extra = merged
+        if patch.get("tags") is not None:
+            self.tags = dict(patch["tags"])
+        self._change_policy(props.get("upgradePolicy") or {})
+        if changed:
+            self.generation += 1
+            if self.mode.lower() == "automatic":
+                every = [i for i in range(self.capacity) if i not in self.protected]
+                self.manual_upgrades.append(manual.ManualUpgrade(self, now, every, automatic=True))
+        return None
+
+    def _change_sku(self, name):
+        if not name or name == self.sku:
+            return False
+        self.sku = str(name)
+        return True
+
+    def _change_image(self, reference):
+        """True when the image version changed, False when not, or a refusal tuple."""
+        if not reference:
+            return False
+        if self.image is None:
+            return 400, "InvalidParameter", "[emulator] this scale set has no image to change (scenario key image)"
+        if self.image.get("gallery"):
+            ref = str(reference.get("id") or "")
+            version = ref.rsplit("/versions/", 1)[1] if "/versions/" in ref else images.LATEST
+        else:
+            version = str(reference.get("version") or self.image["version"])
+        if version == self.image["version"]:
+            return False
+        self.image["version"] = version
+        return True
+
+    def _change_policy(self, policy):
+        if policy.get("mode"):
+            self.mode = str(policy["mode"])
+        if policy.get("rollingUpgradePolicy"):
+            self.policy.update(policy["rollingUpgradePolicy"])
+            self.has_policy = True
+        if policy.get("automaticOSUpgradePolicy") is not None:
+            self.automatic_os_policy = dict(policy["automaticOSUpgradePolicy"])
+
+    def manual_upgrade(self, now, names):
+        """Start a manualupgrade of the instances ``names`` (instance ids, or VM names of a Flexible scale set):
+        the ManualUpgrade, or (status, code, message) of a refusal [UNVERIFIED codes and messages]."""
+        keys = {self.instance_key(number).lower(): index for index, number, creating in self.numbers(now) if not creating}
+        unknown = [name for name in names if str(name).lower() not in keys]
+        if unknown:
+            return 400, "InvalidParameter", "The instance ids %s are not valid for Virtual Machine Scale Set '%s'." % (
+                ", ".join(map(str, unknown)), self.name)
+        indexes = sorted({keys[str(name).lower()] for name in names})
+        busy = [self.instance_key(self.ids[i]) for i in indexes if self.instance(i, now)["provisioning"] == "updating"]
+        if busy:
+            return 409, "OperationNotAllowed", ("Operation 'manualUpgrade' is not allowed on instances %s since an "
+                                                "update of them is in progress." % ", ".join(busy))
+        update = manual.ManualUpgrade(self, now, [i for i in indexes if i not in self.protected])
+        self.manual_upgrades.append(update)
+        return update
 
     def power(self, index):
         if index in self.deallocated:
             return "deallocated"
         return "agent-not-ready" if index in self.agent_not_ready else "running"
 
-    def render_vm(self, index, versions, expand, number=None, creating=False, select=None):
+    def render_vm(self, index, versions, expand, now, number=None, creating=False, select=None):
         """One VM of the scale set: a scale-set VM (Uniform) or a virtual machine of the resource group (Flexible).
 
         ``resources[]`` lists the model's extensions with the model's ``major.minor`` (the VM list example), never
@@ -417,11 +544,14 @@ class ScaleSet:
         """
         number = index if number is None else number
         vm_id = self.vm_id(number)
-        state = "Creating" if creating else "Succeeded"
+        applied = self.instance(index, now)
+        state = "Creating" if creating else applied["provisioning"].capitalize()
         view = None
         if expand:
+            health = applied["health"] if manual.has_health_probe(self.extensions) else None
             view = (exts.creating_view(index) if creating
-                    else exts.instance_view(self.extensions, versions, index, self.power(index)))
+                    else exts.instance_view(self.extensions, versions, index, self.power(index), applied["provisioning"],
+                                            health))
         if select == "instanceview" and not self.flexible:
             props = {"instanceView": view} if view is not None else {}
             return {"name": "%s_%d" % (self.name, number), "id": vm_id, "instanceId": str(number), "properties": props}
@@ -430,31 +560,37 @@ class ScaleSet:
         if self.flexible:
             props["virtualMachineScaleSet"] = {"id": self.id}
         else:
-            # latestModelApplied is a property of scale-set VMs only (VirtualMachineScaleSetVMProperties).
-            props.update(latestModelApplied=True, modelDefinitionApplied="VirtualMachineScaleSet")
+            # latestModelApplied is a property of scale-set VMs only (VirtualMachineScaleSetVMProperties); a new
+            # instance (MaxSurge) is created from the latest model.
+            props.update(latestModelApplied=creating or applied["generation"] == self.generation,
+                         modelDefinitionApplied="VirtualMachineScaleSet")
         if view is not None:
             props["instanceView"] = view
         if self.image is not None:
             props["storageProfile"] = {"imageReference": images.vm_reference(self.image, versions.get(images.IMAGE_KEY, {}).get(index))}
-            props["protectionPolicy"] = {"protectFromScaleIn": False, "protectFromScaleSetActions": index in self.protected}
+        if self.image is not None or not self.flexible:
+            props["protectionPolicy"] = {"protectFromScaleIn": index in self.protected,
+                                         "protectFromScaleSetActions": index in self.protected}
         resources = [{"name": ext["name"], "id": "%s/extensions/%s" % (vm_id, ext["name"]),
                       "type": (FLEX_VM_TYPE if self.flexible else VM_TYPE) + "/extensions", "location": self.location,
                       "properties": {"publisher": ext["publisher"], "type": ext["type"],
                                      "typeHandlerVersion": ext["typeHandlerVersion"],
                                      "autoUpgradeMinorVersion": ext["autoUpgradeMinorVersion"],
                                      "provisioningState": state}} for ext in self.extensions]
+        sku = self.sku if creating else applied["model"]["sku"]
+        zones = {"zones": [self.zones[index % len(self.zones)]]} if self.zones else {}
         if self.flexible:
-            return {"name": self.vm_name(number), "id": vm_id, "type": FLEX_VM_TYPE, "location": self.location,
-                    "properties": dict(props, hardwareProfile={"vmSize": self.sku}), "resources": resources}
-        return {"name": "%s_%d" % (self.name, number), "id": vm_id, "type": VM_TYPE, "location": self.location,
-                "instanceId": str(number), "sku": {"name": self.sku, "tier": "Standard"}, "properties": props,
-                "resources": resources}
+            return dict({"name": self.vm_name(number), "id": vm_id, "type": FLEX_VM_TYPE, "location": self.location,
+                         "properties": dict(props, hardwareProfile={"vmSize": sku}), "resources": resources}, **zones)
+        return dict({"name": "%s_%d" % (self.name, number), "id": vm_id, "type": VM_TYPE, "location": self.location,
+                     "instanceId": str(number), "sku": {"name": sku, "tier": "Standard"}, "properties": props,
+                     "resources": resources}, **zones)
 
     def list_vms(self, now, expand, select=None):
         """(rows, render) of every VM that exists at ``now`` (the surge instances of a batch in progress included);
         ``render(row)`` draws one, so a page renders only its own VMs."""
         versions = self.versions(now)
-        return self.numbers(now), lambda row: self.render_vm(row[0], versions, expand, row[1], row[2], select)
+        return self.numbers(now), lambda row: self.render_vm(row[0], versions, expand, now, row[1], row[2], select)
 
     def render(self):
         upgrade_policy = {"mode": self.mode}
@@ -468,7 +604,7 @@ class ScaleSet:
             extensions.append({"name": ext["name"], "properties": props})
         if self.automatic_os_policy is not None:
             upgrade_policy["automaticOSUpgradePolicy"] = dict(self.automatic_os_policy)
-        profile = {"extensionProfile": {"extensions": extensions}}
+        profile = dict(self.profile_extra, extensionProfile={"extensions": extensions})
         if self.image is not None:
             profile["storageProfile"] = {"imageReference": images.model_reference(self.image)}
         return {
@@ -562,6 +698,9 @@ class Compute:
             ("POST", "/osrollingupgrade"): lambda: self._start(ctx, vmss, "os"),
             ("GET", "/osupgradehistory"): lambda: self._os_history(ctx, vmss),
             ("POST", "/rollingupgrades/cancel"): lambda: self._cancel(ctx, vmss),
+            ("POST", "/manualupgrade"): lambda: self._manual(ctx, vmss),
+            ("PATCH", ""): lambda: self._update(ctx, vmss),
+            ("PUT", ""): lambda: self._update(ctx, vmss),
         }
         route = routes.get((ctx.method, rest))
         vm_match = RE_VM.match(rest)
@@ -591,7 +730,7 @@ class Compute:
         if not found:
             return arm.not_found_resource(VM_TYPE, "%s/%s" % (vmss.name, match.group("id")), vmss.rg)
         index, number, creating = found[0]
-        vm = vmss.render_vm(index, versions, True, number, creating)
+        vm = vmss.render_vm(index, versions, True, now, number, creating)
         if match.group("view"):
             return json_response(200, vm["properties"]["instanceView"])
         if not expand:
@@ -678,6 +817,27 @@ class Compute:
         self.operations[vmss.upgrade.op_id.lower()] = {"upgrade": vmss.upgrade, "kind": "start", "sub": vmss.sub}
         return self._accepted(ctx, vmss.sub, vmss.location, vmss.upgrade.op_id)
 
+    def _manual(self, ctx, vmss):
+        """VirtualMachineScaleSets_UpdateInstances: ``{"instanceIds": [...]}`` (instance ids, or a Flexible scale
+        set's VM names), an operation like the other actions (manual.py)."""
+        body = ctx.json()
+        names = body.get("instanceIds") if isinstance(body, dict) else None
+        if not isinstance(names, list) or not names or not all(isinstance(name, str) for name in names):
+            return arm_error(400, "InvalidParameter", "Required parameter 'instanceIds' is missing or empty.")   # [UNVERIFIED]
+        started = vmss.manual_upgrade(self.clock.now(), names)
+        if isinstance(started, tuple):
+            return arm_error(*started)
+        self.operations[started.op_id.lower()] = {"upgrade": started, "kind": "manual", "sub": vmss.sub}
+        return self._accepted(ctx, vmss.sub, vmss.location, started.op_id)
+
+    def _update(self, ctx, vmss):
+        """PUT/PATCH of the scale set: a model change (manual.py); answered 200 with the scale set as it is now
+        [UNVERIFIED: Azure also announces the update as an operation]."""
+        refused = vmss.change_model(ctx.json(), self.clock.now())
+        if refused:
+            return arm_error(*refused)
+        return json_response(200, vmss.render())
+
     def _cancel(self, ctx, vmss):
         now = self.clock.now()
         if vmss.upgrade is None or not vmss.upgrade.running(now):
@@ -698,7 +858,7 @@ class Compute:
             return _bad_method(ctx)
         now = self.clock.now()
         upgrade = op["upgrade"]
-        if op["kind"] == "start":
+        if op["kind"] in ("start", "manual"):
             status, end, error = upgrade.op_status(now)
             start = upgrade.start
         else:

@@ -109,12 +109,21 @@ def creating_view(index):
             "statuses": [_status("ProvisioningState/creating", "Creating")]}
 
 
-def instance_view(extensions, versions, index, power):
-    """The instanceView of one VM: no extensions when deallocated, null ones when the agent is not ready."""
+_PROVISIONING = {"succeeded": ("ProvisioningState/succeeded", "Provisioning succeeded", "Info"),
+                 "updating": ("ProvisioningState/updating", "Updating", "Info"),
+                 "failed": ("ProvisioningState/failed/OSProvisioningTimedOut", "Provisioning failed", "Error")}
+
+
+def instance_view(extensions, versions, index, power, provisioning="succeeded", health=None):
+    """The instanceView of one VM: no extensions when deallocated, null ones when the agent is not ready;
+    ``vmHealth`` when ``health`` (``healthy``, ``unhealthy``, ``initializing``: the Application Health extension's
+    verdict, manual.py) is given."""
     state = "deallocated" if power == "deallocated" else "running"
+    code, display, level = _PROVISIONING[provisioning]
     view = {"platformUpdateDomain": index % 5, "platformFaultDomain": index % 3,
-            "statuses": [_status("ProvisioningState/succeeded", "Provisioning succeeded"),
-                         _status("PowerState/" + state, "VM " + state)]}
+            "statuses": [_status(code, display, level), _status("PowerState/" + state, "VM " + state)]}
+    if health is not None and power != "deallocated":
+        view["vmHealth"] = {"status": _status("HealthState/" + health, "The VM is " + health)}
     if power == "deallocated":
         return view
     if power == "agent-not-ready":
