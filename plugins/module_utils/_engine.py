@@ -384,13 +384,20 @@ class Scheduler:
         self.workers = workers
         self.max_starts = max_starts
         self.pacer = pacer
-        self._cond = threading.Condition()
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)     # the scheduler waits on it: a step finished
+        self._ready = threading.Condition(lock)    # the workers wait on it: a step to run
         self._tasks = collections.deque()
         self._finished = collections.deque()
         self._busy = 0
         self._stopping = False
         self._threads = []
         self._seq = itertools.count()
+
+    @property
+    def queue_limit(self):
+        """Steps handed out at once: every worker busy and as many waiting (a worker never idles for the scheduler)."""
+        return 2 * self.workers
 
     @property
     def threads(self):
@@ -433,7 +440,7 @@ class Scheduler:
                 if next_tick is not None and now >= next_tick:
                     on_tick(now)
                     next_tick = now + interval
-                while heap and heap[0][0] <= now and (self.workers == 0 or self._busy < self.workers):
+                while heap and heap[0][0] <= now and (self.workers == 0 or self._busy < self.queue_limit):
                     machine = heapq.heappop(heap)[2]
                     hold = self._held_back(machine)
                     if hold:
@@ -462,7 +469,7 @@ class Scheduler:
     def _wait(self, now, heap, next_tick):
         """Until the next due step (when a worker is free for it), the next tick, or a finished step."""
         dues = [next_tick] if next_tick is not None else []
-        if heap and (self.workers == 0 or self._busy < self.workers):
+        if heap and (self.workers == 0 or self._busy < self.queue_limit):
             dues.append(heap[0][0])
         with self._cond:
             if self._finished:
@@ -490,13 +497,13 @@ class Scheduler:
                 thread.daemon = True   # a stopped controller stops watching; the upgrades go on in Azure
                 self._threads.append(thread)
                 thread.start()
-            self._cond.notify_all()
+            self._ready.notify()
 
     def _work(self):
         while True:
             with self._cond:
                 while not self._tasks and not self._stopping:
-                    self._cond.wait()
+                    self._ready.wait()
                 if self._stopping:
                     return
                 machine = self._tasks.popleft()
@@ -508,9 +515,10 @@ class Scheduler:
             with self._cond:
                 self._busy -= 1
                 self._finished.append((machine, delay))
-                self._cond.notify_all()
+                if len(self._tasks) <= self.workers // 2:
+                    self._cond.notify()   # running low: the scheduler hands out more (else it need not wake yet)
 
     def _stop(self):
         with self._cond:
             self._stopping = True
-            self._cond.notify_all()
+            self._ready.notify_all()

@@ -1,14 +1,14 @@
 # -*- coding: utf-8 -*-
-"""_fleet: the batch step run in-process (no ansible-playbook) against the emulator, on a scaled clock.
+"""_fleet: the batch step run in-process (no ansible-playbook) against the emulator, on a virtual clock.
 
-The clock runs K times faster than real time and the emulator's simulated time runs at the same K, so an upgrade
-of a few simulated minutes takes a second or two: deadlines, poll intervals and progress blocks keep their simulated
-meaning. Every batch runs in a thread with a real-time bound, so a batch that never ends fails its test.
+The clock (``EmulatorClock``) moves only when slept, and moves the emulator's clock as far: the scheduler sleeps only
+when no worker is at work, so an upgrade of a few simulated minutes takes a fraction of a second and deadlines, poll
+intervals and progress blocks keep their meaning. Every batch runs in a thread with a real-time bound, so a batch
+that never ends fails its test.
 """
 
 import re
 import threading
-import time
 
 import pytest
 
@@ -16,31 +16,11 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils import _fleet, _
 from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient, RetryPolicy
 from tests.emulator.scenarios import load_scenario
 
-from tests.helpers import SUB, options_for
+from tests.helpers import SUB, EmulatorClock, RecordingClock, options_for
 
-K = 100.0  # simulated seconds per real second, for the clock and the emulator alike
 RG = "rg-test"
 FAULT_CODE = "MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade"
 PARAMS = dict((name, spec["default"]) for name, spec in _upgrade.DECISION_SPEC.items())
-
-
-class ScaledClock:
-    """monotonic() and wall() advance K seconds per real second; sleep(s) sleeps s / K real seconds."""
-
-    def __init__(self, k):
-        self.k = k
-        self._real = time.monotonic()
-        self._wall = time.time()
-
-    def monotonic(self):
-        return 1000.0 + (time.monotonic() - self._real) * self.k
-
-    def sleep(self, seconds):
-        if seconds > 0:
-            time.sleep(seconds / self.k)
-
-    def wall(self):
-        return self._wall + (time.monotonic() - self._real) * self.k
 
 
 def vmss(name, capacity=4, batch_seconds=30, **extra):
@@ -68,13 +48,12 @@ NEVER = vmss("fleet-never")
 
 @pytest.fixture
 def fleet(emulator):
-    """fleet(*scale_sets) -> (client, clock): the emulator loaded with these scale sets, running K times faster."""
+    """fleet(*scale_sets) -> (client, clock): the emulator loaded with these scale sets, on a virtual clock."""
     def load(*scale_sets):
         data = load_scenario("default")
         data.update(name="fleet-unit", scale_sets=list(scale_sets), aks_clusters=[], adu_instances=[])
         emulator.load(data)
-        emulator.set_time_scale(K)
-        clock = ScaledClock(K)
+        clock = EmulatorClock(emulator)
         client = AzureClient(options_for(emulator), clock=clock,
                              retry=RetryPolicy(max_attempts=4, backoff_base=0.5, backoff_cap=8.0), max_connections=20)
         return client, clock
@@ -353,10 +332,8 @@ def test_an_interrupt_leaves_with_every_record(fleet, emulator):
     with pytest.raises(_fleet.Interrupted) as stop:
         _fleet.run_rollout(jobs, clock, lambda lines: None, progress_interval=5, max_concurrent_starts=1,
                            on_block=interrupt)
-    # The job's thread goes on watching (as the process would until it exits): let it end before the next test.
-    deadline = time.monotonic() + 15
-    while jobs[0].record is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # Nothing watches on after the interrupt: the scheduler ran in this thread, and the caller exits.
+    assert jobs[0].record is None and jobs[0].state == "watch"
     records = dict((r["name"], r) for r in stop.value.records)
     assert stop.value.signum == 2
     started = records["fleet-healthy"]
@@ -490,7 +467,7 @@ def test_a_crash_in_one_job_is_that_scale_sets_record_and_the_batch_finishes(fle
 
 def test_an_empty_batch_prints_its_header_and_ends():
     blocks = []
-    assert _fleet.run_rollout([], ScaledClock(K), blocks.append) == []
+    assert _fleet.run_rollout([], RecordingClock(), blocks.append) == []
     assert blocks[0][0].startswith("batch: 0 scale sets") and SUMMARY.match(blocks[-1][-1])
 
 
