@@ -1,12 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, azure_ops.rollout contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""VM scale set rolling upgrades: read the latest, start, cancel, watch.
+"""VM scale set rolling upgrades: read the latest, start, cancel.
 
 The decisions (is one running? would this start one? is this upgrade the one
-we started?) are pure functions; the watch loop polls ``rollingUpgrades/latest``
-because it carries both the progress the operator wants to see and the
-terminal state, and reads the async operation only when it must.
+we started?) are pure functions; the calls are one request each. The watch is
+a state of the rollout's machine (``_engine.Rollout``, with ``_upgrade``'s kinds).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,9 +17,8 @@ import datetime
 import email.utils
 import re
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _lro, _pacing, _shapes, _validation
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _lro, _shapes, _validation
 from ansible_collections.azure_ops.rollout.plugins.module_utils._client import resource_path
-from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
 
 API_VERSION = "2024-07-01"
 RUNNING = "RollingForward"

@@ -4,12 +4,8 @@
 import pytest
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _shapes, _vmss
-from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient, RetryPolicy
-from ansible_collections.azure_ops.rollout.plugins.module_utils._pacing import Context, Pacer
-from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
 
-from tests.emulator.scenarios import load_scenario
-from tests.helpers import SUB, EmulatorClock, options_for
+from tests.helpers import SUB
 
 
 def test_id_scope_of_a_resource_id():
@@ -71,5 +67,3 @@ def test_parse_time_handles_azure_seven_digit_fractions_and_http_dates():
     assert _vmss.parse_time("2020-11-17T07:06:27Z").hour == 7
     assert _vmss.parse_time("Tue, 17 Nov 2020 07:06:27 GMT").minute == 6
     assert _vmss.parse_time("yesterday") is None
-
-
