@@ -1,0 +1,398 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, azure_ops.rollout contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Model rollouts: bring a scale set's instances to its latest model in batches of ``manualupgrade``, with health gates.
+
+A scale set whose upgrade policy is ``Manual`` (or ``Automatic``, where Azure updates every instance at once) gets a
+new model (an image version, a size, a setting) and then nothing happens until someone calls ``POST
+.../virtualMachineScaleSets/{name}/manualupgrade`` with instance ids (VirtualMachineScaleSets_UpdateInstances;
+Microsoft Learn, "Performing manual upgrades on Virtual Machine Scale Sets"). This file holds what such a rollout
+decides, as pure functions over what two reads return, and those reads and the one call:
+
+1. the scale set's model (``_drift.read_model``): its orchestration mode, upgrade policy (a rolling policy's batch size
+   and unhealthy limits are the defaults here) and whether it has the Application Health extension;
+2. the instances, from **one** list per read (the scale-set VM list with ``$expand=instanceView``, every page; never
+   one call per instance). ``properties.latestModelApplied`` says which instances are not on the latest model;
+   ``protectionPolicy``, ``zones`` and the instance view (``platformFaultDomain``, statuses, ``vmHealth``) the rest.
+   Not ``$select=instanceView``: it would keep only the instance views, and ``latestModelApplied`` is not in them;
+3. ``manualupgrade`` with one batch's instance ids (``start_batch``): an operation (202, ``Azure-AsyncOperation``).
+
+Rules (documented in the module ``vmss_model_rollout``):
+
+* the plan is always "the instances not on the latest model", so a re-run after a stop, a timeout or a lost
+  controller continues where the last one ended. Instances protected from scale-set actions are left out (Azure does
+  not upgrade them: Microsoft Learn, "Instance Protection for Azure Virtual Machine Scale Set instances") and listed;
+* a **Flexible** scale set is refused before any change: Azure documents ``manualupgrade`` with VM names for it, but
+  its VMs (VirtualMachines_List) carry no ``latestModelApplied``, so nothing says which of them are outdated;
+* batch size: a count, or ``N%`` of the scale set's instances rounded up (at least 1); by default the rolling policy's
+  ``maxBatchInstancePercent`` when the model has one, else 20 %;
+* order: ``unhealthy_first`` (unhealthy and unknown instances first: upgrading them cannot make things worse), then
+  ``spread``: round-robin over zones and fault domains, so that a batch takes as few instances of one zone or fault
+  domain as it can; ``name`` is the plain instance id order;
+* health of an instance: ``healthy``, ``unhealthy`` or ``unknown``. With the Application Health extension in the model,
+  ``instanceView.vmHealth.status.code`` decides (``HealthState/healthy`` / ``HealthState/unhealthy``; anything else,
+  or none yet, is unknown); in every case the VM must have provisioned (``ProvisioningState/succeeded``; failed is
+  unhealthy, updating or creating is unknown) and be running (``PowerState/running``; any other power state is
+  unhealthy, none is unknown);
+* the stop rule (Azure's rolling-upgrade policy, applied by the collection): after each batch's health gate, stop when
+  the unhealthy share of the upgraded instances is more than ``max_unhealthy_upgraded_percent``, or the unhealthy share
+  of all instances is more than ``max_unhealthy_percent`` (also checked before the first batch). An instance whose
+  health is still unknown when ``health_timeout`` has passed counts as unhealthy: a gate that cannot be sure stops.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import math
+import re
+
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift, _lro, _validation
+from ansible_collections.azure_ops.rollout.plugins.module_utils._vmss import (API_VERSION, FLEXIBLE, orchestration_mode,
+                                                                              parse_time, vmss_path)
+
+HEALTHY, UNHEALTHY, UNKNOWN = "healthy", "unhealthy", "unknown"
+ORDERS = ("unhealthy_first", "spread", "name")
+DEFAULT_BATCH_PERCENT = 20
+DEFAULT_UNHEALTHY_PERCENT = 20
+HEALTH_EXTENSION_PUBLISHER = "microsoft.managedservices"
+HEALTH_EXTENSION_TYPES = ("applicationhealthlinux", "applicationhealthwindows")
+_PERCENT = re.compile(r"^\s*(\d{1,3})\s*%\s*$")
+_COUNT = re.compile(r"^\s*(\d{1,6})\s*$")
+# Provisioning states an instance passes through while it is changed: its health is not known yet.
+_TRANSIENT = ("creating", "updating", "deleting", "migrating", "starting")
+
+
+class BatchSize:
+    """The ``batch_size`` rule: a count of instances (at least 1) or a percentage ``N%`` (1 to 100)."""
+
+    def __init__(self, percent=_PERCENT, count=_COUNT):
+        self.percent = percent
+        self.count = count
+
+    def problem(self, value):
+        text = str(value)
+        percent = self.percent.match(text)
+        if percent:
+            return None if 1 <= int(percent.group(1)) <= 100 else "must be a percentage from 1%% to 100%% (got %s)" % text
+        count = self.count.match(text)
+        if count:
+            return None if int(count.group(1)) >= 1 else "must be at least 1 instance (got %s)" % text
+        return "must be a number of instances such as 3, or a percentage of the scale set such as 20%% (got %r)" % text[:40]
+
+
+# The options that decide a model rollout, with their rules (documented in the module vmss_model_rollout; the lead
+# adds the common ones: auth, api_version, wait_timeout, on_timeout). None: the scale set's rolling policy, else 20.
+MODEL_SPEC = {
+    "batch_size": {"type": "str", "default": None},
+    "pause_between_batches": {"type": "int", "default": 0},
+    "max_unhealthy_percent": {"type": "int", "default": None},
+    "max_unhealthy_upgraded_percent": {"type": "int", "default": None},
+    "health_timeout": {"type": "int", "default": 600},
+    "order": {"type": "str", "choices": list(ORDERS), "default": "unhealthy_first"},
+}
+MODEL_RULES = {
+    "batch_size": BatchSize(),
+    "pause_between_batches": _validation.Range(0, 86400),
+    "max_unhealthy_percent": _validation.Range(0, 100),
+    "max_unhealthy_upgraded_percent": _validation.Range(0, 100),
+    "health_timeout": _validation.Range(1, 86400),
+}
+
+
+# -- the model ---------------------------------------------------------------------
+def _upgrade_policy(model):
+    return ((model or {}).get("properties") or {}).get("upgradePolicy") or {}
+
+
+def rolling_policy(model):
+    """The model's ``upgradePolicy.rollingUpgradePolicy`` (None when it has none)."""
+    policy = _upgrade_policy(model).get("rollingUpgradePolicy")
+    return dict(policy) if policy else None
+
+
+def upgrade_mode(model):
+    """``Manual``, ``Automatic`` or ``Rolling`` (None when the model says nothing)."""
+    return _upgrade_policy(model).get("mode")
+
+
+def health_probe(model):
+    """Whether the model has the Application Health extension, whose verdict instances report as ``vmHealth``."""
+    for ext in _drift.model_extensions(model):
+        if (str(ext["publisher"] or "").lower() == HEALTH_EXTENSION_PUBLISHER
+                and str(ext["type"] or "").lower() in HEALTH_EXTENSION_TYPES):
+            return True
+    return False
+
+
+def refusal(model):
+    """Why a model rollout cannot run on this scale set (``{code, message}``), or None."""
+    if orchestration_mode(model) == FLEXIBLE:
+        return {"code": "FlexibleNotSupported",
+                "message": "the scale set uses Flexible orchestration: Azure documents manualupgrade with VM names for "
+                           "it, but its VMs report no latestModelApplied, so nothing says which of them are not on the "
+                           "latest model; nothing was changed"}
+    return None
+
+
+def batch_size(option, instance_count, model=None):
+    """``(instances per batch, how it was chosen)`` from the ``batch_size`` option (a count, ``N%`` or None) and the
+    number of instances of the scale set; None takes the rolling policy's ``maxBatchInstancePercent``, else 20 %."""
+    how = None
+    if option is None:
+        percent = (rolling_policy(model) or {}).get("maxBatchInstancePercent")
+        how = "the scale set's maxBatchInstancePercent" if percent is not None else "the default"
+        option = "%d%%" % int(percent if percent is not None else DEFAULT_BATCH_PERCENT)
+    match = _PERCENT.match(str(option))
+    if not match:
+        return int(option), "batch_size %s" % option
+    size = max(1, int(math.ceil(instance_count * int(match.group(1)) / 100.0)))
+    return size, "%s%% of %d instances (%s)" % (match.group(1), instance_count, how or "batch_size")
+
+
+def limits(params, model=None):
+    """``{"max_unhealthy_percent", "max_unhealthy_upgraded_percent"}``: the options, else the rolling policy's
+    ``maxUnhealthyInstancePercent`` / ``maxUnhealthyUpgradedInstancePercent``, else 20 each."""
+    policy = rolling_policy(model) or {}
+    found = {}
+    for option, key in (("max_unhealthy_percent", "maxUnhealthyInstancePercent"),
+                        ("max_unhealthy_upgraded_percent", "maxUnhealthyUpgradedInstancePercent")):
+        value = params.get(option)
+        if value is None:
+            value = policy.get(key, DEFAULT_UNHEALTHY_PERCENT)
+        found[option] = int(value)
+    return found
+
+
+# -- the instances -----------------------------------------------------------------
+def _statuses(view, prefix):
+    """The lowered second segment of the instance view's ``<prefix>/...`` status codes."""
+    found = []
+    for status in (view or {}).get("statuses") or []:
+        code = str(status.get("code") or "")
+        if code.lower().startswith(prefix + "/"):
+            found.append(code.split("/")[1].lower())
+    return found
+
+
+def instance_health(vm, probe):
+    """``(healthy | unhealthy | unknown, why)`` of one listed VM (with its instance view); ``probe``: the model has
+    the Application Health extension, so ``vmHealth`` decides."""
+    props = vm.get("properties") or {}
+    view = props.get("instanceView")
+    if not isinstance(view, dict):
+        return UNKNOWN, "no instance view"
+    provisioning = (_statuses(view, "provisioningstate") or [str(props.get("provisioningState") or "").lower()])[0]
+    if provisioning == "failed":
+        return UNHEALTHY, "provisioning failed"
+    if provisioning != "succeeded":
+        return UNKNOWN, "provisioning %s" % (provisioning or "state not reported")
+    power = _statuses(view, "powerstate")
+    if not power:
+        return UNKNOWN, "power state not reported"
+    if power[0] != "running":
+        return UNHEALTHY, "VM %s" % power[0]
+    if not probe:
+        return HEALTHY, "provisioned and running"
+    code = str(((view.get("vmHealth") or {}).get("status") or {}).get("code") or "")
+    if code.lower() == "healthstate/healthy":
+        return HEALTHY, code
+    if code.lower() == "healthstate/unhealthy":
+        return UNHEALTHY, code
+    return UNKNOWN, code or "no vmHealth reported"
+
+
+def _fault_domain(view):
+    value = (view or {}).get("platformFaultDomain")
+    return int(value) if isinstance(value, int) else None
+
+
+def instance_record(vm, probe):
+    """One listed VM as ``{name, latest, protected, zone, fault_domain, health, why}``; ``latest`` is None when the VM
+    does not say (``latestModelApplied`` absent)."""
+    props = vm.get("properties") or {}
+    latest = props.get("latestModelApplied")
+    health, why = instance_health(vm, probe)
+    zones = vm.get("zones") or []
+    return {"name": _drift.instance_name(vm), "latest": latest if isinstance(latest, bool) else None,
+            "protected": bool((props.get("protectionPolicy") or {}).get("protectFromScaleSetActions")),
+            "zone": str(zones[0]) if zones else None, "fault_domain": _fault_domain(props.get("instanceView")),
+            "health": health, "why": why}
+
+
+def name_key(name):
+    """Instance ids sort as numbers (``"10"`` after ``"9"``), anything else as text after them."""
+    text = str(name)
+    return (0, int(text), "") if text.isdigit() else (1, 0, text)
+
+
+def spread(records):
+    """``records`` reordered round-robin over their (zone, fault domain) groups, each group in name order."""
+    groups = {}
+    for record in sorted(records, key=lambda item: name_key(item["name"])):
+        groups.setdefault((record["zone"] or "", record["fault_domain"] if record["fault_domain"] is not None else -1),
+                          []).append(record)
+    queues = [groups[key] for key in sorted(groups)]
+    ordered = []
+    while any(queues):
+        for queue in queues:
+            if queue:
+                ordered.append(queue.pop(0))
+    return ordered
+
+
+def order_instances(records, order="unhealthy_first"):
+    """``records`` in the order they are upgraded (see the module docstring)."""
+    if order == "name":
+        return sorted(records, key=lambda item: name_key(item["name"]))
+    if order == "spread":
+        return spread(records)
+    return (spread([r for r in records if r["health"] != HEALTHY])
+            + spread([r for r in records if r["health"] == HEALTHY]))
+
+
+def plan(records, size, order="unhealthy_first"):
+    """What a rollout would do now: ``{instance_count, outdated, batches, protected, unknown}``.
+
+    ``outdated``: instances not on the latest model (names, upgrade order); ``batches``: the lists of names each
+    manualupgrade gets; ``protected``: outdated instances protected from scale-set actions (left as they are);
+    ``unknown``: instances that do not say whether they are on the latest model (left out, listed).
+    """
+    movable = [r for r in records if r["latest"] is False and not r["protected"]]
+    ordered = [r["name"] for r in order_instances(movable, order)]
+    return {"instance_count": len(records), "outdated": ordered,
+            "batches": [ordered[i:i + size] for i in range(0, len(ordered), max(1, size))],
+            "protected": sorted((r["name"] for r in records if r["latest"] is False and r["protected"]), key=name_key),
+            "unknown": sorted((r["name"] for r in records if r["latest"] is None), key=name_key)}
+
+
+# -- health gates and the stop rule -------------------------------------------------
+def verdict(records, names):
+    """The health of the instances ``names`` (a batch): ``{healthy: [...], unhealthy: [...], unknown: [...], why:
+    {name: reason}}``; an instance missing from ``records`` (gone from the list) is unknown."""
+    found = {HEALTHY: [], UNHEALTHY: [], UNKNOWN: [], "why": {}}
+    by_name = {r["name"]: r for r in records}
+    for name in names:
+        record = by_name.get(name)
+        state, why = (record["health"], record["why"]) if record else (UNKNOWN, "not listed")
+        found[state].append(name)
+        if state != HEALTHY:
+            found["why"][name] = why
+    return found
+
+
+def batch_verdict(found):
+    """One word for a batch: ``unknown`` while any instance is unknown, else ``unhealthy`` when any is, else ``healthy``."""
+    if found[UNKNOWN]:
+        return UNKNOWN
+    return UNHEALTHY if found[UNHEALTHY] else HEALTHY
+
+
+def settled(found, timed_out=False):
+    """Whether the health gate of a batch is over: nothing unknown any more, or ``health_timeout`` has passed."""
+    return timed_out or not found[UNKNOWN]
+
+
+def _share(part, whole):
+    return 100.0 * part / whole if whole else 0.0
+
+
+def judge(records, upgraded, limit):
+    """The stop rule after a batch's health gate (``upgraded``: every instance upgraded so far; none: the check before
+    the first batch). Unknown counts as unhealthy. Returns None to go on, or ``{rule, percent, limit, instances,
+    message}`` naming the instances and why."""
+    by_name = {r["name"]: r for r in records}
+    bad = {r["name"]: r["why"] for r in records if r["health"] != HEALTHY}
+    for name in upgraded:
+        if name not in by_name:
+            bad[name] = "not listed"
+    if upgraded:
+        failed = sorted((name for name in upgraded if name in bad), key=name_key)
+        percent = _share(len(failed), len(upgraded))
+        if percent > limit["max_unhealthy_upgraded_percent"]:
+            return _breach("max_unhealthy_upgraded_percent", percent, limit, failed, bad,
+                           "%d of %d upgraded instances" % (len(failed), len(upgraded)))
+    failed = sorted(bad, key=name_key)
+    percent = _share(len(failed), max(len(records), 1))
+    if percent > limit["max_unhealthy_percent"]:
+        return _breach("max_unhealthy_percent", percent, limit, failed, bad,
+                       "%d of %d instances" % (len(failed), len(records)))
+    return None
+
+
+def _breach(rule, percent, limit, names, why, counted):
+    listed = ", ".join("%s (%s)" % (name, why[name]) for name in names[:20])
+    more = " and %d more" % (len(names) - 20) if len(names) > 20 else ""
+    return {"rule": rule, "percent": round(percent, 1), "limit": limit[rule], "instances": names,
+            "message": "%s unhealthy (%.0f%%, more than %s %d): %s%s" % (counted, percent, rule, limit[rule], listed, more)}
+
+
+def remaining(records):
+    """The instances still not on the latest model (what a re-run would upgrade, the protected ones included)."""
+    return sorted((r["name"] for r in records if r["latest"] is False), key=name_key)
+
+
+def batch_record(number, names, started_at, ended_at, found, operation_status=None):
+    """One entry of the ``batches`` result: its number (1-based), instances, times (seconds), health and verdict."""
+    return {"batch": number, "instances": list(names), "started_at": started_at, "ended_at": ended_at,
+            "duration": round(ended_at - started_at, 1) if started_at is not None and ended_at is not None else None,
+            "operation_status": operation_status, "verdict": batch_verdict(found),
+            "health": {key: list(found[key]) for key in (HEALTHY, UNHEALTHY, UNKNOWN)}, "why": dict(found["why"])}
+
+
+def plan_lines(planned, how=None):
+    """The check-mode text: one line per batch naming its instances, then what is left out."""
+    lines = ["batch %d: %s" % (index + 1, ", ".join(batch)) for index, batch in enumerate(planned["batches"])]
+    if not lines:
+        lines.append("nothing to upgrade: every instance is on the latest model")
+    elif how:
+        lines.insert(0, "%d instances not on the latest model, in batches of %s" % (len(planned["outdated"]), how))
+    if planned["protected"]:
+        lines.append("left as they are (protected from scale-set actions): %s" % ", ".join(planned["protected"]))
+    if planned["unknown"]:
+        lines.append("left out (they do not say whether they run the latest model): %s" % ", ".join(planned["unknown"]))
+    return lines
+
+
+def diff(planned, how=None):
+    """Diff-mode text: before, the instances not on the latest model; after, the batches that move them."""
+    before = "".join("%s\n" % name for name in planned["outdated"] + planned["protected"])
+    return {"before_header": "instances not on the latest model", "after_header": "manualupgrade batches",
+            "before": before, "after": "".join("%s\n" % line for line in plan_lines(planned, how))}
+
+
+# -- reads and the call --------------------------------------------------------------
+def instances_request(subscription_id, resource_group, name, api_version=API_VERSION):
+    """(path, query) of the one list that reads every instance: the scale-set VM list with instance views, no
+    ``$select`` (``latestModelApplied``, ``protectionPolicy`` and ``zones`` are outside the instance view)."""
+    return (vmss_path(subscription_id, resource_group, name, "virtualMachines"),
+            {"api-version": api_version, "$expand": "instanceView"})
+
+
+def read_instances(client, subscription_id, resource_group, name, probe, api_version=API_VERSION, deadline=None):
+    """``instance_record`` of every instance, from one list (every page, nothing else)."""
+    path, params = instances_request(subscription_id, resource_group, name, api_version)
+    return [instance_record(vm, probe) for vm in client.pages(path, params=params, deadline=deadline)]
+
+
+def check(client, subscription_id, resource_group, name, params, api_version=API_VERSION, deadline=None):
+    """Everything a plan needs, from one model read and one VM list: ``{upgrade_mode, orchestration_mode, refusal,
+    probe, instances, batch_size, batch_size_from, limits, plan}`` (``instances`` and ``plan`` empty when refused)."""
+    model = _drift.read_model(client, subscription_id, resource_group, name, api_version, deadline) or {}
+    found = {"upgrade_mode": upgrade_mode(model), "orchestration_mode": orchestration_mode(model),
+             "refusal": refusal(model), "probe": health_probe(model), "limits": limits(params, model)}
+    records = [] if found["refusal"] else read_instances(client, subscription_id, resource_group, name, found["probe"],
+                                                         api_version, deadline)
+    size, how = batch_size(params.get("batch_size"), len(records), model)
+    found.update(instances=records, batch_size=size, batch_size_from=how,
+                 plan=plan(records, size, params.get("order") or ORDERS[0]))
+    return found
+
+
+def start_batch(client, subscription_id, resource_group, name, instance_ids, api_version=API_VERSION, deadline=None):
+    """POST ``manualupgrade`` with one batch's instance ids, once (never resent after an ambiguous failure); returns
+    (Operation or None, server time of acceptance)."""
+    response = client.request("POST", vmss_path(subscription_id, resource_group, name, "manualupgrade"),
+                              params={"api-version": api_version}, body={"instanceIds": list(instance_ids)},
+                              expected=(200, 202), starts_operation=True, deadline=deadline)
+    return _lro.operation_from_response(response), parse_time(response.header("Date"))
