@@ -341,22 +341,42 @@ class TokenProvider:
         self._refused = {}
         self._clock = clock
         self._lock = threading.Lock()
+        self._fetched = threading.Condition(self._lock)   # a fetch ended (a token, or an error)
+        self._fetching = set()                            # the scopes a thread is fetching a token for now
 
     def token(self, scope):
+        """The token of ``scope``. One thread fetches at a time per scope, outside the lock: while a token still valid
+        is refreshed ahead of its expiry the other threads keep using it, and only when none is valid do they wait for
+        the one being fetched (a refresh never stalls a batch's requests)."""
         with self._lock:
-            cached = self._tokens.get(scope)
-            if cached and cached[1] - self._clock() > REFRESH_MARGIN:
-                return cached[0]
-            if scope in self._refused:
-                raise self._refused[scope]
-            try:
-                token, expires_on = self._acquire(scope)
-            except AzureAuthError as error:
+            while True:
+                cached = self._tokens.get(scope)
+                left = cached[1] - self._clock() if cached else 0
+                if cached and left > REFRESH_MARGIN:
+                    return cached[0]
+                if scope in self._refused:
+                    raise self._refused[scope]
+                if scope not in self._fetching:
+                    self._fetching.add(scope)
+                    break
+                if cached and left > 0:
+                    return cached[0]
+                self._fetched.wait()
+        try:
+            token, expires_on = self._acquire(scope)
+        except AzureAuthError as error:
+            with self._lock:
                 if error.status in (400, 401):
                     self._refused[scope] = error
-                raise
-            self._tokens[scope] = (token, expires_on)
+            raise
+        else:
+            with self._lock:
+                self._tokens[scope] = (token, expires_on)
             return token
+        finally:
+            with self._lock:
+                self._fetching.discard(scope)
+                self._fetched.notify_all()
 
     def invalidate(self, scope, refused=None):
         """Drop the token of ``scope`` (``refused``: the ``fingerprint`` of the token the service refused).

@@ -4,6 +4,7 @@
 import datetime
 import os
 import stat
+import threading
 import time
 
 import pytest
@@ -234,3 +235,37 @@ def test_tokens_are_refreshed_before_expiry_during_long_waits(emulator, make_cli
     now[0] += 400  # 200 s left: refreshed before it can expire mid-request
     assert client.tokens.token(scope) != first
     assert emulator.issued_tokens_count() == 2
+
+
+class _SlowCredential:
+    """A credential whose second token takes until ``release`` is set (a token endpoint slow to answer a refresh)."""
+
+    def __init__(self):
+        self.calls = 0
+        self.release = threading.Event()
+        self.entered = threading.Event()
+
+    def get_token(self, scope):
+        self.calls += 1
+        if self.calls > 1:
+            self.entered.set()
+            assert self.release.wait(10)
+        return "token-%d" % self.calls, 1000 + 3600 * self.calls
+
+
+def test_a_refresh_ahead_of_expiry_never_stalls_the_threads_that_hold_a_valid_token():
+    now = [1000.0]
+    credential = _SlowCredential()
+    provider = _auth.TokenProvider([("test", credential)], clock=lambda: now[0])
+    assert provider.token("scope") == "token-1"
+    now[0] = 1000 + 3600 - _auth.REFRESH_MARGIN + 10     # inside the refresh margin, still valid
+    refreshed = []
+    refresher = threading.Thread(target=lambda: refreshed.append(provider.token("scope")))
+    refresher.start()
+    assert credential.entered.wait(10)
+    # While one thread fetches the new token (outside the lock), the others keep the valid one at once.
+    began = time.monotonic()
+    assert [provider.token("scope"), provider.token("scope")] == ["token-1"] * 2 and time.monotonic() - began < 1
+    credential.release.set()
+    refresher.join(10)
+    assert refreshed == ["token-2"] and provider.token("scope") == "token-2" and credential.calls == 2
