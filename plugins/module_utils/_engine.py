@@ -226,7 +226,7 @@ class Rollout:
             latest = self.latest
             self.timeline.observe(ctx.elapsed(), _shapes.progress_summary(latest) if latest else None)
             self._observe("poll", latest if _vmss.is_ours(latest, self.started_after) else None)
-            if self._ended():
+            if self.kind.ended(self):
                 return self._judge()
         now = ctx.elapsed()
         self.due = _lro.next_poll(self.due, now, self.params["poll_interval"], hinted)
@@ -237,39 +237,32 @@ class Rollout:
             return ctx.remaining()
         return wait
 
-    def _ended(self):
-        if self.op_status is not None and _lro.is_terminal_status(self.op_status.get("status")):
-            return True
-        latest = self.latest
-        return latest is not None and _vmss.is_ours(latest, self.started_after) and latest["is_terminal"]
-
-    def _watched(self):
+    def watched(self):
         """The upgrade this rollout is about: when it started one, a latest that began before the start is an older
         upgrade (the start failed before the new one showed), whose code and error must not be taken for the outcome."""
         latest = self.latest
         return latest if self.started_after is None or _vmss.is_ours(latest, self.started_after) else None
 
-    def _record_watch(self):
-        self.result.update(rolling_upgrade=self._watched(), timeline=self.timeline.entries, polls=self.timeline.polls,
+    def record_watch(self):
+        """The watch's findings into the result: the upgrade watched, the timeline, the operation, the time."""
+        self.result.update(rolling_upgrade=self.watched(), timeline=self.timeline.entries, polls=self.timeline.polls,
                            operation=_shapes.compute_operation(self.op_status) if self.op_status else None,
                            elapsed=round(self.ctx.elapsed(), 1))
 
     def _judge(self):
-        if self.read_final_operation and self.operation is not None and self.op_status is None and not self.ctx.expired():
-            try:
-                self.op_status = _lro.fetch_operation_status(self.client, self.operation, deadline=self.ctx)[0]
-            except AzureError:
-                pass  # the rolling upgrade status already tells the outcome
-        self._record_watch()
-        if not succeeded(self.latest, self.op_status, self.started_after):
-            raise ModuleFailure(_vmss.failure_message(self._watched(), self.result["operation"]), **self.result)
-        return self._finish(self.result)
+        """The kind judges what it watched: it raises ModuleFailure when it did not end well, else it says when the
+        next start is due (another batch of instances) or None (done)."""
+        following = self.kind.judge(self)
+        if following is None:
+            return self._finish(self.result)
+        self.state = "start"
+        return following
 
     def _timeout(self, cause=None):
         """Apply ``on_timeout``. Only an upgrade this rollout started is cancelled, unless ``cancel_attached``.
         ``cause``: a throttle whose Retry-After reached past the deadline ends the wait early; the message says so."""
         params, result = self.params, self.result
-        self._record_watch()
+        self.record_watch()
         result["timed_out"] = True
         if isinstance(cause, _pacing.AzureThrottledError):
             text = "Stopped waiting for the rolling upgrade of %s after %ss of wait_timeout=%ss: %s; last progress: %s" % (
@@ -323,13 +316,6 @@ class Rollout:
             return {}
         return {"action": self.action, "upgrade_started": self.upgrade_started, "rolling_upgrade": self.shaped,
                 "left_running": self.upgrade_started and (self.shaped is None or _vmss.is_running(self.shaped))}
-
-
-def succeeded(shaped, op_status, started_after):
-    """Whether a finished wait ended well: our upgrade Completed, or (no upgrade seen) the operation Succeeded."""
-    if shaped and _vmss.is_ours(shaped, started_after) and shaped["is_terminal"]:
-        return shaped["running_status"]["code"] == "Completed"
-    return str((op_status or {}).get("status")).lower() == "succeeded"
 
 
 def race_text(name, error, shaped, if_running):

@@ -22,6 +22,7 @@ import time
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift, _engine, _lro, _pacing, _shapes, _validation, _vmss
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
+from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure
 
 # The options that decide what the procedure does, with their rules: one definition for the module
 # vmss_extension_upgrade and the batch step vmss_rollout_batch (documented in both).
@@ -61,6 +62,13 @@ def progress_file_observer(path, deadline):
             pass  # progress display is best effort; it must never break the wait
 
     return write
+
+
+def succeeded(shaped, op_status, started_after):
+    """Whether a finished wait ended well: our upgrade Completed, or (no upgrade seen) the operation Succeeded."""
+    if shaped and _vmss.is_ours(shaped, started_after) and shaped["is_terminal"]:
+        return shaped["running_status"]["code"] == "Completed"
+    return str((op_status or {}).get("status")).lower() == "succeeded"
 
 
 # What a kind's plan found: the latest rolling upgrade (shaped, or None), the action (``_vmss.plan``) and the result
@@ -176,6 +184,30 @@ class RollingUpgradeKind:
         if rollout.operation is not None and not _vmss.is_ours(rollout.latest, rollout.started_after):
             rollout.op_status, hinted = _lro.fetch_operation_status(client, rollout.operation, deadline=poll)
             return hinted
+        return None
+
+    @staticmethod
+    def ended(rollout):
+        """Whether the watch is over: the start's operation is terminal, or our rolling upgrade is."""
+        if rollout.op_status is not None and _lro.is_terminal_status(rollout.op_status.get("status")):
+            return True
+        latest = rollout.latest
+        return latest is not None and _vmss.is_ours(latest, rollout.started_after) and latest["is_terminal"]
+
+    @staticmethod
+    def judge(rollout):
+        """The outcome of an ended watch: None when it ended well; ModuleFailure (Azure's code and message) else.
+        With ``read_final_operation``, the start's operation is read once if no poll read it (the module's
+        ``operation`` result)."""
+        if (rollout.read_final_operation and rollout.operation is not None and rollout.op_status is None
+                and not rollout.ctx.expired()):
+            try:
+                rollout.op_status = _lro.fetch_operation_status(rollout.client, rollout.operation, deadline=rollout.ctx)[0]
+            except AzureError:
+                pass  # the rolling upgrade status already tells the outcome
+        rollout.record_watch()
+        if not succeeded(rollout.latest, rollout.op_status, rollout.started_after):
+            raise ModuleFailure(_vmss.failure_message(rollout.watched(), rollout.result["operation"]), **rollout.result)
         return None
 
     @staticmethod

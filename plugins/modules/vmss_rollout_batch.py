@@ -17,7 +17,7 @@ description:
     and returns one record per inventory host in RV(results). The role P(azure_ops.rollout.vmss_extension_rollout#role) wraps
     it; use the role unless you build your own play.
   - Each scale set goes through exactly the procedure of M(azure_ops.rollout.vmss_extension_upgrade) (same decisions,
-    start-once rule, deadlines, retries and error messages): one state machine per scale set, driven by one scheduler and
+    start-once rule, deadlines, retries and error messages), as one state machine per scale set driven by one scheduler and
     at most 32 HTTP worker threads. They share one client and one token per identity, so a batch of 500 scale sets costs
     the controller one task, not a task per host per progress round.
   - While it waits it prints through Ansible's display, which C(ansible-playbook) shows and AWX / Automation Platform

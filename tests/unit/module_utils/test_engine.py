@@ -33,7 +33,7 @@ def _shaped(code, done, total):
                      "pendingInstanceCount": total - done}}})
 
 
-class ScriptedKind:
+class ScriptedKind(_upgrade.RollingUpgradeKind):
     """Each scale set's upgrade runs ``seconds`` from its start; ``fault`` names scale sets whose upgrade Faults."""
 
     name = "scripted"
