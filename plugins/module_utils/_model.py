@@ -38,6 +38,8 @@ Rules (documented in the module ``vmss_model_rollout``):
   the unhealthy share of the upgraded instances is more than ``max_unhealthy_upgraded_percent``, or the unhealthy share
   of all instances is more than ``max_unhealthy_percent`` (also checked before the first batch). An instance whose
   health is still unknown when ``health_timeout`` has passed counts as unhealthy: a gate that cannot be sure stops.
+  An instance that was already unhealthy when the rollout planned and is still unhealthy after its upgrade counts in
+  the share of all instances, not in the upgraded share (the new model did not break it).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -297,17 +299,23 @@ def _share(part, whole):
     return 100.0 * part / whole if whole else 0.0
 
 
-def judge(records, upgraded, limit):
+def judge(records, upgraded, limit, unhealthy_before=()):
     """The stop rule after a batch's health gate (``upgraded``: every instance upgraded so far; none: the check before
     the first batch). Unknown counts as unhealthy. Returns None to go on, or ``{rule, percent, limit, instances,
-    message}`` naming the instances and why."""
+    message}`` naming the instances and why.
+
+    ``unhealthy_before``: the instances that were not healthy when the rollout planned (``check``). One of them that is
+    still not healthy after its upgrade was not broken by the new model: it does not count in the upgraded share (else
+    upgrading the unhealthy instances first would stop every rollout that has one), but it still counts in the share
+    of all instances.
+    """
     by_name = {r["name"]: r for r in records}
     bad = {r["name"]: r["why"] for r in records if r["health"] != HEALTHY}
     for name in upgraded:
         if name not in by_name:
             bad[name] = "not listed"
     if upgraded:
-        failed = sorted((name for name in upgraded if name in bad), key=name_key)
+        failed = sorted((name for name in upgraded if name in bad and name not in unhealthy_before), key=name_key)
         percent = _share(len(failed), len(upgraded))
         if percent > limit["max_unhealthy_upgraded_percent"]:
             return _breach("max_unhealthy_upgraded_percent", percent, limit, failed, bad,
@@ -375,16 +383,31 @@ def read_instances(client, subscription_id, resource_group, name, probe, api_ver
     return [instance_record(vm, probe) for vm in client.pages(path, params=params, deadline=deadline)]
 
 
+def policy_note(model):
+    """What the upgrade policy means for a model rollout, in one sentence, or None (``Manual``)."""
+    mode = str(upgrade_mode(model) or "").lower()
+    if mode == "rolling":
+        return ("the upgrade policy is Rolling: Azure rolls a model change out itself with a rolling upgrade; instances "
+                "still outdated are ones it has not reached or could not upgrade (see rollingUpgrades/latest)")
+    if mode == "automatic":
+        return ("the upgrade policy is Automatic: Azure updates every instance at once when the model changes; instances "
+                "still outdated are ones it did not update")
+    return None
+
+
 def check(client, subscription_id, resource_group, name, params, api_version=API_VERSION, deadline=None):
     """Everything a plan needs, from one model read and one VM list: ``{upgrade_mode, orchestration_mode, refusal,
-    probe, instances, batch_size, batch_size_from, limits, plan}`` (``instances`` and ``plan`` empty when refused)."""
+    note, probe, instances, unhealthy_before, batch_size, batch_size_from, limits, plan}`` (``instances`` and ``plan``
+    empty when refused)."""
     model = _drift.read_model(client, subscription_id, resource_group, name, api_version, deadline) or {}
     found = {"upgrade_mode": upgrade_mode(model), "orchestration_mode": orchestration_mode(model),
-             "refusal": refusal(model), "probe": health_probe(model), "limits": limits(params, model)}
+             "refusal": refusal(model), "note": policy_note(model), "probe": health_probe(model),
+             "limits": limits(params, model)}
     records = [] if found["refusal"] else read_instances(client, subscription_id, resource_group, name, found["probe"],
                                                          api_version, deadline)
     size, how = batch_size(params.get("batch_size"), len(records), model)
     found.update(instances=records, batch_size=size, batch_size_from=how,
+                 unhealthy_before=sorted((r["name"] for r in records if r["health"] != HEALTHY), key=name_key),
                  plan=plan(records, size, params.get("order") or ORDERS[0]))
     return found
 

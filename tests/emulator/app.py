@@ -234,10 +234,14 @@ class Emulator:  # pylint: disable=too-many-instance-attributes,too-many-public-
                      and (subscription is None or v.sub.lower() == subscription.lower())]
             if len(found) != 1:
                 raise ValueError("%d scale sets match %r" % (len(found), name))
-            refused = found[0].change_model(patch, state.clock.now())
-            if refused:
+            vmss = found[0]
+            refused = vmss.change_model(patch, state.clock.now())
+            if isinstance(refused, tuple):
                 raise ValueError("%s %s: %s" % refused)
-            return found[0].generation
+            if refused == "started":
+                state.compute.operations[vmss.upgrade.op_id.lower()] = {"upgrade": vmss.upgrade, "kind": "start",
+                                                                        "sub": vmss.sub}
+            return vmss.generation
 
     def issued_tokens_count(self, kind=None):
         with self._lock:

@@ -109,6 +109,11 @@ class RollingUpgrade:
         order = [i for i in range(self.capacity) if kind != "extension" or vmss.behind(i, self.targets)]
         if os_image:
             order = [i for i in order if vmss.behind(i, self.targets) and i not in vmss.protected]
+        # The rollout of a model change under a Rolling policy (manual.py): the instances on an older model.
+        self.generation, self.model = vmss.generation, vmss.model_snapshot()
+        if kind == "model":
+            order = [i for i in range(self.capacity)
+                     if vmss.instance(i, start)["generation"] < vmss.generation and i not in vmss.protected]
         self.members = len(order)
         if self.policy.get("prioritizeUnhealthyInstances"):
             order.sort(key=lambda i: (i not in self.unhealthy, i))
@@ -406,9 +411,14 @@ class ScaleSet:
                 for index in moved:
                     if exts.version_key(per_instance[index]) < exts.version_key(target):
                         per_instance[index] = target
+        if images.IMAGE_KEY not in current:
+            return current
+        if upgrade is not None and upgrade.kind == "model" and upgrade.model["image_version"] is not None:
+            for index in upgrade.upgraded(now):
+                current[images.IMAGE_KEY][index] = upgrade.model["image_version"]
         for update in self.manual_upgrades:
             version = update.model.get("image_version")
-            if version is None or images.IMAGE_KEY not in current:
+            if version is None:
                 continue
             for index in update.ends:
                 if update.finished(index, now) and not update.broken(index):
@@ -434,6 +444,8 @@ class ScaleSet:
             done = upgrade.state(now)["done"]
             if any(index in batch for batch in upgrade.batches[:done]):
                 base = dict(base, health=manual.UNHEALTHY if index in upgrade.failing else manual.HEALTHY)
+            if upgrade.kind == "model" and index in upgrade.upgraded(now):
+                base = dict(base, generation=upgrade.generation, model=upgrade.model)
         return manual.instance_state(base, self.manual_upgrades if updates is None else updates, index, now)
 
     def model_snapshot(self):
@@ -446,7 +458,8 @@ class ScaleSet:
         return {"sku": self.sku, "image_version": version}
 
     def change_model(self, patch, now):
-        """Apply a PUT/PATCH body of the scale set; returns (status, code, message) of a refusal, or None.
+        """Apply a PUT/PATCH body of the scale set; returns (status, code, message) of a refusal, ``"started"`` when
+        a Rolling policy's own rolling upgrade started, or None.
 
         A different ``sku.name``, image version (``imageReference.version``, or a gallery ``imageReference.id``'s
         ``/versions/<v>``) or any other VM profile setting is a model change: a new generation, every instance
@@ -478,6 +491,12 @@ class ScaleSet:
             if self.mode.lower() == "automatic":
                 every = [i for i in range(self.capacity) if i not in self.protected]
                 self.manual_upgrades.append(manual.ManualUpgrade(self, now, every, automatic=True))
+            elif self.mode.lower() == "rolling" and (self.upgrade is None or not self.upgrade.running(now)):
+                # Azure rolls the change out itself (a rolling upgrade nobody POSTed); one already running is left
+                # to finish and the change waits [UNVERIFIED].
+                self.settle(now)
+                self.upgrade = RollingUpgrade(self, now, "model")
+                return "started"
         return None
 
     def _change_sku(self, name):
@@ -834,8 +853,10 @@ class Compute:
         """PUT/PATCH of the scale set: a model change (manual.py); answered 200 with the scale set as it is now
         [UNVERIFIED: Azure also announces the update as an operation]."""
         refused = vmss.change_model(ctx.json(), self.clock.now())
-        if refused:
+        if isinstance(refused, tuple):
             return arm_error(*refused)
+        if refused == "started":
+            self.operations[vmss.upgrade.op_id.lower()] = {"upgrade": vmss.upgrade, "kind": "start", "sub": vmss.sub}
         return json_response(200, vmss.render())
 
     def _cancel(self, ctx, vmss):

@@ -166,3 +166,19 @@ def test_control_changes_the_model(model, client):
 def test_manualupgrade_is_an_update_request():
     assert throttling.bucket_category("POST", _path("vmss-manual", "/manualupgrade").split("?")[0])[0] == "Update"
     assert throttling.bucket_category("PATCH", _path("vmss-manual").split("?")[0])[0] == "Update"
+
+
+def test_rolling_policy_rolls_a_model_change_out_itself(model, client):
+    changed = client.request("PATCH", _path("vmss-rolling-model"), json={"sku": {"name": "Standard_D4s_v3"}})
+    assert changed.status_code == 200
+    latest = client.get(_path("vmss-rolling-model", "/rollingUpgrades/latest")).json()["properties"]
+    assert latest["runningStatus"]["code"] == "RollingForward"
+    assert latest["progress"]["inProgressInstanceCount"] == 3 and latest["progress"]["pendingInstanceCount"] == 7
+    model.advance(301)
+    assert _latest(client, "vmss-rolling-model") == [True] * 3 + [False] * 7
+    model.advance(900)
+    latest = client.get(_path("vmss-rolling-model", "/rollingUpgrades/latest")).json()["properties"]
+    assert latest["runningStatus"]["code"] == "Completed" and latest["progress"]["successfulInstanceCount"] == 10
+    vms = _vms(client, "vmss-rolling-model")
+    assert [vm["properties"]["latestModelApplied"] for vm in vms] == [True] * 10
+    assert {vm["sku"]["name"] for vm in vms} == {"Standard_D4s_v3"}

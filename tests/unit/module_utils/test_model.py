@@ -179,6 +179,15 @@ def test_judge_upgraded_share():
                                  "2 (HealthState/unhealthy)")
 
 
+def test_judge_does_not_blame_the_new_model_for_instances_unhealthy_before():
+    records = _records(*[_vm(i, health="unhealthy" if i in (0, 5) else "healthy") for i in range(10)])
+    assert _model.judge(records, ["0", "1"], LIMITS, unhealthy_before=["0"]) is None          # 0 was broken before
+    breach = _model.judge(records, ["0", "1", "5"], LIMITS, unhealthy_before=["0"])           # 5 broke: 1 of 3
+    assert breach["instances"] == ["5"] and breach["percent"] == 33.3
+    assert _model.judge(records, ["0", "1"], dict(LIMITS, max_unhealthy_percent=10),
+                        unhealthy_before=["0"])["rule"] == "max_unhealthy_percent"            # still counted among all
+
+
 def test_judge_all_instances_share_and_unknown_counts_as_unhealthy():
     records = _records(*[_vm(i, health="initializing" if i in (7, 8, 9) else "healthy") for i in range(10)])
     breach = _model.judge(records, [], LIMITS)                                          # before the first batch
@@ -210,7 +219,8 @@ def test_check_reads_the_model_and_one_vm_list(model, make_client):
         ("GET", "vmss-manual"), ("GET", "virtualMachines")]
     listed = api_requests(model)[1]
     assert listed["query"].get("$expand") == ["instanceView"] and "$select" not in listed["query"]
-    assert found["upgrade_mode"] == "Manual" and found["probe"] and found["refusal"] is None
+    assert found["upgrade_mode"] == "Manual" and found["probe"] and found["refusal"] is None and found["note"] is None
+    assert found["unhealthy_before"] == []
     assert found["batch_size"] == 2 and found["batch_size_from"] == "20% of 10 instances (the default)"
     assert found["plan"]["batches"] == [["0", "1"], ["2", "3"], ["4", "5"], ["6", "7"], ["8", "9"]]
     assert {r["zone"] for r in found["instances"]} == {"1", "2", "3"}
@@ -218,6 +228,7 @@ def test_check_reads_the_model_and_one_vm_list(model, make_client):
 
 def test_check_takes_the_rolling_policy(model, make_client):  # pylint: disable=unused-argument
     found = _check(make_client(), "vmss-rolling-model")
+    assert found["note"].startswith("the upgrade policy is Rolling")
     assert found["batch_size"] == 3 and found["limits"] == {"max_unhealthy_percent": 10, "max_unhealthy_upgraded_percent": 5}
     assert found["plan"]["batches"] == [["0", "1", "2"], ["3"]]
 
@@ -235,6 +246,7 @@ def test_batches_with_health_gates_stop_on_unhealthy_upgraded(model, make_client
     assert planned["batches"] == [["7", "0"], ["1", "2"], ["3", "4"], ["5", "6"], ["8"]]     # unhealthy 7 first
     assert planned["protected"] == ["9"]
     assert _model.judge(found["instances"], [], found["limits"]) is None                    # 1 of 10 unhealthy
+    assert found["unhealthy_before"] == ["7"]
     upgraded = []
     for batch in planned["batches"]:
         operation, _accepted = _model.start_batch(client, SUB, RG, "vmss-manual-sick", batch)
@@ -242,7 +254,7 @@ def test_batches_with_health_gates_stop_on_unhealthy_upgraded(model, make_client
         upgraded += batch
         records = _model.read_instances(client, SUB, RG, "vmss-manual-sick", True)
         assert _model.settled(_model.verdict(records, batch))
-        breach = _model.judge(records, upgraded, found["limits"])
+        breach = _model.judge(records, upgraded, found["limits"], found["unhealthy_before"])
         if breach:
             break
     assert upgraded == ["7", "0", "1", "2"]
@@ -269,12 +281,18 @@ def test_without_a_probe_health_is_provisioning_and_power(model, make_client):
     found = _check(client, "vmss-manual-noprobe")
     assert not found["probe"] and found["plan"]["outdated"][0] == "5"           # deallocated: unhealthy, first
     assert {r["name"]: r["why"] for r in found["instances"]}["5"] == "VM deallocated"
+    first = found["plan"]["batches"][0]
+    operation, _accepted = _model.start_batch(client, SUB, RG, "vmss-manual-noprobe", first)
+    assert first == ["5", "0"] and _wait(client, model, operation, 61) == "Succeeded"
+    records = _model.read_instances(client, SUB, RG, "vmss-manual-noprobe", False)
+    assert _model.verdict(records, first)["unhealthy"] == ["5"]                 # still deallocated, now on the model
+    assert _model.judge(records, first, LIMITS, found["unhealthy_before"]) is None
     operation, _accepted = _model.start_batch(client, SUB, RG, "vmss-manual-noprobe", ["2", "3"])
     assert _wait(client, model, operation, 61) == "Failed"
     records = _model.read_instances(client, SUB, RG, "vmss-manual-noprobe", False)
     found = _model.verdict(records, ["2", "3"])
     assert found["healthy"] == ["2"] and found["unhealthy"] == ["3"] and found["why"]["3"] == "provisioning failed"
-    assert _model.remaining(records) == ["0", "1", "3", "4", "5"]
+    assert _model.remaining(records) == ["1", "3", "4"]
 
 
 def test_a_model_change_during_a_rollout_makes_upgraded_instances_outdated_again(model, make_client):
