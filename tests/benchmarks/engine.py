@@ -32,7 +32,7 @@ import _common as C  # noqa: E402  pylint: disable=wrong-import-position
 
 C.ensure_collection_link()
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _fleet, _upgrade  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _fleet  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient  # noqa: E402  pylint: disable=wrong-import-position
 from tests.emulator.scenarios import fleet  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -104,7 +104,7 @@ def run(size, subscriptions, upgrade_s, throttling, out):
         params.update(wait_timeout=int(upgrade_s * 20), skip_if_completed_within=0)
         targets = [{"host": vmss["name"], "name": vmss["name"], "resource_group": vmss["resource_group"],
                     "subscription_id": vmss.get("subscription", subs[0]), "ring": "all"} for vmss in scenario["scale_sets"]]
-        jobs = [_fleet.Job(target, params, client, kind=_upgrade.EXTENSION) for target in targets]
+        jobs = [_fleet.Job(target, params, client) for target in targets]   # the extension kind
         lines = []
         rss_before = _status("VmRSS")
         cpu0, began = time.process_time(), time.monotonic()
