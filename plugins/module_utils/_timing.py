@@ -3,9 +3,15 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Time, deadlines and retry decisions: small pure pieces, no I/O.
 
-Everything that waits takes a clock (``monotonic()`` and ``sleep()``), so tests
-can drive deadlines without sleeping and the same rules serve the retry loop
-and the operation poller.
+Everything that waits takes a clock, so tests drive deadlines without sleeping and the same rules serve the retry
+loop, the pacer and the scheduler. The Clock protocol, which ``SystemClock`` implements and every test clock follows:
+
+* ``monotonic()``: seconds, only ever growing (deadlines, schedules, token buckets);
+* ``wall()``: seconds since the epoch (the times a record shows);
+* ``sleep(seconds)``: wait that long (the scheduler sleeps only when no worker is at work, so a test clock that
+  jumps when slept runs a rollout of any length in no time: tests/helpers.py ``RecordingClock``);
+* optionally ``wait(condition, seconds)``: wait on a held ``threading.Condition`` at most that long (the pacer's
+  waits, so a waiter ahead that leaves wakes the next at once; without it the pacer sleeps).
 """
 
 from __future__ import absolute_import, division, print_function
