@@ -20,8 +20,9 @@ decides, as pure functions over what two reads return, and those reads and the o
 Rules (documented in the module ``vmss_model_rollout``):
 
 * the plan is always "the instances not on the latest model", so a re-run after a stop, a timeout or a lost
-  controller continues where the last one ended. Instances protected from scale-set actions are left out (Azure does
-  not upgrade them: Microsoft Learn, "Instance Protection for Azure Virtual Machine Scale Set instances") and listed;
+  controller continues where the last one ended; instances being updated (a batch a lost controller started) are
+  waited for, never sent again. Instances protected from scale-set actions are left out (Azure does not upgrade them:
+  Microsoft Learn, "Instance Protection for Azure Virtual Machine Scale Set instances") and listed;
 * a **Flexible** scale set is refused before any change: Azure documents ``manualupgrade`` with VM names for it, but
   its VMs (VirtualMachines_List) carry no ``latestModelApplied``, so nothing says which of them are outdated;
 * batch size: a count, or ``N%`` of the scale set's instances rounded up (at least 1); by default the rolling policy's
@@ -184,7 +185,7 @@ def instance_health(vm, probe):
     view = props.get("instanceView")
     if not isinstance(view, dict):
         return UNKNOWN, "no instance view"
-    provisioning = (_statuses(view, "provisioningstate") or [str(props.get("provisioningState") or "").lower()])[0]
+    provisioning = _provisioning(props)
     if provisioning == "failed":
         return UNHEALTHY, "provisioning failed"
     if provisioning != "succeeded":
@@ -209,9 +210,14 @@ def _fault_domain(view):
     return int(value) if isinstance(value, int) else None
 
 
+def _provisioning(props):
+    """The lowered provisioning state of a listed VM: its instance view's status, else ``properties.provisioningState``."""
+    return (_statuses(props.get("instanceView"), "provisioningstate") or [str(props.get("provisioningState") or "").lower()])[0]
+
+
 def instance_record(vm, probe):
-    """One listed VM as ``{name, latest, protected, zone, fault_domain, health, why}``; ``latest`` is None when the VM
-    does not say (``latestModelApplied`` absent)."""
+    """One listed VM as ``{name, latest, protected, zone, fault_domain, provisioning, health, why}``; ``latest`` is
+    None when the VM does not say (``latestModelApplied`` absent)."""
     props = vm.get("properties") or {}
     latest = props.get("latestModelApplied")
     health, why = instance_health(vm, probe)
@@ -219,7 +225,7 @@ def instance_record(vm, probe):
     return {"name": _drift.instance_name(vm), "latest": latest if isinstance(latest, bool) else None,
             "protected": bool((props.get("protectionPolicy") or {}).get("protectFromScaleSetActions")),
             "zone": str(zones[0]) if zones else None, "fault_domain": _fault_domain(props.get("instanceView")),
-            "health": health, "why": why}
+            "provisioning": _provisioning(props), "health": health, "why": why}
 
 
 def name_key(name):
@@ -254,16 +260,20 @@ def order_instances(records, order="unhealthy_first"):
 
 
 def plan(records, size, order="unhealthy_first"):
-    """What a rollout would do now: ``{instance_count, outdated, batches, protected, unknown}``.
+    """What a rollout would do now: ``{instance_count, outdated, batches, in_flight, protected, unknown}``.
 
-    ``outdated``: instances not on the latest model (names, upgrade order); ``batches``: the lists of names each
-    manualupgrade gets; ``protected``: outdated instances protected from scale-set actions (left as they are);
-    ``unknown``: instances that do not say whether they are on the latest model (left out, listed).
+    ``outdated``: instances not on the latest model that a batch moves (names, upgrade order); ``batches``: the lists
+    of names each manualupgrade gets; ``in_flight``: outdated instances being updated now (a batch an earlier run
+    started and did not see to its end: wait for them, never send them again); ``protected``: outdated instances
+    protected from scale-set actions (left as they are); ``unknown``: instances that do not say whether they are on
+    the latest model (left out, listed).
     """
-    movable = [r for r in records if r["latest"] is False and not r["protected"]]
+    outdated = [r for r in records if r["latest"] is False and not r["protected"]]
+    movable = [r for r in outdated if r["provisioning"] not in _TRANSIENT]
     ordered = [r["name"] for r in order_instances(movable, order)]
     return {"instance_count": len(records), "outdated": ordered,
             "batches": [ordered[i:i + size] for i in range(0, len(ordered), max(1, size))],
+            "in_flight": sorted((r["name"] for r in outdated if r["provisioning"] in _TRANSIENT), key=name_key),
             "protected": sorted((r["name"] for r in records if r["latest"] is False and r["protected"]), key=name_key),
             "unknown": sorted((r["name"] for r in records if r["latest"] is None), key=name_key)}
 
@@ -351,10 +361,12 @@ def batch_record(number, names, started_at, ended_at, found, operation_status=No
 def plan_lines(planned, how=None):
     """The check-mode text: one line per batch naming its instances, then what is left out."""
     lines = ["batch %d: %s" % (index + 1, ", ".join(batch)) for index, batch in enumerate(planned["batches"])]
-    if not lines:
+    if not lines and not planned["in_flight"]:
         lines.append("nothing to upgrade: every instance is on the latest model")
-    elif how:
+    elif lines and how:
         lines.insert(0, "%d instances not on the latest model, in batches of %s" % (len(planned["outdated"]), how))
+    if planned["in_flight"]:
+        lines.append("being updated now (waited for, not sent again): %s" % ", ".join(planned["in_flight"]))
     if planned["protected"]:
         lines.append("left as they are (protected from scale-set actions): %s" % ", ".join(planned["protected"]))
     if planned["unknown"]:
@@ -364,7 +376,7 @@ def plan_lines(planned, how=None):
 
 def diff(planned, how=None):
     """Diff-mode text: before, the instances not on the latest model; after, the batches that move them."""
-    before = "".join("%s\n" % name for name in planned["outdated"] + planned["protected"])
+    before = "".join("%s\n" % name for name in planned["outdated"] + planned["in_flight"] + planned["protected"])
     return {"before_header": "instances not on the latest model", "after_header": "manualupgrade batches",
             "before": before, "after": "".join("%s\n" % line for line in plan_lines(planned, how))}
 

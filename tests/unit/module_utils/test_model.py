@@ -112,7 +112,7 @@ def test_instance_health(vm, probe, expected):
 def test_instance_record():
     record = _model.instance_record(_vm(4, latest=True, protected=True, zone="2", fault_domain=1), True)
     assert record == {"name": "4", "latest": True, "protected": True, "zone": "2", "fault_domain": 1,
-                      "health": "healthy", "why": "HealthState/healthy"}
+                      "provisioning": "succeeded", "health": "healthy", "why": "HealthState/healthy"}
     vm = _vm(5)
     del vm["properties"]["latestModelApplied"]
     assert _model.instance_record(vm, True)["latest"] is None
@@ -137,17 +137,17 @@ def test_plan_batches_the_outdated_and_leaves_protected_and_unknown_out():
     unknown = _vm(6)
     del unknown["properties"]["latestModelApplied"]
     records = _records(_vm(0), _vm(1, latest=True), _vm(2), _vm(3, protected=True), _vm(4, health="unhealthy"), _vm(5),
-                       unknown)
+                       unknown, _vm(7, provisioning="updating"))
     planned = _model.plan(records, 2)
-    assert planned == {"instance_count": 7, "outdated": ["4", "0", "2", "5"], "batches": [["4", "0"], ["2", "5"]],
-                       "protected": ["3"], "unknown": ["6"]}
+    assert planned == {"instance_count": 8, "outdated": ["4", "0", "2", "5"], "batches": [["4", "0"], ["2", "5"]],
+                       "in_flight": ["7"], "protected": ["3"], "unknown": ["6"]}
     assert _model.plan(_records(_vm(0, latest=True)), 2)["batches"] == []
-    assert _model.remaining(records) == ["0", "2", "3", "4", "5"]
+    assert _model.remaining(records) == ["0", "2", "3", "4", "5", "7"]
 
 
 def test_plan_text_and_diff():
-    planned = {"instance_count": 5, "outdated": ["0", "1", "2"], "batches": [["0", "1"], ["2"]], "protected": ["3"],
-               "unknown": []}
+    planned = {"instance_count": 5, "outdated": ["0", "1", "2"], "batches": [["0", "1"], ["2"]], "in_flight": [],
+               "protected": ["3"], "unknown": []}
     assert _model.plan_lines(planned, "20% of 5 instances (the default)") == [
         "3 instances not on the latest model, in batches of 20% of 5 instances (the default)",
         "batch 1: 0, 1", "batch 2: 2", "left as they are (protected from scale-set actions): 3"]
@@ -155,6 +155,7 @@ def test_plan_text_and_diff():
     assert diff["before"] == "0\n1\n2\n3\n" and "batch 2: 2\n" in diff["after"]
     empty = dict(planned, outdated=[], batches=[], protected=[])
     assert _model.plan_lines(empty) == ["nothing to upgrade: every instance is on the latest model"]
+    assert _model.plan_lines(dict(empty, in_flight=["4"])) == ["being updated now (waited for, not sent again): 4"]
 
 
 # -- gates and the stop rule ----------------------------------------------------------------
@@ -310,3 +311,15 @@ def test_check_mode_text(model, make_client):  # pylint: disable=unused-argument
     assert _model.plan_lines(found["plan"], found["batch_size_from"]) == [
         "9 instances not on the latest model, in batches of batch_size 4", "batch 1: 7, 0, 1, 2", "batch 2: 3, 4, 5, 6",
         "batch 3: 8", "left as they are (protected from scale-set actions): 9"]
+
+
+def test_a_rerun_after_a_lost_controller_waits_for_the_batch_in_flight(model, make_client):
+    client = make_client()
+    _model.start_batch(client, SUB, RG, "vmss-manual", ["0", "1"])      # the controller is gone after this
+    model.advance(30)
+    planned = _check(client, "vmss-manual")["plan"]
+    assert planned["in_flight"] == ["0", "1"] and "0" not in planned["outdated"]
+    assert [b for batch in planned["batches"] for b in batch] == planned["outdated"] and len(planned["outdated"]) == 8
+    model.advance(100)
+    planned = _check(client, "vmss-manual")["plan"]
+    assert planned["in_flight"] == [] and len(planned["outdated"]) == 8
