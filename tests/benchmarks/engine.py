@@ -142,7 +142,7 @@ def summary(figures):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--size", type=int, default=5000)
     parser.add_argument("--subscriptions", type=int, default=10)
     parser.add_argument("--upgrade", type=float, default=60.0, help="seconds of real time each upgrade lasts")
