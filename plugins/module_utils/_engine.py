@@ -159,14 +159,12 @@ class Rollout:
         plan = self.kind.plan(self, self.ctx)
         self.latest, self.planned_at = plan.latest, plan.server_time
         action = plan.action
-        self.result = dict({
-            "changed": action == "start", "upgrade_started": False, "action": action, "operation": None,
-            "operation_url": self.operation.status_url if self.operation else None,
-            "rolling_upgrade": plan.latest, "elapsed": 0.0, "timeline": [], "polls": 0, "timed_out": False,
-            "cancelled": False, "left_running": False, "start_refused": None}, **plan.details)
+        self.result = dict(self.kind.base_result(self, plan), changed=action == "start", upgrade_started=False,
+                           action=action, elapsed=0.0, timeline=[], polls=0, timed_out=False, cancelled=False,
+                           left_running=False, **plan.details)
         self._observe("planned", action)
         if action == "refuse":
-            raise ModuleFailure(_vmss.refusal_message(plan.latest, params["name"]), **self.result)
+            raise ModuleFailure(self.kind.refusal(self, plan), **self.result)
         if self.check_mode or action in ("skip", "current") or (action == "attach" and not params["wait"]):
             return self._finish(self.result)
         if action == "attach":
@@ -244,10 +242,11 @@ class Rollout:
         return latest if self.started_after is None or _vmss.is_ours(latest, self.started_after) else None
 
     def record_watch(self):
-        """The watch's findings into the result: the upgrade watched, the timeline, the operation, the time."""
-        self.result.update(rolling_upgrade=self.watched(), timeline=self.timeline.entries, polls=self.timeline.polls,
-                           operation=_shapes.compute_operation(self.op_status) if self.op_status else None,
-                           elapsed=round(self.ctx.elapsed(), 1))
+        """The watch's findings into the result: the timeline, the time, and what the kind keeps (the upgrade watched,
+        the operation)."""
+        self.result.update(timeline=self.timeline.entries if self.timeline else [],
+                           polls=self.timeline.polls if self.timeline else 0, elapsed=round(self.ctx.elapsed(), 1))
+        self.kind.record(self)
 
     def _judge(self):
         """The kind judges what it watched: it raises ModuleFailure when it did not end well, else it says when the
@@ -264,13 +263,14 @@ class Rollout:
         params, result = self.params, self.result
         self.record_watch()
         result["timed_out"] = True
+        what, progress = self.kind.noun, self.kind.progress_text(self)
         if isinstance(cause, _pacing.AzureThrottledError):
-            text = "Stopped waiting for the rolling upgrade of %s after %ss of wait_timeout=%ss: %s; last progress: %s" % (
-                params["name"], result["elapsed"], params["wait_timeout"], cause, _vmss.progress_text(result["rolling_upgrade"]))
+            text = "Stopped waiting for the %s of %s after %ss of wait_timeout=%ss: %s; last progress: %s" % (
+                what, params["name"], result["elapsed"], params["wait_timeout"], cause, progress)
         else:
-            text = "Timed out after %ss waiting for the rolling upgrade of %s; last progress: %s" % (
-                params["wait_timeout"], params["name"], _vmss.progress_text(result["rolling_upgrade"]))
-        still_running = result["rolling_upgrade"] is None or _vmss.is_running(result["rolling_upgrade"])
+            text = "Timed out after %ss waiting for the %s of %s; last progress: %s" % (
+                params["wait_timeout"], what, params["name"], progress)
+        still_running = self.kind.still_running(self)
         if params["on_timeout"] == "leave":
             result["left_running"] = still_running
             self.warn(text + ". It goes on in Azure (on_timeout=leave).")

@@ -82,6 +82,33 @@ class RollingUpgradeKind:
 
     name = None
     start_action = None
+    noun = "rolling upgrade"
+
+    @staticmethod
+    def base_result(rollout, plan):
+        """The result keys of a rolling upgrade, before anything is started."""
+        return {"operation": None, "operation_url": rollout.operation.status_url if rollout.operation else None,
+                "rolling_upgrade": plan.latest, "start_refused": None}
+
+    @staticmethod
+    def refusal(rollout, plan):
+        return _vmss.refusal_message(plan.latest, rollout.params["name"])
+
+    @staticmethod
+    def record(rollout):
+        """The watch's findings (``Rollout.record_watch``): the upgrade watched and the start's operation."""
+        rollout.result.update(rolling_upgrade=rollout.watched(),
+                              operation=_shapes.compute_operation(rollout.op_status) if rollout.op_status else None)
+
+    @staticmethod
+    def progress_text(rollout):
+        return _vmss.progress_text(rollout.result["rolling_upgrade"])
+
+    @staticmethod
+    def still_running(rollout):
+        """Whether the upgrade goes on in Azure when the rollout stops watching (unknown counts as running)."""
+        shaped = rollout.result["rolling_upgrade"]
+        return shaped is None or _vmss.is_running(shaped)
 
     def outdated(self, rollout, ctx):
         """``(outdated: bool, result keys, diff or None)``: whether any instance would change."""
