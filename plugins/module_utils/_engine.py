@@ -254,6 +254,10 @@ class Rollout:
         following = self.kind.judge(self)
         if following is None:
             return self._finish(self.result)
+        if following >= self.ctx.remaining():
+            # The next start would come after the deadline: nothing more is started (on_timeout decides).
+            self.state = "timeout"
+            return self.ctx.remaining()
         self.state = "start"
         return following
 

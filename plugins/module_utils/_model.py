@@ -51,6 +51,9 @@ import math
 import re
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift, _lro, _validation
+from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure
+from ansible_collections.azure_ops.rollout.plugins.module_utils._pacing import elastic
+from ansible_collections.azure_ops.rollout.plugins.module_utils._upgrade import Plan
 from ansible_collections.azure_ops.rollout.plugins.module_utils._vmss import (API_VERSION, FLEXIBLE, orchestration_mode,
                                                                               parse_time, vmss_path)
 
@@ -431,3 +434,175 @@ def start_batch(client, subscription_id, resource_group, name, instance_ids, api
                               params={"api-version": api_version}, body={"instanceIds": list(instance_ids)},
                               expected=(200, 202), starts_operation=True, deadline=deadline)
     return _lro.operation_from_response(response), parse_time(response.header("Date"))
+
+
+# -- the kind of the engine (_engine.Rollout): plan, a batch at a time, health gate, judge ---------------------------
+class Batch:
+    """The batch in flight: its number, instances, whether it was sent (False: a lost controller's batch, waited for),
+    when it began and when its health gate began (clock seconds), and the health found at the last read."""
+
+    def __init__(self, number, names, sent, began):
+        self.number, self.names, self.sent, self.began = number, list(names), sent, began
+        self.health_began = None
+        self.found = None
+
+
+class ModelKind:
+    """A model rollout as a kind of ``_engine.Rollout``: the plan is ``check``; each start sends one batch's
+    ``manualupgrade`` (a batch an earlier run left in flight is waited for first, never sent again); each poll reads
+    the operation until it ends, then the instance list until the batch's health is settled or ``health_timeout``
+    passed; the judge applies the stop rule, then the next batch starts after ``pause_between_batches``."""
+
+    name = "model"
+    noun = "model rollout"
+
+    # -- plan -------------------------------------------------------------------------------------------
+    def plan(self, rollout, ctx):
+        found = check(rollout.client, *rollout.where, params=rollout.params, api_version=rollout.params["api_version"],
+                      deadline=ctx)
+        planned = found["plan"]
+        # An instance an earlier run's batch is updating is unknown now, not "unhealthy before": judged once waited for.
+        found["unhealthy_before"] = [name for name in found["unhealthy_before"] if name not in planned["in_flight"]]
+        rollout.model = {"found": found, "queue": list(planned["batches"]), "number": 0, "upgraded": [],
+                         "records": found["instances"], "batch": None, "breach": None}
+        if found["refusal"]:
+            action = "refuse"
+        elif not planned["batches"] and not planned["in_flight"]:
+            action = "current"
+        else:
+            # Before the first batch; instances an earlier run's batch is updating are judged once waited for.
+            settled_records = [r for r in found["instances"] if r["name"] not in planned["in_flight"]]
+            rollout.model["breach"] = judge(settled_records, [], found["limits"], found["unhealthy_before"])
+            action = "refuse" if rollout.model["breach"] else "start"
+        details = {
+            "orchestration_mode": found["orchestration_mode"], "upgrade_mode": found["upgrade_mode"], "note": found["note"],
+            "instance_count": planned["instance_count"], "batch_size": found["batch_size"] if planned["instance_count"] else None,
+            "limits": found["limits"], "plan": plan_lines(planned, found["batch_size_from"]),
+            "upgraded_instances": [], "remaining_instances": remaining(found["instances"]),
+            "in_flight_instances": planned["in_flight"], "protected_instances": planned["protected"],
+            "unknown_instances": planned["unknown"], "batches": []}
+        if action == "start" and rollout.diff_mode:
+            details["diff"] = diff(planned, found["batch_size_from"])
+        return Plan(None, action, details, None)
+
+    @staticmethod
+    def base_result(rollout, plan):
+        return {}
+
+    @staticmethod
+    def refusal(rollout, plan):
+        state, name = rollout.model, rollout.params["name"]
+        if state["found"]["refusal"]:
+            refused = state["found"]["refusal"]
+            return "Refused the model rollout of %s: %s: %s." % (name, refused["code"], refused["message"])
+        return ("Refused the model rollout of %s before its first batch: %s. Nothing was changed; bring those instances "
+                "back to health (or raise the limit) and run again." % (name, state["breach"]["message"]))
+
+    # -- start ------------------------------------------------------------------------------------------
+    def start(self, rollout, ctx):
+        state, clock = rollout.model, rollout.client.clock
+        rollout.op_status = None
+        state["number"] += 1
+        in_flight = state["found"]["plan"]["in_flight"]
+        if state["number"] == 1 and in_flight:
+            state["batch"] = Batch(1, in_flight, False, clock.monotonic())
+            rollout.warn("Instances %s of %s were being updated when this run began (a batch an earlier run started): "
+                         "waiting for them, not sending them again." % (", ".join(in_flight), rollout.params["name"]))
+            return None, None
+        names = state["queue"].pop(0)
+        state["batch"] = Batch(state["number"], names, True, clock.monotonic())
+        operation, _accepted = start_batch(rollout.client, *rollout.where, instance_ids=names,
+                                           api_version=rollout.params["api_version"], deadline=ctx)
+        rollout.phase = "batch %d" % state["number"]
+        return operation, None
+
+    @staticmethod
+    def raced(rollout, ctx, error):
+        return None   # manualupgrade has no race to attach to: its refusal is the failure
+
+    # -- watch ------------------------------------------------------------------------------------------
+    @staticmethod
+    def _operation_pending(rollout):
+        return rollout.operation is not None and not _lro.is_terminal_status((rollout.op_status or {}).get("status"))
+
+    def poll_request(self, rollout):
+        if self._operation_pending(rollout):
+            return "GET", rollout.operation.status_url
+        path, query = instances_request(*rollout.where, api_version=rollout.params["api_version"])
+        return "GET", rollout.client.url(path) + "?" + "&".join("%s=%s" % item for item in sorted(query.items()))
+
+    def progress(self, rollout, ctx):
+        """One poll: the batch's operation while it runs, then the instance list for the health gate."""
+        state, poll = rollout.model, elastic(ctx)
+        batch = state["batch"]
+        if self._operation_pending(rollout):
+            rollout.op_status, hinted = _lro.fetch_operation_status(rollout.client, rollout.operation, deadline=poll)
+            if self._operation_pending(rollout):
+                return hinted
+        if batch.health_began is None:
+            batch.health_began = rollout.client.clock.monotonic()
+        state["records"] = read_instances(rollout.client, *rollout.where, probe=state["found"]["probe"],
+                                          api_version=rollout.params["api_version"], deadline=poll)
+        batch.found = verdict(state["records"], batch.names)
+        rollout.phase = "batch %d: %s" % (batch.number, batch_verdict(batch.found))
+        return None
+
+    @staticmethod
+    def ended(rollout):
+        batch = rollout.model["batch"]
+        if batch is None or batch.found is None:
+            return False
+        timed_out = rollout.client.clock.monotonic() - batch.health_began >= rollout.params["health_timeout"]
+        return settled(batch.found, timed_out)
+
+    def judge(self, rollout):
+        """The batch's record, then the stop rule; the seconds to the next batch, or None when none is left."""
+        state, result, clock = rollout.model, rollout.result, rollout.client.clock
+        batch = state["batch"]
+        state["upgraded"].extend(batch.names)
+        result["batches"].append(batch_record(batch.number, batch.names, round(batch.began - rollout.began, 1),
+                                              round(clock.monotonic() - rollout.began, 1), batch.found,
+                                              (rollout.op_status or {}).get("status")))
+        state["batch"] = None
+        self.record(rollout)
+        breach = judge(state["records"], state["upgraded"], state["found"]["limits"], state["found"]["unhealthy_before"])
+        if breach:
+            raise ModuleFailure(
+                "Stopped the model rollout of %s after batch %d: %s. The %d instances not upgraded were left as they "
+                "are: %s." % (rollout.params["name"], batch.number, breach["message"],
+                              len(result["remaining_instances"]), ", ".join(result["remaining_instances"]) or "none"),
+                **dict(result, stopped_by=breach))
+        if not state["queue"]:
+            return None
+        return float(rollout.params.get("pause_between_batches") or 0)
+
+    @staticmethod
+    def record(rollout):
+        state, result = rollout.model, rollout.result
+        result.update(upgraded_instances=sorted(set(state["upgraded"]), key=name_key),
+                      remaining_instances=remaining(state["records"]), changed=bool(state["upgraded"]))
+
+    @staticmethod
+    def progress_text(rollout):
+        state = rollout.model
+        batch = state["batch"]
+        now = ("batch %d (%s) in flight" % (batch.number, ", ".join(batch.names))) if batch else "between batches"
+        return "%s; %d instances upgraded, %d not on the latest model" % (
+            now, len(state["upgraded"]), len(rollout.result["remaining_instances"]))
+
+    @staticmethod
+    def still_running(rollout):
+        """A batch in flight goes on in Azure (manualupgrade cannot be cancelled); between batches nothing does."""
+        return rollout.model["batch"] is not None
+
+
+MODEL = ModelKind()
+# The keys of the module's result (vmss_model_rollout's RETURN); the engine's other keys are its own.
+RESULT_KEYS = ("changed", "action", "instance_count", "batch_size", "limits", "plan", "upgraded_instances",
+               "remaining_instances", "in_flight_instances", "protected_instances", "unknown_instances", "batches",
+               "stopped_by", "note", "upgrade_mode", "orchestration_mode", "timed_out", "left_running", "elapsed", "diff")
+
+
+def module_result(result):
+    """The module's result from the rollout's: its documented keys only."""
+    return dict((key, value) for key, value in (result or {}).items() if key in RESULT_KEYS)
