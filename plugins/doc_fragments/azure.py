@@ -151,6 +151,28 @@ options:
     default: '2024-07-01'
 """
 
+    # A module's own run: one scale set, wait or not, resume (vmss_extension_upgrade, vmss_os_upgrade).
+    RUN = r"""
+options:
+  wait:
+    description:
+      - Wait for the rolling upgrade to end. With V(false) the task returns right after the service accepted the
+        start, with RV(operation_url) to resume watching later.
+    type: bool
+    default: true
+  operation_url:
+    description:
+      - Resume watching an operation an earlier task started (its RV(operation_url)). Nothing is started then.
+    type: str
+  progress_file:
+    description:
+      - While waiting, append one JSON line per status read to this file on the host that runs the module (usually the
+        controller), with C(time), C(elapsed), C(code), C(succeeded), C(failed), C(in_progress), C(pending) and
+        C(percent_complete), for a run with C(async) watched by something else. To roll out many scale sets with live
+        progress, use the role P(azure_ops.rollout.vmss_extension_rollout#role) (one batch step, no files) instead.
+    type: path
+"""
+
     # The options that decide what an extension rolling upgrade step does (vmss_extension_upgrade, vmss_rollout_batch).
     UPGRADE = r"""
 options:

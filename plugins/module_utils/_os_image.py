@@ -46,6 +46,7 @@ GALLERY_API_VERSION = "2023-07-03"
 PLATFORM, GALLERY, OTHER = "platform", "gallery", "other"
 LATEST = "latest"
 HISTORY_ENTRIES = 5
+HISTORY_LIMIT = 100   # the most history entries a task may ask for
 RECORD_KEYS = ("image_reference", "image_kind", "target_version", "outdated", "instance_count", "outdated_instances",
                "unknown_instances", "provisioning_instances", "protected_instances", "instance_versions",
                "instance_naming", "note")

@@ -44,6 +44,20 @@ DECISION_RULES = dict(_drift.EXTENSIONS_RULES, **{
     "skip_if_completed_within": _validation.Range(0, 31536000),
 })
 
+# A module's own options beside the decision options: one scale set, one run (vmss_extension_upgrade, vmss_os_upgrade).
+RUN_SPEC = {
+    "resource_group": {"type": "str", "required": True},
+    "name": {"type": "str", "required": True, "aliases": ["vmss_name"]},
+    "wait": {"type": "bool", "default": True},
+    "operation_url": {"type": "str"},
+    "progress_file": {"type": "path"},
+}
+RUN_RULES = {
+    "resource_group": _validation.RESOURCE_GROUP,
+    "name": _validation.VMSS_NAME,
+    "operation_url": _validation.Rule(r"^https://", 9, 2048, "must be an https:// URL returned as operation_url"),
+}
+
 
 def progress_file_observer(path, deadline):
     """An observer appending one JSON line per status read to ``path`` (or None without a path)."""
@@ -272,9 +286,14 @@ def run_extension_upgrade(job, observer=None):
     Returns the module result; raises ModuleFailure (with the result) when the upgrade did not end well,
     AzureError when Azure could not be asked.
     """
+    return run_upgrade(job, EXTENSION, observer)
+
+
+def run_upgrade(job, kind, observer=None):
+    """``run_extension_upgrade`` for any kind (``_os_upgrade.OS``: the module vmss_os_upgrade)."""
     params = job.params
     target = {"subscription_id": job.subscription_id, "resource_group": params["resource_group"], "name": params["name"]}
-    rollout = _engine.Rollout(target, params, job.client, EXTENSION, check_mode=job.check_mode,
+    rollout = _engine.Rollout(target, params, job.client, kind, check_mode=job.check_mode,
                               diff_mode=getattr(job, "diff_mode", False), observer=observer,
                               catalog_cache=getattr(job, "catalog_cache", None))
     try:

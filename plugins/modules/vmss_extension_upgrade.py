@@ -30,28 +30,11 @@ description:
     RV(throttled) tells what throttling cost the task.
 author:
   - azure_ops.rollout maintainers (@azure-ops)
-options:
-  wait:
-    description:
-      - Wait for the rolling upgrade to end. With V(false) the task returns right after the service accepted the
-        start, with RV(operation_url) to resume watching later.
-    type: bool
-    default: true
-  operation_url:
-    description:
-      - Resume watching an operation an earlier task started (its RV(operation_url)). Nothing is started then.
-    type: str
-  progress_file:
-    description:
-      - While waiting, append one JSON line per status read to this file on the host that runs the module (usually the
-        controller), with C(time), C(elapsed), C(code), C(succeeded), C(failed), C(in_progress), C(pending) and
-        C(percent_complete), for a run with C(async) watched by something else. To roll out many scale sets with live
-        progress, use the role P(azure_ops.rollout.vmss_extension_rollout#role) (one batch step, no files) instead.
-    type: path
 extends_documentation_fragment:
   - azure_ops.rollout.azure
   - azure_ops.rollout.azure.action_group
   - azure_ops.rollout.azure.vmss
+  - azure_ops.rollout.azure.run
   - azure_ops.rollout.azure.upgrade
   - azure_ops.rollout.azure.extensions
 attributes:
@@ -236,23 +219,13 @@ throttled:
   sample: [{policy: LowCostGet, times: 1, seconds: 5.0}]
 """
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _upgrade, _validation
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _upgrade
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import AzureModule
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
 
 # The decision options (shared with the batch step vmss_rollout_batch) and the target of this one run.
-ARGUMENT_SPEC = dict(_upgrade.DECISION_SPEC, **{
-    "resource_group": {"type": "str", "required": True},
-    "name": {"type": "str", "required": True, "aliases": ["vmss_name"]},
-    "wait": {"type": "bool", "default": True},
-    "operation_url": {"type": "str"},
-    "progress_file": {"type": "path"},
-})
-RULES = dict(_upgrade.DECISION_RULES, **{
-    "resource_group": _validation.RESOURCE_GROUP,
-    "name": _validation.VMSS_NAME,
-    "operation_url": _validation.Rule(r"^https://", 9, 2048, "must be an https:// URL returned as operation_url"),
-})
+ARGUMENT_SPEC = dict(_upgrade.DECISION_SPEC, **_upgrade.RUN_SPEC)
+RULES = dict(_upgrade.DECISION_RULES, **_upgrade.RUN_RULES)
 
 
 def upgrade(module):

@@ -222,7 +222,7 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift, _
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import AzureModule
 
 ARGUMENT_SPEC = dict(_vmss.TARGET_SPEC, history={"type": "int", "default": _os_image.HISTORY_ENTRIES})
-RULES = dict(_vmss.TARGET_RULES, history=_validation.Range(0, 100))
+RULES = dict(_vmss.TARGET_RULES, history=_validation.Range(0, _os_image.HISTORY_LIMIT))
 
 
 def read_os_drift(module):

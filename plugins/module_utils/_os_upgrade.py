@@ -1,0 +1,151 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, azure_ops.rollout contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""OS image rolling upgrades as a kind of the engine (``OsKind``): ``POST .../osRollingUpgrade``, watched like every
+rolling upgrade through ``rollingUpgrades/latest`` (``_upgrade.RollingUpgradeKind``).
+
+What differs from the extension kind:
+
+* **outdated**: ``_os_image.check`` (the model, the one VM list, the image catalog through the rollout's
+  ``catalog_cache``). A start is due when an instance that is not protected from scale-set actions runs an image
+  older than the target; outdated instances that are all protected, beside unprotected current ones, change nothing
+  (Azure leaves protected instances as they are): ``current``, with a warning naming them.
+* **refusals before any POST**: when a start is due and Azure would refuse it (``_os_image.refusals``: a pinned image
+  version, every instance protected, upgrade policy ``Automatic``), the plan is ``refuse`` with Azure's code and a
+  sentence saying what to change; a model image this collection cannot read a target for (a managed image) is
+  refused too rather than called current.
+* **refusals after the POST**: a 409 that is not the race with a running upgrade is Azure's code and message, plus
+  what to change (``refused``); a rolling upgrade that faults for a reason ``_os_image.ADVICE`` knows (a scheduled
+  maintenance window) gets that advice after Azure's words.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift, _os_image, _upgrade
+from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
+from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure
+
+# The keys vmss_os_info returns, which the OS kind's results carry (null when the drift was not read).
+RESULT_KEYS = _os_image.RECORD_KEYS + ("outdated_instance_count", "location", "orchestration_mode", "refusals",
+                                       "upgrade_mode", "automatic_os_upgrade_policy", "os_upgrade_history")
+# What a 409 on osRollingUpgrade asks to change when Azure's message does not say (SUMMARY.md section 1, Error cases).
+START_409_ADVICE = ("an OS rolling upgrade needs the model's imageReference.version to be latest (or a Compute Gallery "
+                    "image definition without /versions/), at least one instance not protected from scale-set actions "
+                    "and an upgrade policy mode other than Automatic; vmss_os_info's refusals say which applies")
+
+
+def movable(record):
+    """The outdated instances an OS rolling upgrade would move: those not protected from scale-set actions."""
+    shielded = set(record.get("protected_instances") or [])
+    return [name for name in record.get("outdated_instances") or [] if name not in shielded]
+
+
+def every_instance_protected(record):
+    return bool(record.get("instance_count")) and len(record.get("protected_instances") or []) == record["instance_count"]
+
+
+def refusal_text(name, refusals):
+    """One message for the refusals predicted from the reads, before any POST."""
+    return "Azure would refuse an OS rolling upgrade of %s, so none was started: %s." % (
+        name, "; ".join("%s: %s" % (item["code"], item["message"]) for item in refusals))
+
+
+def refused(name, error):
+    """Azure's 409 on the start, its code and message kept, with what to change (``_os_image.ADVICE`` or the
+    general advice)."""
+    advice = _os_image.ADVICE.get(str(error.code or "")) or START_409_ADVICE
+    return AzureError("%s (refused the OS rolling upgrade of %s: %s)" % (error.message or error.code, name, advice),
+                      status=error.status, code=error.code, target=error.target, details=error.details,
+                      innererror=error.innererror, request_id=error.request_id, url=error.url)
+
+
+def diff(record):
+    """Diff-mode text: the image versions the instances run, before; the target, after."""
+    counts = record["instance_versions"]
+    total = sum(counts.values())
+    moved = movable(record)
+    kept = len(record["outdated_instances"]) - len(moved)
+    label = image_label(record)
+    runs = ", ".join("%s on %d" % (version, count)
+                     for version, count in sorted(counts.items(), key=lambda item: _drift.version_tuple(item[0])))
+    after = "%s: %s on %d (%d outdated instance%s upgraded%s)\n" % (
+        label, record["target_version"], total - kept, len(moved), "" if len(moved) == 1 else "s",
+        ", %d protected left as they are" % kept if kept else "")
+    return {"before_header": "OS image versions", "after_header": "after the OS rolling upgrade",
+            "before": "%s: %s\n" % (label, runs), "after": after}
+
+
+def image_label(record):
+    """``image Canonical:ubuntu-24_04-lts:server`` or ``gallery image galProd/web``."""
+    ref = record.get("image_reference") or {}
+    if record.get("image_kind") == _os_image.GALLERY:
+        parts = str(ref.get("id") or "").split("/")
+        return "gallery image %s/%s" % (parts[-3], parts[-1]) if len(parts) > 3 else "gallery image"
+    return "image %s:%s:%s" % (ref.get("publisher"), ref.get("offer"), ref.get("sku"))
+
+
+class OsKind(_upgrade.RollingUpgradeKind):
+    """OS image rolling upgrades (see the module docstring)."""
+
+    name = "os"
+    start_action = "osRollingUpgrade"
+    noun = "OS rolling upgrade"
+
+    def empty(self):
+        return dict.fromkeys(RESULT_KEYS)
+
+    def outdated(self, rollout, ctx):
+        if rollout.catalog_cache is None:
+            rollout.catalog_cache = _drift.CatalogCache()
+        record = _os_image.check(rollout.client, *rollout.where, cache=rollout.catalog_cache,
+                                 history=rollout.params.get("history") or 0, api_version=rollout.params["api_version"],
+                                 deadline=ctx)
+        details = dict((key, record[key]) for key in RESULT_KEYS)
+        moved = movable(record)
+        if record["outdated"] and not moved and not every_instance_protected(record):
+            rollout.warn("Instances %s of %s run an image older than %s but are protected from scale-set actions: an OS "
+                         "rolling upgrade leaves them as they are." % (", ".join(record["outdated_instances"]),
+                                                                       rollout.params["name"], record["target_version"]))
+        # Every instance protected: a start is refused, which the plan says rather than calling it current.
+        outdated = bool(moved) or (record["outdated"] and every_instance_protected(record))
+        return outdated, details, diff(record) if outdated else None
+
+    def plan(self, rollout, ctx):
+        plan = super(OsKind, self).plan(rollout, ctx)
+        details = plan.details
+        if plan.action == "start" and details.get("refusals"):
+            return plan._replace(action="refuse", details=dict(details, diff=None) if "diff" in details else details)
+        if plan.action == "current" and details.get("image_kind") == _os_image.OTHER:
+            # No target can be read for this image: not known to be current, and Azure refuses the start.
+            return plan._replace(action="refuse")
+        return plan
+
+    def refusal(self, rollout, plan):
+        refusals = plan.details.get("refusals")
+        if refusals:
+            return refusal_text(rollout.params["name"], refusals)
+        return super(OsKind, self).refusal(rollout, plan)
+
+    def raced(self, rollout, ctx, error):
+        """The running upgrade that made Azure refuse the start (the base rule); any other 409 is Azure's refusal of
+        this start, raised with its code and message and what to change."""
+        running = super(OsKind, self).raced(rollout, ctx, error)
+        if running is None and error.status == 409:
+            raise refused(rollout.params["name"], error)
+        return running
+
+    def judge(self, rollout):
+        """The base judgement; a fault whose code ``_os_image.ADVICE`` knows gets that advice."""
+        try:
+            return super(OsKind, self).judge(rollout)
+        except ModuleFailure as failure:
+            error = (rollout.watched() or {}).get("error") or {}
+            advice = _os_image.ADVICE.get(str(error.get("code") or ""))
+            if not advice:
+                raise
+            raise ModuleFailure("%s. To change: %s" % (failure.msg.rstrip("."), advice), **failure.result)
+
+
+OS = OsKind()
