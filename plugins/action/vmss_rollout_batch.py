@@ -24,7 +24,8 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _auth, _fleet, _outcome, _report, _rings, _validation
+from ansible_collections.azure_ops.rollout.plugins.module_utils import (_auth, _fleet, _os_upgrade, _outcome, _report, _rings,
+                                                                        _validation)
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import SHARED_RULES
 
@@ -47,7 +48,7 @@ class ActionModule(ActionBase):
         spec = _auth.auth_argument_spec()
         spec.update(_fleet.BATCH_SPEC)
         params = self.validate_argument_spec(argument_spec=spec)[1]
-        problems = _validation.problems(params, dict(SHARED_RULES, **_fleet.BATCH_RULES))
+        problems = _validation.problems(params, dict(SHARED_RULES, **_fleet.BATCH_RULES)) + _os_upgrade.kind_problems(params)
         if problems:
             raise AnsibleActionFail("Invalid options: " + "; ".join(params["variable_prefix"] + p for p in problems))
         options = _auth.options_from_env(params)
@@ -85,7 +86,7 @@ class ActionModule(ActionBase):
         jobs = []
         if params["mode"] == "status":
             done = _fleet.run_status(valid, client, params["api_version"], params["parallel_reads"], params["drift"],
-                                     params.get("extensions"))
+                                     params.get("extensions"), params["kind"])
         else:
             jobs, done = self._rollout(params, task_vars, client, valid, records, check_mode)
         records = self._merge(records, done)
@@ -107,7 +108,8 @@ class ActionModule(ActionBase):
         SIGINT/SIGTERM, or once ansible-playbook is gone, the report and the console say what goes on in Azure, and the
         process ends as the signal would have ended it. Returns (jobs, records)."""
         diff_mode = bool(self._task.diff if self._task.diff is not None else self._play_context.diff)
-        jobs = [_fleet.Job(target, params, client, check_mode, diff_mode) for target in targets]
+        kind = _os_upgrade.KINDS[params["kind"]]
+        jobs = [_fleet.Job(target, params, client, check_mode, diff_mode, kind=kind) for target in targets]
         if params.get("report"):
             self._report_settings(params["report"])
         _PARENT[0] = os.getppid()

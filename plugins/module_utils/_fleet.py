@@ -21,7 +21,8 @@ __metaclass__ = type
 
 import datetime
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift, _engine, _outcome, _upgrade, _validation, _vmss
+from ansible_collections.azure_ops.rollout.plugins.module_utils import (_drift, _engine, _os_image, _os_upgrade, _outcome,
+                                                                        _upgrade, _validation, _vmss)
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure
 
@@ -29,7 +30,7 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils._module import M
 TARGET_RULES = (("resource_group", _validation.RESOURCE_GROUP), ("name", _validation.VMSS_NAME),
                 ("subscription_id", _validation.SUBSCRIPTION_ID))
 # The batch step's own options, beside the decision options it shares with vmss_extension_upgrade.
-BATCH_SPEC = dict(_upgrade.DECISION_SPEC, **{
+BATCH_SPEC = dict(_upgrade.DECISION_SPEC, **dict(_os_upgrade.KIND_SPEC, **{
     "hosts": {"type": "list", "elements": "str", "required": True},
     "mode": {"type": "str", "choices": ["rollout", "status"], "default": "rollout"},
     "ring": {"type": "str"},
@@ -39,7 +40,7 @@ BATCH_SPEC = dict(_upgrade.DECISION_SPEC, **{
     "drift": {"type": "bool", "default": False},
     "variable_prefix": {"type": "str", "default": ""},
     "report": {"type": "dict"},
-})
+}))
 BATCH_RULES = dict(_upgrade.DECISION_RULES, **{
     "progress_interval": _validation.Range(1, 3600),
     "max_concurrent_starts": _validation.Range(0, 1000),
@@ -85,7 +86,7 @@ def target_problems(target):
 
 
 # Options a batch shares: one value for every scale set of the batch.
-BATCH_SETTINGS = tuple(sorted(set(_upgrade.DECISION_SPEC) | set(("progress_interval", "max_concurrent_starts"))))
+BATCH_SETTINGS = tuple(sorted(set(_upgrade.DECISION_SPEC) | set(("kind", "progress_interval", "max_concurrent_starts"))))
 
 
 def _as_option(option, value):
@@ -311,11 +312,12 @@ def run_rollout(jobs, clock, emit, progress_interval=30, max_concurrent_starts=1
     return [job.record for job in jobs]
 
 
-def run_status(targets, client, api_version=_vmss.API_VERSION, parallel=20, drift=False, extensions=None):
+def run_status(targets, client, api_version=_vmss.API_VERSION, parallel=20, drift=False, extensions=None, kind="extension"):
     """Read the latest rolling upgrade of every target (read only); return status records in target order.
 
-    With ``drift``, also each scale set's extension drift (``_drift.check``: one model read, the VM list pages, and
-    the catalog reads shared by the whole batch through one cache).
+    With ``drift``, also each scale set's extension drift (``_drift.check``), or with ``kind="os"`` its OS image drift
+    (``_os_image.check``, no history): one model read, the VM list pages, and the catalog reads shared by the whole
+    batch through one cache.
     """
     cache = _drift.CatalogCache()
 
@@ -323,7 +325,11 @@ def run_status(targets, client, api_version=_vmss.API_VERSION, parallel=20, drif
         where = (target["subscription_id"], target["resource_group"], target["name"])
         try:
             latest = _vmss.read_latest(client, *where, api_version=api_version)
-            found = _drift.check(client, *where, cache=cache, names=extensions) if drift else None
+            found = None
+            if drift and kind == "os":
+                found = _os_image.check(client, *where, cache=cache, history=0, api_version=api_version)
+            elif drift:
+                found = _drift.check(client, *where, cache=cache, names=extensions)
         except (AzureError, ModuleFailure) as error:
             details = error.to_dict() if isinstance(error, AzureError) else None
             return _outcome.status_record(target, failure={"msg": str(error) if details else error.msg, "error": details})

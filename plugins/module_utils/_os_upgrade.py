@@ -149,3 +149,25 @@ class OsKind(_upgrade.RollingUpgradeKind):
 
 
 OS = OsKind()
+
+
+# The rollout kinds of a batch step, by its option ``kind``: one kind per run (vmss_rollout_batch, the role).
+KINDS = {"extension": _upgrade.EXTENSION, "os": OS}
+KIND_SPEC = {"kind": {"type": "str", "choices": sorted(KINDS), "default": "extension"}}
+
+
+def kind_problems(params):
+    """What is wrong with the kind and the options that go with it (empty when fine), naming the options."""
+    if params.get("kind") == "os" and params.get("extensions"):
+        return ["extensions is for kind=extension; an OS image rollout (kind=os) considers the image of every instance, "
+                "not extensions: unset extensions, or run the extensions in a rollout of their own"]
+    return []
+
+
+def image_versions(result):
+    """The OS image's versions from -> to in a record's ``versions`` (as ``_outcome.versions`` gives an extension's),
+    from the OS drift read before the start; [] when it was not read."""
+    if not result.get("image_kind"):
+        return []
+    return [{"name": "OS image", "from": dict(result.get("instance_versions") or {}), "to": result.get("target_version"),
+             "outdated": len(movable(result))}]

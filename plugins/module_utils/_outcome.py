@@ -33,6 +33,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _os_upgrade
 from ansible_collections.azure_ops.rollout.plugins.module_utils._vmss import parse_time, unhealthy_instances, SHOWN_INSTANCES
 
 OK_STATUSES = ("Completed", "Current", "Skipped", "WouldStart", "WouldAttach", "NotStarted", "NotRun", "Running")
@@ -186,7 +187,7 @@ def rollout_record(target, result=None, failure=None, check_mode=False, on_timeo
         "timeline": result.get("timeline") or [],
         "warnings": list(warnings or []),
         "throttled": list(result.get("throttled") or []),
-        "versions": versions(result.get("extensions")),
+        "versions": versions(result.get("extensions")) or _os_upgrade.image_versions(result),
         "instance_naming": result.get("instance_naming"),
         # The whole rolling upgrade policy Azure echoed (snake_case), and the instances it named unhealthy when it ended
         # the upgrade before its first batch (instance ids, or VM names in a Flexible scale set).
@@ -325,6 +326,8 @@ def status_record(target, latest=None, failure=None, server_now=None, drift=None
         "outdated": drift["outdated"] if drift else None,
         "outdated_instance_count": drift["outdated_instance_count"] if drift else None,
         "outdated_extensions": outdated_extensions(drift),
+        # What the drift is of: "extension" (_drift.check) or "os" (_os_image.check); None when not read.
+        "drift_kind": (("os" if "image_kind" in drift else "extension") if drift else None),
         "instance_naming": drift.get("instance_naming") if drift else None,
         "policy": (latest or {}).get("policy"),
         "unhealthy_instances": unhealthy_instances(latest),
@@ -334,7 +337,12 @@ def status_record(target, latest=None, failure=None, server_now=None, drift=None
 
 
 def outdated_extensions(drift):
-    """The outdated extensions of a drift check, small: name, target, installed versions, instance counts."""
+    """The outdated extensions of a drift check, small: name, target, installed versions, instance counts. An OS image
+    drift (``_os_image.check``) is one such entry named ``OS image``."""
+    if drift and "image_kind" in drift:
+        return [{"name": "OS image", "target_version": drift["target_version"], "instance_versions": drift["instance_versions"],
+                 "outdated_instances": len(drift["outdated_instances"]), "unknown_instances": len(drift["unknown_instances"])}
+                ] if drift["outdated"] else []
     return [{"name": ext["name"], "target_version": ext["target_version"], "instance_versions": ext["instance_versions"],
              "outdated_instances": len(ext["outdated_instances"]), "unknown_instances": len(ext["unknown_instances"])}
             for ext in (drift or {}).get("extensions", []) if ext["outdated"]]

@@ -267,8 +267,8 @@ def status_headline(rows, fail_on, fail_on_drift=False):
     text = ", ".join("%d %s" % (n, status) for status, n in tally(rows).items())
     behind = [row for row in rows if row.get("outdated")]
     if any(row.get("outdated") is not None for row in rows):
-        text += "; %d with outdated extensions (%d instances)" % (
-            len(behind), sum(row.get("outdated_instance_count") or 0 for row in behind))
+        text += "; %d with %s (%d instances)" % (
+            len(behind), drift_words(rows), sum(row.get("outdated_instance_count") or 0 for row in behind))
     if bad:
         names = ", ".join(row["name"] for row in bad[:10]) + (" and %d more" % (len(bad) - 10) if len(bad) > 10 else "")
         return "Gate failed: %d of %d scale sets %s (%s). %s." % (len(bad), len(rows), what, names, text)
@@ -283,9 +283,15 @@ def gate_failures(rows, fail_on, fail_on_drift=False):
             why = ": ".join(part for part in (row["status"], row.get("error_code"), row.get("error_message") or (
                 None if row.get("error_code") else row.get("msg"))) if part)
         else:
-            why = "outdated extensions: " + drift_text(row)
+            why = "%s: %s" % (drift_words([row]), drift_text(row))
         found[row["host"]] = "Gate failed: %s (%s): %s" % (row["name"], row.get("resource_group"), why)
     return found
+
+
+def drift_words(rows):
+    """What the status rows' drift is of: ``outdated extensions`` or, when an OS image drift was read
+    (``drift_kind``), ``an outdated OS image``."""
+    return "an outdated OS image" if any(row.get("drift_kind") == "os" for row in rows) else "outdated extensions"
 
 
 def drift_text(row):

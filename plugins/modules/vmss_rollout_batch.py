@@ -33,6 +33,10 @@ description:
     request and after every progress block (a scale set still at work is C(Running), its upgrade C(left_running)), so
     even a killed controller leaves a truthful report; on SIGINT or SIGTERM the step marks the unfinished scale sets
     C(Interrupted) in the report and prints the report's summary on ansible-playbook's stderr before it ends.
+  - O(kind) says what the batch rolls out, one kind per run - V(extension), the extensions
+    (C(POST .../extensionRollingUpgrade), as M(azure_ops.rollout.vmss_extension_upgrade)), or V(os), the OS image
+    (C(POST .../osRollingUpgrade), as M(azure_ops.rollout.vmss_os_upgrade) - started only when an unprotected instance
+    runs an older image, the refusals Azure would answer told before any C(POST)).
   - With O(mode=status) nothing is started or waited for; the latest rolling upgrade of every scale set is read, at most
     O(parallel_reads) at a time (the fleet status gate).
   - This is an action plugin; it always runs on the controller, whatever the connection of the hosts.
@@ -52,6 +56,15 @@ options:
     type: str
     choices: [rollout, status]
     default: rollout
+  kind:
+    description:
+      - What the batch rolls out (O(mode=rollout)) or reads the drift of (O(mode=status) with O(drift=true)).
+      - V(extension) - the extension rolling upgrade and the extension drift.
+      - V(os) - the OS image rolling upgrade and the OS image drift (as M(azure_ops.rollout.vmss_os_info) reads it,
+        without the history). O(extensions) must then be unset.
+    type: str
+    choices: [extension, os]
+    default: extension
   ring:
     description: Name of the ring (inventory group) the batch belongs to, for the progress lines and the records.
     type: str
@@ -75,7 +88,8 @@ options:
       - With O(mode=status), also read each scale set's extension drift (as M(azure_ops.rollout.vmss_extension_info)
         does - one model read, the VM list with instance views, the versions catalog read once per location, publisher and
         type for the whole batch) into RV(results.outdated), RV(results.outdated_instance_count) and
-        RV(results.outdated_extensions).
+        RV(results.outdated_extensions); with O(kind=os), the OS image drift instead (one entry C(OS image) in
+        RV(results.outdated_extensions)).
     type: bool
     default: false
   report:
@@ -292,7 +306,8 @@ results:
       type: str
       returned: with O(mode=status)
     outdated:
-      description: Whether an instance runs an outdated extension (null when drift was not read).
+      description: Whether an instance runs an outdated extension, or with O(kind=os) an older OS image than the target
+        (null when drift was not read).
       type: bool
       returned: with O(mode=status)
     outdated_instance_count:
@@ -304,6 +319,10 @@ results:
         instance count), C(outdated_instances) and C(unknown_instances) (counts).
       type: list
       elements: dict
+      returned: with O(mode=status)
+    drift_kind:
+      description: What the drift read is of, C(extension) or C(os) (O(kind)); null when drift was not read.
+      type: str
       returned: with O(mode=status)
     timeline:
       description: Distinct progress observations (C(elapsed), C(code), C(succeeded), C(failed), C(in_progress),
@@ -322,6 +341,8 @@ results:
         - Each extension's versions, from the drift read before the start (empty when it was not read, for example for
           an upgrade already running that the step attached to) - C(name), C(from) (installed version to instance
           count), C(to) (the target version) and C(outdated) (instances).
+        - With O(kind=os), one entry named C(OS image) - the image versions the instances run, the target, and the
+          outdated instances an OS upgrade moves (those not protected from scale-set actions).
       type: list
       elements: dict
       returned: with O(mode=rollout)

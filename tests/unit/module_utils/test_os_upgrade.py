@@ -2,12 +2,16 @@
 """The OS kind's pure rules (which outdated instances move, the diff, the refusal texts) and the kind on the engine
 against the emulator (a batch of OS rollouts over a current fleet: no POST)."""
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift, _engine, _os_upgrade, _upgrade
+from ansible_collections.azure_ops.rollout.plugins.module_utils import (_drift, _engine, _fleet, _os_upgrade, _outcome, _report,
+                                                                        _upgrade)
+from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient, RetryPolicy
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
 
-from tests.helpers import SUB, api_requests
+from tests.helpers import SUB, EmulatorClock, api_requests, options_for
 
 UBUNTU = {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server"}
+NEWEST = "24.04.202501140"
+OLD = "24.04.202409120"
 
 
 def _record(outdated=(), protected=(), counts=None, count=5):
@@ -72,3 +76,55 @@ def test_a_batch_over_a_current_fleet_sends_no_post_and_reads_each_catalog_once(
     assert api_requests(emulator, "POST") == []
     assert len(api_requests(emulator, contains="/artifacttypes/vmimage/")) == 1 and cache.reads == 1
     assert len(api_requests(emulator)) == 1 + 4 * 3   # per scale set: latest, model, one VM page
+
+
+# -- the kind in the batch step (_fleet) and the status reads -------------------------
+def _fleet_of(emulator, *specs):
+    emulator.load({"scale_sets": [dict({"resource_group": "rg-test", "capacity": 4, "batch_seconds": 30,
+                                        "image": dict(UBUNTU), "installed_image": "latest"}, **spec) for spec in specs]})
+    clock = EmulatorClock(emulator)
+    return AzureClient(options_for(emulator), clock=clock, retry=RetryPolicy(max_attempts=4, backoff_base=0.5)), clock
+
+
+def _target(name):
+    return {"host": "h-" + name, "name": name, "resource_group": "rg-test", "subscription_id": SUB, "ring": "r1"}
+
+
+def test_the_batch_step_rolls_the_os_image_out_only_where_an_instance_is_behind(emulator):
+    client, clock = _fleet_of(emulator, {"name": "os-current"}, {"name": "os-behind", "installed_image": {"default": "latest", "2": OLD}},
+                              {"name": "os-pinned", "image": dict(UBUNTU, version=OLD), "installed_image": OLD})
+    params = dict(((key, spec.get("default")) for key, spec in _upgrade.DECISION_SPEC.items()), poll_interval=10,
+                  wait_timeout=600)
+    jobs = [_fleet.Job(_target(name), params, client, kind=_os_upgrade.KINDS["os"])
+            for name in ("os-current", "os-behind", "os-pinned")]
+    records = dict((record["name"], record) for record in _fleet.run_rollout(jobs, clock, lambda lines: None))
+    assert records["os-current"]["status"] == "Current" and not records["os-current"]["changed"]
+    assert records["os-current"]["versions"] == [{"name": "OS image", "from": {NEWEST: 4}, "to": NEWEST, "outdated": 0}]
+    behind = records["os-behind"]
+    assert behind["status"] == "Completed" and behind["changed"] and behind["succeeded"] == 1
+    assert behind["versions"] == [{"name": "OS image", "from": {OLD: 1, NEWEST: 3}, "to": NEWEST, "outdated": 1}]
+    pinned = records["os-pinned"]
+    assert pinned["status"] == "Refused" and pinned["failed"] and "set imageReference.version to latest" in pinned["msg"]
+    starts = api_requests(emulator, "POST")
+    assert len(starts) == 1 and starts[0]["path"].endswith("/os-behind/osRollingUpgrade")
+    assert len(api_requests(emulator, contains="/artifacttypes/vmimage/")) == 1   # one catalog for the batch
+
+
+def test_status_reads_the_os_drift_for_the_gate(emulator):
+    client = _fleet_of(emulator, {"name": "os-current"}, {"name": "os-behind", "installed_image": {"default": "latest", "2": OLD}})[0]
+    records = _fleet.run_status([_target("os-current"), _target("os-behind")], client, drift=True, kind="os")
+    assert [record["outdated"] for record in records] == [False, True]
+    assert [record["drift_kind"] for record in records] == ["os", "os"]
+    assert records[1]["outdated_extensions"] == [{"name": "OS image", "target_version": NEWEST,
+                                                  "instance_versions": {OLD: 1, NEWEST: 3}, "outdated_instances": 1,
+                                                  "unknown_instances": 0}]
+    assert [record["host"] for record in _outcome.gate(records, fail_on_drift=True)] == ["h-os-behind"]
+    assert "an outdated OS image" in _report.status_headline(records, ["Faulted"], fail_on_drift=True)
+    assert not [r for r in api_requests(emulator) if "osUpgradeHistory" in r["path"]]
+
+
+def test_kind_os_refuses_extensions():
+    assert _os_upgrade.kind_problems({"kind": "os", "extensions": ["HealthExtension"]})[0].startswith(
+        "extensions is for kind=extension")
+    assert _os_upgrade.kind_problems({"kind": "os", "extensions": None}) == []
+    assert _os_upgrade.kind_problems({"kind": "extension", "extensions": ["HealthExtension"]}) == []
