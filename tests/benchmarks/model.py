@@ -73,7 +73,7 @@ def run_case(emu, count, instances, seconds, time_scale):
     # The floor: every batch of the longest scale set lasting exactly one instance update (in real seconds).
     floor = max(len(r.outcome.result["batches"]) for r in rollouts) * seconds / time_scale
     return {"scale_sets": count, "instances": instances * count, "seconds_per_instance": seconds, "time_scale": time_scale,
-            "wall_s": round(wall, 1), "batch_sum_s": round(max(sums), 1), "ratio": round(wall / max(max(sums), 0.001), 2),
+            "wall_s": round(wall, 1), "batch_sum_s": round(max(sums), 1), "ratio": round(wall / max(sums + [0.001]), 2),
             "floor_s": round(floor, 1), "floor_ratio": round(wall / max(floor, 0.001), 2),
             "batches": sum(len(r.outcome.result["batches"]) for r in rollouts), "manualupgrade_calls": posts,
             "arm_requests": len(arm), "requests_per_instance": round(len(arm) / float(instances * count), 2),
