@@ -1,7 +1,11 @@
 # -*- coding: utf-8 -*-
-"""Watcher rounds against the emulator: what one round costs, the scale set list, failures between rounds."""
+"""Watcher rounds against the emulator: what one round costs, the scale set list, failures between rounds, reads at
+once within the worker bound and the pacer's budgets."""
+
+import time
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _events
+from ansible_collections.azure_ops.rollout.plugins.module_utils._pacing import Pacer
 from ansible_collections.azure_ops.rollout.plugins.module_utils._watch import Watcher
 
 from tests.helpers import SUB
@@ -13,12 +17,13 @@ FLEET = {"name": "cost", "time_scale": 0.001, "page_size": 4, "subscriptions": [
          "adu_instances": [{"instance_id": "blue", "operations": [{"id": "u-1", "running_seconds": 60}]}]}
 
 
-def watcher_for(emu, **args):
+def watcher_for(emu, workers=None, pacer=None, **args):
     merged = {"subscription_id": SUB, "client_id": emu.client_id, "secret": emu.client_secret, "tenant": emu.tenant_id,
               "authority_host": emu.base_url, "resource_manager_endpoint": emu.base_url, "ca_path": emu.ca_path,
               "interval": 1}
     merged.update(args)
-    return Watcher(_events.validate_args(merged, environ={}))
+    extra = {"workers": workers} if workers else {}
+    return Watcher(_events.validate_args(merged, environ={}), pacer=pacer, **extra)
 
 
 def counted(emu):
@@ -148,3 +153,50 @@ def test_a_throttled_scale_set_list_stretches_the_wait_too(emulator):
     assert [r for r in emulator.requests if r["path"].endswith("/rollingUpgrades/latest")] == []  # nothing to read yet
     watcher.poll()
     assert (watcher.failed_rounds, len([r for r in emulator.requests if r["path"].endswith("/rollingUpgrades/latest")])) == (0, 10)
+
+
+# -- reads at once --------------------------------------------------------------------------------------------
+def _scale_sets(count):
+    return dict(FLEET, scale_sets=[{"name": "web-%02d" % i, "resource_group": "rg-web", "capacity": 1}
+                                   for i in range(count)])
+
+
+def _most_within(times, seconds):
+    """The most of ``times`` in any window of ``seconds`` (half-open)."""
+    times = sorted(times)
+    return max(sum(1 for t in times if start <= t < start + seconds) for start in times)
+
+
+def test_reads_run_at_once_but_never_more_than_the_worker_bound(emulator):
+    emulator.load(_scale_sets(10))
+    delay = 0.3
+    emulator.add_fault({"name": "slow", "match": {"path_regex": "rollingUpgrades/latest$"}, "action": {"delay": delay}})
+    watcher = watcher_for(emulator, workers=4, resource_group="rg-web", scale_sets=["web-%02d" % i for i in range(10)])
+    began = time.monotonic()
+    assert watcher.poll() == []
+    took = time.monotonic() - began
+    ends = [r["time"] for r in emulator.requests if r["fault"] == "slow"]
+    assert len(ends) == 10
+    # A worker's next read ends more than ``delay`` after its last one: no window of ``delay`` holds more ends than
+    # reads were in flight at once. Four of them did overlap, and never five.
+    assert _most_within(ends, delay) == 4
+    assert 3 * delay <= took < 10 * delay   # three waves of four, not ten reads one after another
+    assert watcher.threads == 4
+
+
+def test_a_round_of_many_scale_sets_keeps_to_the_pacers_budget(emulator):
+    emulator.load(_scale_sets(24))
+    # rollingUpgrades/latest (LowCostGet): 4 tokens per subscription, 20 more per second; a read is a poll, which
+    # leaves a quarter of the bucket to urgent requests: 3 at once, then 20 per second.
+    pacer = Pacer(budgets={"LowCostGet": (None, (1200, 4))})
+    watcher = watcher_for(emulator, pacer=pacer, resource_group="rg-web", scale_sets=["web-%02d" % i for i in range(24)])
+    began = time.monotonic()
+    watcher.poll()
+    took = time.monotonic() - began
+    reads = sorted(r["time"] for r in emulator.requests if r["path"].endswith("/rollingUpgrades/latest"))
+    assert len(reads) == 24 and all(r["status"] != 429 for r in emulator.requests)
+    assert took >= (24 - 3) / 20.0 * 0.9
+    # Between any two reads no more went than the bucket allows (2 reads of slack for the time a request takes).
+    for first in range(len(reads)):
+        for last in range(first, len(reads)):
+            assert last - first + 1 <= 3 + 20 * (reads[last] - reads[first]) + 2, (first, last)

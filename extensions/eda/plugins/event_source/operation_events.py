@@ -193,14 +193,25 @@ async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
     settings = events_utils.validate_args(args)
     watcher = watch_utils.Watcher(settings, log=LOG)
     LOG.info("%s: watching %s every %s s", events_utils.SOURCE_NAME, ", ".join(settings["kinds"]), settings["interval"])
+    loop = asyncio.get_running_loop()
+    puts = []
+
+    def emit(event):
+        # In the reads' thread, as soon as a read sees a change: onto the queue from the event loop, in order.
+        puts.append(asyncio.run_coroutine_threadsafe(queue.put(event), loop))
+
     try:
         while True:
-            # The reads block (requests); they run in a worker thread, one round at a time.
-            for event in await asyncio.to_thread(watcher.poll):
-                await queue.put(event)
+            # The reads block (requests); a round runs in a worker thread, its reads on the collection's scheduler.
+            await asyncio.to_thread(watcher.poll, emit)
+            # The next round starts once the rule engine took this one's events (the queue may be bounded).
+            await asyncio.gather(*(asyncio.wrap_future(put) for put in puts))
+            puts.clear()
             await asyncio.sleep(watcher.next_wait())
     finally:
         watcher.stop()
+        for put in puts:
+            put.cancel()
 
 
 if __name__ == "__main__":
