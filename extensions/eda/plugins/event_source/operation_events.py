@@ -5,7 +5,8 @@
 
 The source is a thin caller: the arguments, the change detection and the
 events are in plugins/module_utils/_events.py, the reads in _watch.py (the
-same client, auth, retries, pacing and error parsing as the modules).
+same client, auth, retries, pacing and error parsing as the modules, on the
+scheduler of _engine.py).
 """
 
 import asyncio
@@ -21,6 +22,10 @@ version_added: 1.0.0
 description:
   - Polls Azure every O(interval) seconds and puts one event on the queue per state change, never one for an unchanged
     state.
+  - A round reads its targets at once, on the scheduler of the batch step (at most 32 reads in flight; each read is
+    held back while the process-wide pacer says the Azure budget it spends has no token to spare), and each change
+    is put on the queue as soon as its read ends, so a C(Faulted) scale set is reported without waiting for the rest
+    of the round. O(interval) is the wait from the end of one round to the start of the next.
   - "Each event is C({azure_ops_rollout: {kind, subscription_id, resource_group, name, status, previous_status,
     progress, error}, meta: {hosts: NAME}}). C(meta.hosts) is the scale set (or AKS cluster, or Device Update
     instance) name, so a C(run_playbook) action runs for that inventory host only; with O(meta_hosts=all) it is
