@@ -49,16 +49,16 @@ class Reading:
 class Read(_engine.Task):
     """One read of a round, a one-step machine for the scheduler: ``function()`` returns a Reading, or raises
     (kept in ``error``). ``request``: its first request ``(method, url)``, which the scheduler holds back while the
-    pacer says its budget has no token to spare (a read is a poll: elastic); None for a data plane."""
+    pacer says its budget has no token to spare (a read is a poll: elastic), until ``deadline`` at most (then the
+    read goes and the client's pacer decides, as for any request); None for a data plane."""
 
-    def __init__(self, label, function, request, clock):
+    def __init__(self, label, function, request, clock, deadline):
         super(Read, self).__init__(function)
         self.label = label
         self.request = request
         self.clock = clock
         self.error = None
-        # Held back for its budget as long as it takes (no deadline); the read itself has one from its start.
-        self.ctx = _pacing.elastic(Deadline(None, clock))
+        self.ctx = _pacing.elastic(deadline)
 
     def step(self):
         try:
@@ -157,9 +157,10 @@ class Watcher:
         """The round's reads, in order (the scale set list, when listed, and the catalog are refreshed first)."""
         kinds = self.settings["kinds"]
         reads = []
+        held = self._deadline()   # how long the scheduler may hold a read of this round back for its budget
 
         def add(label, function, path=None):
-            reads.append(Read(label, function, ("GET", self.client.url(path)) if path else None, self.clock))
+            reads.append(Read(label, function, ("GET", self.client.url(path)) if path else None, self.clock, held))
 
         scale_sets = self._scale_sets() if any(kind in kinds for kind in _events.VMSS_KINDS) else []
         if _events.VMSS_EXTENSION_DRIFT in kinds:
