@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """Benchmarks of azure_ops.rollout against the local emulator (a script that prints tables; not a test).
 
-    .venv/bin/python tests/benchmarks/bench.py [--sections overhead,lro,fleet,adu,limits,engine] [--rounds N] [--quick]
+    .venv/bin/python tests/benchmarks/bench.py [--sections overhead,lro,fleet,adu,limits,engine,events] [--rounds N] [--quick]
 
 ``make bench`` (hack/bench.sh) builds what this needs (the project venv, and build/bench/azure-venv with
 azure.azcollection + the Azure SDK for the comparisons) and runs it. Results: tables on stdout,
@@ -377,6 +377,21 @@ def bench_engine(size, subscriptions, results, quick=False):
     results["engine"] = figures
 
 
+# --------------------------------------------------------------------------- 3d. the event source's event latency
+def bench_events(size, results, quick=False):
+    """The time from a scale set's upgrade faulting to its event on the queue, ``size`` scale sets watched, before and
+    after the source read its targets at once; the emulator in a process of its own (tests/benchmarks/events.py)."""
+    import events as V  # pylint: disable=import-outside-toplevel
+
+    out = C.OUT / "events"
+    out.mkdir(parents=True, exist_ok=True)
+    figures = V.run(100 if quick else size, 4 if quick else 20, 2.0 if quick else 10.0, 50, "on", out)
+    text = V.summary(figures)
+    say(text)
+    REPORT.append(text.strip())
+    results["events"] = figures
+
+
 # --------------------------------------------------------------------------- 4. Device Update paging
 ADU_DRIVER = r'''
 import io, json, sys, time, tracemalloc, contextlib
@@ -476,13 +491,14 @@ REPO_PY = C.REPO / ".venv" / "bin" / "python"
 def main(argv=None):
     global REPO_PY  # pylint: disable=global-statement
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
-    parser.add_argument("--sections", default="overhead,lro,adu,fleet,limits,engine")
+    parser.add_argument("--sections", default="overhead,lro,adu,fleet,limits,engine,events")
     parser.add_argument("--rounds", type=int, default=4, help="rounds of the overhead comparison (default 4)")
     parser.add_argument("--lro-rounds", type=int, default=2)
     parser.add_argument("--fleet", default="100,500", help="fleet sizes (default 100,500)")
     parser.add_argument("--limits-size", type=int, default=500, help="fleet size of the limits section (default 500)")
     parser.add_argument("--engine-size", type=int, default=5000, help="scale sets of the engine section (default 5000)")
     parser.add_argument("--engine-subscriptions", type=int, default=10)
+    parser.add_argument("--events-size", type=int, default=1000, help="scale sets the event source watches (default 1000)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, fleets of 20 only")
     args = parser.parse_args(argv)
     if not REPO_PY.exists():
@@ -507,6 +523,8 @@ def main(argv=None):
             bench_limits(emu, args.limits_size, results, quick=args.quick)
     if "engine" in wanted:
         bench_engine(args.engine_size, args.engine_subscriptions, results, quick=args.quick)
+    if "events" in wanted:
+        bench_events(args.events_size, results, quick=args.quick)
     results["duration"] = time.time() - started
     C.save_json("results.json", results)
     md = ("# Benchmark results\n\nMachine: %s. Run: `make bench` (%.0f s), %s.\n\n"

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """Event latency of the event source at fleet scale (a script that prints figures; not a test).
 
-    .venv/bin/python tests/benchmarks/events.py [--size 1000] [--faults 10] [--interval 10] [--read-ms 50]
+    .venv/bin/python tests/benchmarks/events.py [--size 1000] [--faults 20] [--interval 10] [--read-ms 50]
                                                 [--throttling on|off] [--before <commit>]
 
 Issue 22 item 5: the time from a scale set's rolling upgrade faulting in the emulator to its ``Faulted`` event on the
@@ -207,7 +207,7 @@ def summary(figures):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--size", type=int, default=1000)
-    parser.add_argument("--faults", type=int, default=10)
+    parser.add_argument("--faults", type=int, default=20)
     parser.add_argument("--interval", type=float, default=10.0, help="the source's interval (seconds)")
     parser.add_argument("--read-ms", type=int, default=50, help="added to each rollingUpgrades/latest answer")
     parser.add_argument("--throttling", choices=("on", "off"), default="on")
