@@ -26,10 +26,12 @@ SOURCE_NAME = "azure_ops.rollout.operation_events"
 
 VMSS_ROLLING_UPGRADE = "vmss_rolling_upgrade"
 VMSS_EXTENSION_DRIFT = "vmss_extension_drift"
+VMSS_OS_DRIFT = "vmss_os_drift"
 ADU_IMPORT = "adu_import"
 AKS_OPERATION = "aks_operation"
-KINDS = (VMSS_ROLLING_UPGRADE, VMSS_EXTENSION_DRIFT, ADU_IMPORT, AKS_OPERATION)
-VMSS_KINDS = (VMSS_ROLLING_UPGRADE, VMSS_EXTENSION_DRIFT)
+KINDS = (VMSS_ROLLING_UPGRADE, VMSS_EXTENSION_DRIFT, VMSS_OS_DRIFT, ADU_IMPORT, AKS_OPERATION)
+VMSS_KINDS = (VMSS_ROLLING_UPGRADE, VMSS_EXTENSION_DRIFT, VMSS_OS_DRIFT)
+DRIFT_KINDS = (VMSS_EXTENSION_DRIFT, VMSS_OS_DRIFT)
 
 # The statuses each kind reports. A change into any other status (an import
 # that became Running, a scale set never upgraded) updates the known state
@@ -37,13 +39,14 @@ VMSS_KINDS = (VMSS_ROLLING_UPGRADE, VMSS_EXTENSION_DRIFT)
 REPORTED = {
     VMSS_ROLLING_UPGRADE: ("RollingForward", "Completed", "Faulted", "Cancelled"),
     VMSS_EXTENSION_DRIFT: ("Outdated", "Current"),
+    VMSS_OS_DRIFT: ("Outdated", "Current"),
     ADU_IMPORT: ("Succeeded", "Failed"),
     AKS_OPERATION: ("Succeeded", "Failed", "Canceled"),
 }
 # States that need someone to act whenever they are seen: reported by the first read too (with previous_status
 # null), never taken as a silent baseline. A scale set already behind its extensions' versions when the source starts
 # is as outdated as one that falls behind later.
-REPORTED_AT_START = {VMSS_EXTENSION_DRIFT: ("Outdated",)}
+REPORTED_AT_START = {VMSS_EXTENSION_DRIFT: ("Outdated",), VMSS_OS_DRIFT: ("Outdated",)}
 # What an event's meta.hosts names, which ansible-rulebook's run_playbook uses as the --limit: the scale set (or
 # cluster, or instance) itself, or every host of the inventory (a rule that runs the fleet playbook, rings in order).
 META_HOSTS = ("target", "all")
@@ -378,6 +381,18 @@ def drift_observation(subscription_id, resource_group, name, drift):
     }
     key = scale_set_scope(VMSS_EXTENSION_DRIFT, subscription_id, resource_group, name)
     return Observation(VMSS_EXTENSION_DRIFT, key, key, "Outdated" if drift.get("outdated") else "Current", name, name,
+                       subscription_id, resource_group, progress)
+
+
+def os_drift_observation(subscription_id, resource_group, name, found):
+    """A scale set's OS image drift (``_os_image.check``): ``Outdated`` while any instance runs an image older than the
+    one an OS rolling upgrade would install; like the extension drift, the state changes when the count crosses 0."""
+    progress = dict((key, found.get(key)) for key in (
+        "outdated_instance_count", "instance_count", "target_version", "image_reference", "image_kind",
+        "instance_versions", "orchestration_mode", "instance_naming", "note"))
+    progress["unknown_instance_count"] = len(found.get("unknown_instances") or [])
+    key = scale_set_scope(VMSS_OS_DRIFT, subscription_id, resource_group, name)
+    return Observation(VMSS_OS_DRIFT, key, key, "Outdated" if found.get("outdated") else "Current", name, name,
                        subscription_id, resource_group, progress)
 
 

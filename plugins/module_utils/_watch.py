@@ -18,7 +18,7 @@ __metaclass__ = type
 
 import logging
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _adu, _aks, _drift, _engine, _events, _lro, _pacing, _vmss
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _adu, _aks, _drift, _engine, _events, _lro, _os_image, _pacing, _vmss
 from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient, RetryPolicy
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureAuthError, AzureError, AzureTimeoutError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
@@ -163,10 +163,11 @@ class Watcher:
             reads.append(Read(label, function, ("GET", self.client.url(path)) if path else None, self.clock, held))
 
         scale_sets = self._scale_sets() if any(kind in kinds for kind in _events.VMSS_KINDS) else []
-        if _events.VMSS_EXTENSION_DRIFT in kinds:
+        if any(kind in kinds for kind in _events.DRIFT_KINDS):
             now = self.clock.monotonic()
             if self._catalog is None or now - self._catalog_at >= self.settings["list_interval"]:
-                # New extension versions are what makes a current scale set drift: the catalog must not be kept forever.
+                # New extension (or image) versions are what makes a current scale set drift: the catalog must not be
+                # kept forever.
                 self._catalog, self._catalog_at = _drift.CatalogCache(), now
         for resource_group, name in scale_sets:
             where = (self.subscription_id, resource_group, name)
@@ -177,6 +178,9 @@ class Watcher:
             if _events.VMSS_EXTENSION_DRIFT in kinds:
                 add("the extensions of scale set %s/%s" % (resource_group, name),
                     lambda rg=resource_group, n=name, c=self._catalog: self.read_drift(rg, n, c), _vmss.vmss_path(*where))
+            if _events.VMSS_OS_DRIFT in kinds:
+                add("the OS image of scale set %s/%s" % (resource_group, name),
+                    lambda rg=resource_group, n=name, c=self._catalog: self.read_os_drift(rg, n, c), _vmss.vmss_path(*where))
         if _events.ADU_IMPORT in kinds:
             adu = self.settings["adu"]
             known = self.tracker.keys(_events.adu_scope(adu["endpoint"], adu["instance_id"]))
@@ -245,6 +249,13 @@ class Watcher:
         """The model, the VM list with instance views and the versions catalog (``catalog``: the round's cache)."""
         drift = _drift.check(self.client, self.subscription_id, resource_group, name, catalog, deadline=self._deadline())
         observation = _events.drift_observation(self.subscription_id, resource_group, name, drift)
+        return Reading(observation.scope, [observation])
+
+    def read_os_drift(self, resource_group, name, catalog):
+        """The model, the VM list and the image catalog (``catalog``: the round's cache; no upgrade history)."""
+        found = _os_image.check(self.client, self.subscription_id, resource_group, name, catalog, history=0,
+                                deadline=self._deadline())
+        observation = _events.os_drift_observation(self.subscription_id, resource_group, name, found)
         return Reading(observation.scope, [observation])
 
     # -- Device Update -----------------------------------------------------------------------------------

@@ -61,7 +61,7 @@ def test_auth_falls_back_to_the_environment_like_the_modules():
 
 @pytest.mark.parametrize("args, expected", [
     ({"kinds": ["vmss_rolling_upgrade", "vm_drift"]}, "kinds must be among vmss_rolling_upgrade, vmss_extension_drift, "
-                                                      "adu_import, aks_operation, got vm_drift"),
+                                                      "vmss_os_drift, adu_import, aks_operation, got vm_drift"),
     ({"kinds": []}, "kinds must name at least one of"),
     ({"interval": 0}, "interval must be between 0.01 and 86400, got 0"),
     ({"interval": "soon"}, "interval must be a number of seconds, got 'soon'"),
@@ -79,7 +79,7 @@ def test_auth_falls_back_to_the_environment_like_the_modules():
     ({"kinds": ["aks_operation"], "resource_group": "rg", "aks_clusters": ["a"], "adu_instance_id": "blue"},
      "adu_instance_id set but kinds does not include adu_import"),
     ({"kinds": ["adu_import"], "adu_endpoint": "h", "adu_instance_id": "i", "resource_groups": ["rg"]},
-     "scale_sets / resource_groups are set but kinds has no scale set kind (vmss_rolling_upgrade, vmss_extension_drift)"),
+     "scale_sets / resource_groups are set but kinds has no scale set kind (vmss_rolling_upgrade, vmss_extension_drift, vmss_os_drift)"),
     ({"subscription_id": "abc"}, "subscription_id must be"),
     ({"auth_source": "password"}, "auth_source must be one of auto, env, cli, msi, workload_identity, credential_file"),
     ({"cloud_environment": "Mars"}, "cloud_environment must be one of"),

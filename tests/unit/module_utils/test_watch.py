@@ -96,6 +96,26 @@ def test_drift_of_a_flexible_scale_set_costs_the_same_and_its_events_name_vms(em
     assert events and all(event["azure_ops_rollout"]["progress"]["instance_naming"] == "vm_name" for event in events)
 
 
+def test_os_drift_is_reported_at_start_and_costs_the_model_the_vm_list_and_the_catalog_once(emulator):
+    ubuntu = {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server"}
+    behind = {"name": "os-behind", "resource_group": "rg-test", "capacity": 3, "image": ubuntu,
+              "installed_image": {"default": "latest", "1": "24.04.202409120"}}
+    current = dict(behind, name="os-current", installed_image={"default": "latest"})
+    emulator.load({"scale_sets": [behind, current]})
+    watcher = watcher_for(emulator, kinds=["vmss_os_drift"], resource_group="rg-test",
+                          scale_sets=["os-behind", "os-current"], list_interval=600)
+    events = watcher.poll() + watcher.poll()
+    # A drift present at the start is reported (the same action as one that appears later); a current one is not.
+    assert [(e["azure_ops_rollout"]["kind"], e["azure_ops_rollout"]["name"], e["azure_ops_rollout"]["status"])
+            for e in events] == [("vmss_os_drift", "os-behind", "Outdated")]
+    progress = events[0]["azure_ops_rollout"]["progress"]
+    # The target: the highest version the location lists (24.04.202501140, listed in no useful order).
+    assert progress["outdated_instance_count"] == 1 and progress["target_version"] == "24.04.202501140"
+    assert progress["instance_versions"] == {"24.04.202409120": 1, "24.04.202501140": 2}
+    # Per round and scale set the model and one VM list page; the image catalog once per list_interval.
+    assert counted(emulator) == {"token": 1, "model": 4, "vm list": 4, "catalog": 1}
+
+
 def test_aks_and_device_update_cost_one_list_per_round_plus_one_read_per_ended_import(emulator):
     emulator.load(FLEET)
     watcher = watcher_for(emulator, resource_group="rg-web", aks_clusters=["aks-a"], adu_endpoint=emulator.host,

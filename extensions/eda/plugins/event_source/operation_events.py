@@ -40,13 +40,18 @@ description:
   - V(vmss_extension_drift) reports when the number of instances running an outdated extension crosses 0
     (C(Outdated) or C(Current)), by the rule of the M(azure_ops.rollout.vmss_extension_info) module (every extension of
     the model is considered).
+  - V(vmss_os_drift) reports the same for the OS image, by the rule of M(azure_ops.rollout.vmss_os_info). An instance is
+    outdated when it runs an image older than the one an OS rolling upgrade would install (the highest listed platform
+    image version, or the newest Compute Gallery version replicated to the region), so a new image version published
+    makes a current scale set C(Outdated).
   - V(adu_import) reports each Device Update operation of O(adu_instance_id) that ends, C(Succeeded) or C(Failed). The
     in-flight operations are listed (the service filters on C(NotStarted) and C(Running) only) and one that leaves the
     list is read once for its outcome; an import that starts and ends within one interval is not seen.
   - V(aks_operation) reports each operation of the O(aks_clusters) that ends (C(Succeeded), C(Failed), C(Canceled)).
   - The first successful read of a scale set, cluster or instance is its baseline. It is reported, with
-    C(previous_status) null, when O(emit_current_state) is true, and always for a scale set whose extensions are
-    already C(Outdated) (a drift present when the source starts needs the same action as one that appears later).
+    C(previous_status) null, when O(emit_current_state) is true, and always for a scale set whose extensions (or OS
+    image) are already C(Outdated) (a drift present when the source starts needs the same action as one that appears
+    later).
   - Throttling, a failed read or an expired token never ends the source. It logs a warning (once per distinct problem),
     keeps the last known state and goes on; after throttling, server or network errors the wait before the next round
     doubles per failed round, up to 15 minutes. Only bad arguments end it, at start, before any request, with a
@@ -56,18 +61,18 @@ description:
     across rounds and refreshed before it expires.
   - "Cost: per round, one request per watched scale set for V(vmss_rolling_upgrade); one scale set read and the pages of
     its VM list with instance views for V(vmss_extension_drift) (an expensive read for Compute: give drift its own source
-    with a longer O(interval)); one list request per Device Update instance (plus one per operation that ended) and one
+    with a longer O(interval)); the same for V(vmss_os_drift), with the image catalog instead; one list request per Device Update instance (plus one per operation that ended) and one
     list page per AKS cluster; plus the scale set list pages, and for drift the extension versions catalog, every
-    O(list_interval) seconds."
+    O(list_interval) seconds (both drift kinds share the round's catalog cache)."
 options:
   kinds:
     description:
       - What to watch. Default, the kinds whose targets are set (V(aks_operation) with O(aks_clusters), V(adu_import) with
         O(adu_instance_id), V(vmss_rolling_upgrade) with O(scale_sets) or O(resource_groups) or when no other target is
-        set). V(vmss_extension_drift) is never on by default, its reads are the expensive ones.
+        set). V(vmss_extension_drift) and V(vmss_os_drift) are never on by default, their reads are the expensive ones.
     type: list
     elements: str
-    choices: [vmss_rolling_upgrade, vmss_extension_drift, adu_import, aks_operation]
+    choices: [vmss_rolling_upgrade, vmss_extension_drift, vmss_os_drift, adu_import, aks_operation]
   scale_sets:
     description:
       - The scale sets to watch, as names in O(resource_group) or as C({resource_group, name}) mappings.
