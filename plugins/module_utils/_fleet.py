@@ -291,7 +291,8 @@ def run_rollout(jobs, clock, emit, progress_interval=30, max_concurrent_starts=1
     def after_step(job):
         if job.state == "done" and job.record is None:
             render(job, clock, on_timeout)
-        if not planned_shown[0] and all(job.action is not None or job.record is not None for job in jobs):
+        # One block as soon as every scale set is planned and its upgrade started (or its outcome known).
+        if not planned_shown[0] and all(job.state not in _engine.STARTING or job.record is not None for job in jobs):
             planned_shown[0] = True
             if not all(job.record is not None for job in jobs):
                 block(clock.monotonic())
