@@ -172,6 +172,7 @@ async def one_variant(variant, ready, scenario, faulty, read_ms, interval, befor
             "period_s": round(statistics.median(rounds), 1) if rounds else None,
             "latency_median_s": round(statistics.median(values), 1), "latency_max_s": round(values[-1], 1),
             "latency_min_s": round(values[0], 1), "latencies_s": [round(v, 2) for v in values],
+            "periods_s": [round(r, 1) for r in rounds],
             "threads": threads, "events": events}
 
 
