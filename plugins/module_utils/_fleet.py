@@ -21,16 +21,17 @@ __metaclass__ = type
 
 import datetime
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import (_drift, _engine, _os_image, _os_upgrade, _outcome,
-                                                                        _upgrade, _validation, _vmss)
+from ansible_collections.azure_ops.rollout.plugins.module_utils import (_drift, _engine, _model, _os_image, _os_upgrade,
+                                                                        _outcome, _upgrade, _validation, _vmss)
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure
 
 # The rules a target's fields must follow (named after the host variables they come from).
 TARGET_RULES = (("resource_group", _validation.RESOURCE_GROUP), ("name", _validation.VMSS_NAME),
                 ("subscription_id", _validation.SUBSCRIPTION_ID))
-# The batch step's own options, beside the decision options it shares with vmss_extension_upgrade.
-BATCH_SPEC = dict(_upgrade.DECISION_SPEC, **dict(_os_upgrade.KIND_SPEC, **{
+# The batch step's own options, beside the decision options it shares with vmss_extension_upgrade and the model
+# rollout's (vmss_model_rollout; for kind=model only).
+BATCH_SPEC = dict(_upgrade.DECISION_SPEC, **dict(_model.MODEL_SPEC, **dict(_os_upgrade.KIND_SPEC, **{
     "hosts": {"type": "list", "elements": "str", "required": True},
     "mode": {"type": "str", "choices": ["rollout", "status"], "default": "rollout"},
     "ring": {"type": "str"},
@@ -40,12 +41,12 @@ BATCH_SPEC = dict(_upgrade.DECISION_SPEC, **dict(_os_upgrade.KIND_SPEC, **{
     "drift": {"type": "bool", "default": False},
     "variable_prefix": {"type": "str", "default": ""},
     "report": {"type": "dict"},
-}))
-BATCH_RULES = dict(_upgrade.DECISION_RULES, **{
+})))
+BATCH_RULES = dict(_upgrade.DECISION_RULES, **dict(_model.MODEL_RULES, **{
     "progress_interval": _validation.Range(1, 3600),
     "max_concurrent_starts": _validation.Range(0, 1000),
     "parallel_reads": _validation.Range(1, 200),
-})
+}))
 
 
 class Interrupted(BaseException):
@@ -86,7 +87,8 @@ def target_problems(target):
 
 
 # Options a batch shares: one value for every scale set of the batch.
-BATCH_SETTINGS = tuple(sorted(set(_upgrade.DECISION_SPEC) | set(("kind", "progress_interval", "max_concurrent_starts"))))
+BATCH_SETTINGS = tuple(sorted(set(_upgrade.DECISION_SPEC) | set(_model.MODEL_SPEC)
+                              | set(("kind", "progress_interval", "max_concurrent_starts"))))
 
 
 def _as_option(option, value):
@@ -212,7 +214,7 @@ class Display:
         text = _outcome.progress_line(self.labels[id(job)], job.phase, job.shaped, elapsed, self.width)
         if record and record["failed"]:
             text += "  " + _failure_text(record)
-        elif record and record.get("versions"):
+        elif record and (record.get("versions") or record.get("model")):
             text += "  " + _outcome.shorten(_outcome.versions_text(record), 120)
         return text
 
@@ -318,7 +320,8 @@ def run_status(targets, client, api_version=_vmss.API_VERSION, parallel=20, drif
 
     With ``drift``, also each scale set's extension drift (``_drift.check``), or with ``kind="os"`` its OS image drift
     (``_os_image.check``, no history): one model read, the VM list pages, and the catalog reads shared by the whole
-    batch through one cache.
+    batch through one cache. With ``kind="model"``, the instances not on the latest model (``_model.check``: the model
+    and the VM list, no POST); a scale set that check cannot read them of (Flexible) is an ``Error``, never current.
     """
     cache = _drift.CatalogCache()
 
@@ -329,6 +332,8 @@ def run_status(targets, client, api_version=_vmss.API_VERSION, parallel=20, drif
             found = None
             if drift and kind == "os":
                 found = _os_image.check(client, *where, cache=cache, history=0, api_version=api_version)
+            elif drift and kind == "model":
+                found = _model.status_drift(_model.check(client, *where, params={}, api_version=api_version))
             elif drift:
                 found = _drift.check(client, *where, cache=cache, names=extensions)
         except (AzureError, ModuleFailure) as error:

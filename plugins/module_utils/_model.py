@@ -606,3 +606,56 @@ RESULT_KEYS = ("changed", "action", "instance_count", "batch_size", "limits", "p
 def module_result(result):
     """The module's result from the rollout's: its documented keys only."""
     return dict((key, value) for key, value in (result or {}).items() if key in RESULT_KEYS)
+
+
+# -- the fleet (the batch step's kind=model: its records, its report, its status gate) ------------------------------
+def fleet_summary(result):
+    """What a model rollout's record carries (``_outcome.rollout_record``; None for the other kinds): the instances
+    upgraded and still not on the latest model, the batch size, each batch small (number, instance count, times,
+    verdict) and the stop rule that ended it."""
+    if "batches" not in (result or {}):
+        return None
+    return {"upgraded_instances": list(result.get("upgraded_instances") or []),
+            "remaining_instances": list(result.get("remaining_instances") or []),
+            "protected_instances": list(result.get("protected_instances") or []),
+            "in_flight_instances": list(result.get("in_flight_instances") or []),
+            "instance_count": result.get("instance_count"), "batch_size": result.get("batch_size"),
+            "planned_batches": sum(1 for line in result.get("plan") or [] if line.startswith("batch ")),
+            "batches": [{"batch": entry["batch"], "instances": len(entry["instances"]), "started_at": entry["started_at"],
+                         "ended_at": entry["ended_at"], "verdict": entry["verdict"]}
+                        for entry in result.get("batches") or []],
+            "stopped_by": result.get("stopped_by")}
+
+
+def summary_text(summary):
+    """``2 batches, 6 instances upgraded, 4 left (4 protected)`` for a record's ``model``, or '' ."""
+    if not summary:
+        return ""
+    batches = summary["batches"]
+    text = "%d batch%s%s, %d instance%s upgraded, %d left" % (
+        len(batches), "" if len(batches) == 1 else "es",
+        " of %d" % summary["planned_batches"] if summary["planned_batches"] > len(batches) else "",
+        len(summary["upgraded_instances"]), "" if len(summary["upgraded_instances"]) == 1 else "s",
+        len(summary["remaining_instances"]))
+    if summary["protected_instances"]:
+        text += " (%d protected)" % len(summary["protected_instances"])
+    unhealthy = [entry["batch"] for entry in batches if entry["verdict"] != HEALTHY]
+    if unhealthy:
+        text += "; not healthy: batch %s" % ", ".join(str(number) for number in unhealthy)
+    return text
+
+
+def status_drift(found):
+    """The status gate's drift of a model read (``check``): the instances not on the latest model, as the status record
+    takes a drift (``_outcome.status_record``). Instances that do not say whether they are on the latest model count
+    too (the gate cannot call them current). A scale set ``check`` refuses (Flexible: no ``latestModelApplied``)
+    raises ModuleFailure: the status cannot say, so it is an error, never current."""
+    if found["refusal"]:
+        raise ModuleFailure("%s: %s" % (found["refusal"]["code"], found["refusal"]["message"]))
+    left = remaining(found["instances"])
+    unknown = found["plan"]["unknown"]
+    latest = sum(1 for record in found["instances"] if record["latest"] is True)
+    return {"drift_kind": "model", "outdated": bool(left or unknown), "outdated_instance_count": len(left) + len(unknown),
+            "outdated_instances": left, "unknown_instances": unknown, "protected_instances": found["plan"]["protected"],
+            "instance_versions": dict(item for item in (("latest", latest), ("older", len(left))) if item[1]),
+            "upgrade_mode": found["upgrade_mode"]}

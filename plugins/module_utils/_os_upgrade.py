@@ -23,7 +23,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift, _os_image, _upgrade
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift, _model, _os_image, _upgrade
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure
 
@@ -152,16 +152,29 @@ OS = OsKind()
 
 
 # The rollout kinds of a batch step, by its option ``kind``: one kind per run (vmss_rollout_batch, the role).
-KINDS = {"extension": _upgrade.EXTENSION, "os": OS}
+KINDS = {"extension": _upgrade.EXTENSION, "os": OS, "model": _model.MODEL}
 KIND_SPEC = {"kind": {"type": "str", "choices": sorted(KINDS), "default": "extension"}}
+# The rolling-upgrade options a model rollout (kind=model) has no use for, with the only value it accepts: it reads no
+# rolling upgrade, selects no extension, and its manualupgrade cannot be cancelled (vmss_model_rollout).
+NOT_FOR_MODEL = (("extensions", None), ("only_if_outdated", True), ("if_running", "wait"), ("cancel_attached", False))
 
 
 def kind_problems(params):
     """What is wrong with the kind and the options that go with it (empty when fine), naming the options."""
-    if params.get("kind") == "os" and params.get("extensions"):
+    kind = params.get("kind")
+    if kind == "os" and params.get("extensions"):
         return ["extensions is for kind=extension; an OS image rollout (kind=os) considers the image of every instance, "
                 "not extensions: unset extensions, or run the extensions in a rollout of their own"]
-    return []
+    if kind == "model":
+        found = ["%s is not for kind=model: a model rollout (manualupgrade in batches) moves every instance not on the "
+                 "latest model and reads no rolling upgrade; unset it" % option
+                 for option, accepted in NOT_FOR_MODEL if (params.get(option) or None) != (accepted or None)]
+        if params.get("on_timeout") == "cancel":
+            found.append("on_timeout=cancel is not for kind=model: a manualupgrade cannot be cancelled (an instance "
+                         "update in flight is never abandoned); use fail or leave")
+        return found
+    return ["%s is for kind=model (a model rollout); this batch has kind=%s: unset it, or set kind=model" % (option, kind)
+            for option, spec in sorted(_model.MODEL_SPEC.items()) if params.get(option, spec["default"]) != spec["default"]]
 
 
 def image_versions(result):

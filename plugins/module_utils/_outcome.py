@@ -33,7 +33,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _os_upgrade
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _model, _os_upgrade
 from ansible_collections.azure_ops.rollout.plugins.module_utils._vmss import parse_time, unhealthy_instances, SHOWN_INSTANCES
 
 OK_STATUSES = ("Completed", "Current", "Skipped", "WouldStart", "WouldAttach", "NotStarted", "NotRun", "Running")
@@ -194,6 +194,8 @@ def rollout_record(target, result=None, failure=None, check_mode=False, on_timeo
         "policy": (result.get("rolling_upgrade") or {}).get("policy"),
         "unhealthy_instances": unhealthy_instances(result.get("rolling_upgrade")),
         "start_refused": result.get("start_refused"),
+        # A model rollout's (kind=model): the instances upgraded and left, its batches; None for the other kinds.
+        "model": _model.fleet_summary(result),
     })
     record.update(counts(result.get("rolling_upgrade")))
     record["msg"] = rollout_message(record, (failure or {}).get("msg"))
@@ -209,7 +211,10 @@ def versions(extensions):
 
 
 def versions_text(record):
-    """``HealthExtension 1.0.0 on 8, 1.0.9 on 2 -> 1.0.9; CustomScript 2.1 (current)``, or '' when not read."""
+    """``HealthExtension 1.0.0 on 8, 1.0.9 on 2 -> 1.0.9; CustomScript 2.1 (current)``, or '' when not read; for a
+    model rollout its batches and instances (``_model.summary_text``)."""
+    if record.get("model"):
+        return _model.summary_text(record["model"])
     parts = []
     for ext in record.get("versions") or []:
         installed = ", ".join("%s on %d" % item for item in sorted(ext["from"].items())) or "not installed"
@@ -326,8 +331,9 @@ def status_record(target, latest=None, failure=None, server_now=None, drift=None
         "outdated": drift["outdated"] if drift else None,
         "outdated_instance_count": drift["outdated_instance_count"] if drift else None,
         "outdated_extensions": outdated_extensions(drift),
-        # What the drift is of: "extension" (_drift.check) or "os" (_os_image.check); None when not read.
-        "drift_kind": (("os" if "image_kind" in drift else "extension") if drift else None),
+        # What the drift is of: "extension" (_drift.check), "os" (_os_image.check) or "model" (_model.status_drift);
+        # None when not read.
+        "drift_kind": ((drift.get("drift_kind") or ("os" if "image_kind" in drift else "extension")) if drift else None),
         "instance_naming": drift.get("instance_naming") if drift else None,
         "policy": (latest or {}).get("policy"),
         "unhealthy_instances": unhealthy_instances(latest),
@@ -338,7 +344,12 @@ def status_record(target, latest=None, failure=None, server_now=None, drift=None
 
 def outdated_extensions(drift):
     """The outdated extensions of a drift check, small: name, target, installed versions, instance counts. An OS image
-    drift (``_os_image.check``) is one such entry named ``OS image``."""
+    drift (``_os_image.check``) is one such entry named ``OS image``, a model drift (``_model.status_drift``) one named
+    ``Model`` (its "versions": the instances on the latest model and on an older one)."""
+    if drift and drift.get("drift_kind") == "model":
+        return [{"name": "Model", "target_version": "latest", "instance_versions": drift["instance_versions"],
+                 "outdated_instances": len(drift["outdated_instances"]), "unknown_instances": len(drift["unknown_instances"])}
+                ] if drift["outdated"] else []
     if drift and "image_kind" in drift:
         return [{"name": "OS image", "target_version": drift["target_version"], "instance_versions": drift["instance_versions"],
                  "outdated_instances": len(drift["outdated_instances"]), "unknown_instances": len(drift["unknown_instances"])}

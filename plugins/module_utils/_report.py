@@ -290,8 +290,11 @@ def gate_failures(rows, fail_on, fail_on_drift=False):
 
 def drift_words(rows):
     """What the status rows' drift is of: ``outdated extensions`` or, when an OS image drift was read
-    (``drift_kind``), ``an outdated OS image``."""
-    return "an outdated OS image" if any(row.get("drift_kind") == "os" for row in rows) else "outdated extensions"
+    (``drift_kind``), ``an outdated OS image``, or for a model drift ``instances not on the latest model``."""
+    kinds = set(row.get("drift_kind") for row in rows)
+    if "model" in kinds:
+        return "instances not on the latest model"
+    return "an outdated OS image" if "os" in kinds else "outdated extensions"
 
 
 def drift_text(row):
@@ -372,6 +375,41 @@ def progress_svg(timeline, elapsed, width=200, height=60):
                left, top, right - left, bottom - top, "".join(series),
                text % (left, 10, "#1a7f37", "", "&#9679; upgraded %s" % last.get("succeeded")),
                text % (right, 10, "#cf222e", ' text-anchor="end"', "&#9679; failed %s" % (last.get("failed") or 0)),
+               text % (left, height - 3, "#59636e", "", "0s"),
+               text % (right, height - 3, "#59636e", ' text-anchor="end"', escape(_outcome.duration(span)))))
+
+
+VERDICT_COLOURS = {"healthy": "#1a7f37", "unhealthy": "#cf222e", "unknown": "#9a6700"}
+
+
+def batches_svg(model, elapsed, width=200, height=60):
+    """A model rollout's picture (a record's ``model``): one bar per batch over the time of its step, as wide as the
+    batch took and as high as its share of the scale set's instances, coloured by its health verdict (green healthy,
+    red unhealthy, amber unknown), with the batch count and the instances left."""
+    batches = (model or {}).get("batches") or []
+    if not batches:
+        return ""
+    span = max(float(elapsed or 0), max(float(b.get("ended_at") or 0) for b in batches), 1.0)
+    total = max(float(model.get("instance_count") or 0), max(float(b["instances"]) for b in batches), 1.0)
+    left, right, top, bottom = 4.0, width - 4.0, 14.0, height - 14.0
+    bars = []
+    for entry in batches:
+        start, end = float(entry.get("started_at") or 0), float(entry.get("ended_at") or 0)
+        x = left + (right - left) * start / span
+        bar_height = (bottom - top) * entry["instances"] / total
+        bars.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s</title></rect>' % (
+            x, bottom - bar_height, max(2.0, (right - left) * (end - start) / span), bar_height,
+            VERDICT_COLOURS.get(entry.get("verdict"), "#59636e"),
+            escape("batch %d: %d instances, %s" % (entry["batch"], entry["instances"], entry.get("verdict")))))
+    left_count = len(model.get("remaining_instances") or [])
+    text = '<text x="%.1f" y="%d" font-size="9" fill="%s"%s>%s</text>'
+    return ('<svg class="spark" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s">'
+            '<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#f6f8fa" stroke="#d0d7de"/>%s%s%s%s%s</svg>'
+            % (width, height, width, height, escape("%d batches, %d instances left, after %s" % (
+                len(batches), left_count, _outcome.duration(span))),
+               left, top, right - left, bottom - top, "".join(bars),
+               text % (left, 10, "#1a7f37", "", "%d batch%s" % (len(batches), "" if len(batches) == 1 else "es")),
+               text % (right, 10, "#59636e", ' text-anchor="end"', "%d left" % left_count),
                text % (left, height - 3, "#59636e", "", "0s"),
                text % (right, height - 3, "#59636e", ' text-anchor="end"', escape(_outcome.duration(span)))))
 
@@ -469,6 +507,7 @@ def html(document):
             cells = [name, "<td>%s%s</td>" % (_chip(row["status"], row.get("failed")),
                                               '<div class="small">%s</div>' % escape(", ".join(extra)) if extra else ""),
                      "<td>%s</td>" % (progress_svg(row.get("timeline"), row.get("elapsed")) or
+                                      batches_svg(row.get("model"), row.get("elapsed")) or
                                       '<span class="small">%s</span>' % escape(_no_picture(row))),
                      '<td class="num">%s</td>' % counts,
                      '<td class="small">%s</td>' % escape(_outcome.versions_text(row) or "-"),

@@ -37,41 +37,6 @@ description:
 author:
   - azure_ops.rollout maintainers (@azure-ops)
 options:
-  batch_size:
-    description:
-      - Instances per C(manualupgrade) call, as a count (V(3)) or a percentage of the scale set's instances (V(20%),
-        rounded up, at least 1).
-      - Default the scale set's rolling policy C(maxBatchInstancePercent) when it has one, else 20 %.
-    type: str
-  pause_between_batches:
-    description: Seconds to wait after a batch's health gate before the next batch starts.
-    type: int
-    default: 0
-  max_unhealthy_percent:
-    description:
-      - Stop when more than this share of all the scale set's instances is unhealthy (0 to 100).
-      - Default the rolling policy's C(maxUnhealthyInstancePercent), else 20.
-    type: int
-  max_unhealthy_upgraded_percent:
-    description:
-      - Stop when more than this share of the instances upgraded so far is unhealthy (0 to 100).
-      - Default the rolling policy's C(maxUnhealthyUpgradedInstancePercent), else 20.
-    type: int
-  health_timeout:
-    description: Seconds a batch's instances have to become healthy after their update ended.
-    type: int
-    default: 600
-  order:
-    description:
-      - The order instances are upgraded in.
-      - V(unhealthy_first) takes unhealthy and unknown instances first (upgrading them cannot make things worse), each
-        group spread over zones and fault domains.
-      - V(spread) takes them round-robin over zones and fault domains, so a batch takes as few instances of one zone or
-        fault domain as it can.
-      - V(name) follows the instance ids.
-    type: str
-    choices: [unhealthy_first, spread, name]
-    default: unhealthy_first
   wait_timeout:
     description: Hard deadline of the whole task, in seconds. No batch starts after it.
     type: int
@@ -92,6 +57,7 @@ extends_documentation_fragment:
   - azure_ops.rollout.azure
   - azure_ops.rollout.azure.action_group
   - azure_ops.rollout.azure.vmss
+  - azure_ops.rollout.azure.model
 attributes:
   check_mode:
     support: full

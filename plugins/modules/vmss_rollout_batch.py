@@ -36,7 +36,21 @@ description:
   - O(kind) says what the batch rolls out, one kind per run - V(extension), the extensions
     (C(POST .../extensionRollingUpgrade), as M(azure_ops.rollout.vmss_extension_upgrade)), or V(os), the OS image
     (C(POST .../osRollingUpgrade), as M(azure_ops.rollout.vmss_os_upgrade) - started only when an unprotected instance
-    runs an older image, the refusals Azure would answer told before any C(POST)).
+    runs an older image, the refusals Azure would answer told before any C(POST)), or V(model), the instances not on
+    the latest model (C(POST .../manualupgrade) in batches with a health gate after each, as
+    M(azure_ops.rollout.vmss_model_rollout) does it, for scale sets whose upgrade policy is C(Manual) or C(Automatic)).
+  - With O(kind=model), the options O(batch_size), O(pause_between_batches), O(max_unhealthy_percent),
+    O(max_unhealthy_upgraded_percent), O(health_timeout) and O(order) decide each scale set's batches and stop rule
+    (given with another kind, they are refused). A scale set whose unhealthy share passes a limit stops (C(Failed), the
+    stop rule's message naming the instances; the rest left as they are); the others of the batch go on. O(extensions),
+    O(only_if_outdated=false), O(if_running) other than V(wait), O(cancel_attached=true) and O(on_timeout=cancel) are
+    refused with it (a C(manualupgrade) cannot be cancelled); O(if_faulted) and O(skip_if_completed_within) do not
+    apply (a model rollout reads no rolling upgrade).
+  - B(Start slots and the Update budget.) O(max_concurrent_starts) bounds the scale sets in their plan and first start
+    at once. With O(kind=model) every batch is one C(POST .../manualupgrade), which Azure counts against the scale
+    set's Update budget (4 a minute per scale set, 500 a minute per subscription: Microsoft Learn, "Compute throttling
+    limits"); the collection's pacer holds each POST until its budget has a token, so a fleet's batches never exceed it
+    (a 429 is waited for as Azure says).
   - With O(mode=status) nothing is started or waited for; the latest rolling upgrade of every scale set is read, at most
     O(parallel_reads) at a time (the fleet status gate).
   - This is an action plugin; it always runs on the controller, whatever the connection of the hosts.
@@ -62,8 +76,11 @@ options:
       - V(extension) - the extension rolling upgrade and the extension drift.
       - V(os) - the OS image rolling upgrade and the OS image drift (as M(azure_ops.rollout.vmss_os_info) reads it,
         without the history). O(extensions) must then be unset.
+      - V(model) - the model rollout (C(manualupgrade) in batches, health gates) and, with O(mode=status), the instances
+        not on the latest model (the model and the VM list, no C(POST); a Flexible scale set, whose VMs do not say, is
+        an C(Error)).
     type: str
-    choices: [extension, os]
+    choices: [extension, model, os]
     default: extension
   ring:
     description: Name of the ring (inventory group) the batch belongs to, for the progress lines and the records.
@@ -89,7 +106,8 @@ options:
         does - one model read, the VM list with instance views, the versions catalog read once per location, publisher and
         type for the whole batch) into RV(results.outdated), RV(results.outdated_instance_count) and
         RV(results.outdated_extensions); with O(kind=os), the OS image drift instead (one entry C(OS image) in
-        RV(results.outdated_extensions)).
+        RV(results.outdated_extensions)); with O(kind=model), the instances not on the latest model (one entry C(Model),
+        its C(instance_versions) the instances on the C(latest) model and on an C(older) one).
     type: bool
     default: false
   report:
@@ -114,6 +132,7 @@ extends_documentation_fragment:
   - azure_ops.rollout.azure.action_group
   - azure_ops.rollout.azure.upgrade
   - azure_ops.rollout.azure.extensions
+  - azure_ops.rollout.azure.model
 attributes:
   check_mode:
     support: full
@@ -321,7 +340,7 @@ results:
       elements: dict
       returned: with O(mode=status)
     drift_kind:
-      description: What the drift read is of, C(extension) or C(os) (O(kind)); null when drift was not read.
+      description: What the drift read is of, C(extension), C(os) or C(model) (O(kind)); null when drift was not read.
       type: str
       returned: with O(mode=status)
     timeline:
@@ -347,6 +366,20 @@ results:
       elements: dict
       returned: with O(mode=rollout)
       sample: [{name: HealthExtension, from: {1.0.0: 8}, to: 1.0.9, outdated: 8}]
+    model:
+      description:
+        - With O(kind=model), what the model rollout did (null for the other kinds) - C(upgraded_instances) and
+          C(remaining_instances) (still not on the latest model, the protected ones included), C(protected_instances),
+          C(in_flight_instances) (an earlier run's batch, waited for), C(instance_count), C(batch_size),
+          C(planned_batches) (the batches planned at the start), C(batches) (each C(batch), C(instances) (count),
+          C(started_at) and C(ended_at) (seconds into the scale set's step) and C(verdict) (C(healthy), C(unhealthy) or
+          C(unknown))), and C(stopped_by) (the stop rule that ended it - C(rule), C(percent), C(limit), C(instances),
+          C(message) - or null).
+        - Its status is C(Completed), C(Current) (every instance on the latest model, no C(POST)), C(Failed) (stopped by
+          the rule; the message names the instances and why), C(Refused) (Flexible, or over a limit before the first
+          batch) or C(TimedOut) (no batch starts after O(wait_timeout); one in flight goes on in Azure).
+      type: dict
+      returned: with O(mode=rollout)
     refused_by:
       description: For a C(Refused) scale set of the role, the exact variable that refused it (for example
         C(vmss_extension_rollout_if_faulted)); its message says how to override it for this scale set only.
