@@ -48,7 +48,7 @@ description:
     apply (a model rollout reads no rolling upgrade).
   - B(Start slots and the Update budget.) O(max_concurrent_starts) bounds the scale sets in their plan and first start
     at once. With O(kind=model) every batch is one C(POST .../manualupgrade), which Azure counts against the scale
-    set's Update budget (4 a minute per scale set, 500 a minute per subscription: Microsoft Learn, "Compute throttling
+    set's Update budget (4 a minute per scale set, 500 a minute per subscription, Microsoft Learn "Compute throttling
     limits"); the collection's pacer holds each POST until its budget has a token, so a fleet's batches never exceed it
     (a 429 is waited for as Azure says).
   - With O(mode=status) nothing is started or waited for; the latest rolling upgrade of every scale set is read, at most
