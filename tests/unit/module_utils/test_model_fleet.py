@@ -104,8 +104,8 @@ def test_a_timeout_between_batches_is_timed_out_with_the_instances_left(model_fl
 def test_status_reads_the_instances_not_on_the_latest_model_without_any_post(model_fleet, emulator):
     client = model_fleet[0]
     names = ["vmss-manual", "vmss-automatic", "vmss-flex-manual"]
-    records = dict((record["name"], record) for record in _fleet.run_status([_target(name) for name in names], client,
-                                                                             drift=True, kind="model"))
+    found = _fleet.run_status([_target(name) for name in names], client, drift=True, kind="model")
+    records = dict((record["name"], record) for record in found)
     manual = records["vmss-manual"]
     assert (manual["outdated"], manual["outdated_instance_count"], manual["drift_kind"]) == (True, 10, "model")
     assert manual["outdated_extensions"] == [{"name": "Model", "target_version": "latest",
