@@ -188,11 +188,21 @@ def snapshot(jobs, clock, batch, interrupted=False):
     for job in jobs:
         record = job.record  # read once: the job's thread may set it meanwhile
         if record is None:
-            record = _outcome.unfinished_record(job.target, job.partial(), job.check_mode, interrupted,
+            record = _outcome.unfinished_record(job.target, _known(job), job.check_mode, interrupted,
                                                 elapsed=None if job.began is None else now - job.began,
                                                 started_at=job.started_at)
         records.append(dict(record, batch=batch))
     return records
+
+
+def _known(job):
+    """What is known of a job without its outcome (``_engine.Rollout.partial``); for a model rollout also its batches
+    so far, and whether a batch is in flight (what goes on in Azure if the run stops), as the kind says."""
+    known, result = job.partial(), job.result
+    if job.kind is _model.MODEL and result is not None and known:
+        known = dict(dict((key, result[key]) for key in _model.RESULT_KEYS if key in result), **known)
+        known["left_running"] = job.kind.still_running(job)
+    return known
 
 
 class Display:

@@ -248,17 +248,27 @@ def unfinished_record(target, result=None, check_mode=False, interrupted=False, 
     watches; a run killed outright leaves it so), or ``Interrupted`` (the run was stopped before the outcome).
 
     ``result``: what is known so far (``action``, ``upgrade_started``, ``rolling_upgrade``). An upgrade this run
-    started or attached to goes on in Azure (``left_running``); a start whose answer had not come may have too.
+    started or attached to goes on in Azure (``left_running``); a start whose answer had not come may have too. A model
+    rollout's (its ``batches`` so far) goes on in Azure only while a batch is in flight: its ``left_running`` says.
     """
     result = dict(result or {})
     action = result.get("action")
-    in_azure = not check_mode and (bool(result.get("upgrade_started")) or action == "attach")
+    model = "batches" in result
+    in_azure = not check_mode and (bool(result.get("left_running")) if model else
+                                   (bool(result.get("upgrade_started")) or action == "attach"))
     record = rollout_record(target, dict(result, left_running=in_azure, timed_out=False), None, check_mode,
                             elapsed=elapsed, started_at=started_at)
     record["status"] = "Interrupted" if interrupted else "Running"
     record["failed"] = bool(interrupted)
     if check_mode:
         what = "check mode, nothing was started"
+    elif model and in_azure:
+        what = ("a batch's manualupgrade goes on in Azure; a re-run waits for it, then goes on with the instances left"
+                if interrupted else "a batch in flight, watched by this run (if the run stopped, it goes on in Azure; "
+                "a re-run waits for it)")
+    elif model and result["batches"]:
+        what = ("between batches, nothing runs in Azure; a re-run goes on with the instances left" if interrupted
+                else "between batches")
     elif in_azure:
         what = "the upgrade goes on in Azure; a re-run attaches" if interrupted else (
             "running in Azure, watched by this run (if the run stopped, it goes on in Azure; a re-run attaches)")

@@ -92,8 +92,9 @@ def _unfinished_headline(rows, plan):
             continue
         ring = open_rows[0]["ring"]
         in_azure = [row for row in open_rows if row.get("left_running")]
+        # A model rollout between batches (a batch judged, none in flight) has nothing that may run in Azure.
         unsure = [row for row in open_rows if not row.get("left_running") and row.get("action") == "start"
-                  and not row.get("check_mode")]
+                  and not row.get("check_mode") and not (row.get("model") or {}).get("batches")]
         rings = [entry["ring"] for entry in plan]
         later = [e["ring"] for e in plan[rings.index(ring) + 1:] if e["state"] == "run"] if ring in rings else []
         failed = [row for row in rows if row.get("failed") and row["status"] != "Interrupted"]

@@ -160,3 +160,38 @@ def test_a_batch_is_charged_to_the_scale_sets_update_budget():
     categories = _pacing.classify("POST", "https://management.azure.com%s/manualupgrade?api-version=x" % path)[2]
     assert ("Update", path.lower()) in [(category, (resource or "").lower()) for category, resource in categories]
     assert bucket_category("POST", path + "/manualupgrade") == ("Update", path.lower())
+
+
+def test_the_report_rewritten_while_the_batch_watches_shows_the_batches_so_far(model_fleet, emulator):
+    client, clock = model_fleet
+    jobs = [_fleet.Job(_target("vmss-manual"), dict(PARAMS, batch_size="2", pause_between_batches=120), client,
+                       kind=_os_upgrade.KINDS["model"])]
+    snapshots = []
+    thread = threading.Thread(target=lambda: _fleet.run_rollout(jobs, clock, lambda lines: None, progress_interval=30,
+                                                                on_block=snapshots.extend), daemon=True)
+    thread.start()
+    thread.join(30.0)
+    assert not thread.is_alive()
+    running = [record for record in snapshots if record["status"] == "Running" and (record["model"] or {}).get("batches")]
+    assert running, snapshots
+    # In flight: a batch goes on in Azure; between batches (the pause), nothing does.
+    in_flight = [record for record in running if record["left_running"]]
+    between = [record for record in running if not record["left_running"]]
+    assert in_flight and between
+    assert all("between batches" in record["msg"] for record in between)
+    stopped = _fleet.snapshot(jobs, clock, "b", interrupted=True)[0]
+    assert stopped["status"] == "Completed"   # done: its outcome, not Interrupted
+
+
+def test_an_interrupted_model_rollout_between_batches_says_nothing_runs_in_azure():
+    record = _outcome.unfinished_record(_target("vmss-manual"), {"action": "start", "upgrade_started": True,
+                                                                 "batches": [{"batch": 1, "instances": ["0"],
+                                                                              "started_at": 0, "ended_at": 5,
+                                                                              "verdict": "healthy"}],
+                                                                 "left_running": False}, interrupted=True)
+    assert (record["status"], record["left_running"]) == ("Interrupted", False)
+    assert "between batches, nothing runs in Azure" in record["msg"]
+    rows = [dict(record, ring="r1")]
+    text = _report.headline(rows, [{"ring": "r1", "hosts": ["h-vmss-manual"], "in_run": ["h-vmss-manual"],
+                                    "state": "run"}])
+    assert "may be running" not in text
