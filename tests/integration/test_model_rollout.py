@@ -87,3 +87,15 @@ def test_kind_model_refuses_the_options_it_has_no_use_for_before_any_request(emu
     assert result.rc != 0
     assert "vmss_extension_rollout_on_timeout=cancel is not for kind=model" in result.stdout
     assert [r for r in emulator.requests if r["kind"] == "arm"] == []
+
+
+def test_check_and_diff_mode_show_the_batches_and_send_nothing(emulator, run_playbook, tmp_path):
+    inventory = _model_fleet(emulator, tmp_path, {"vmss-manual": "canary", "vmss-flex-manual": "ring1"})
+    result = run_playbook(PLAYBOOKS / "vmss_extension_rollout.yml", inventory=inventory, emulator=emulator, check=True,
+                          args=("--diff",), extra_vars={"rollout_report_dir": str(tmp_path / "reports"),
+                                                        "rollout_allow_empty_rings": True})
+    assert posts(emulator) == []
+    # --diff: the batches each manualupgrade would get, headed by the scale set's name.
+    assert "after: vmss-manual: manualupgrade batches" in result.stdout and "+batch 3: " in result.stdout
+    rows = rows_by_name(read_json(tmp_path / "reports" / "vmss_extension_rollout.json"))
+    assert rows["vmss-manual"]["status"] == "WouldStart" and rows["vmss-manual"]["model"]["planned_batches"] == 3
