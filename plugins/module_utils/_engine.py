@@ -44,6 +44,8 @@ WORKERS = 32
 CANCEL_BUDGET = 120
 # The states in which a machine holds a start slot (see Scheduler: max_starts).
 STARTING = ("plan", "start")
+# The states of a machine whose work goes on in Azure while it waits.
+WATCHING = ("watch", "timeout")
 
 
 class Outcome:

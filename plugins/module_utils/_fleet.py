@@ -304,7 +304,8 @@ def run_rollout(jobs, clock, emit, progress_interval=30, max_concurrent_starts=1
         if job.state == "done" and job.record is None:
             render(job, clock, on_timeout)
         # One block as soon as every scale set is planned and its upgrade started (or its outcome known).
-        if not planned_shown[0] and all(job.state not in _engine.STARTING or job.record is not None for job in jobs):
+        # (A machine a worker just ended has no record yet: it is rendered when its step is collected, in this thread.)
+        if not planned_shown[0] and all(job.record is not None or job.state in _engine.WATCHING for job in jobs):
             planned_shown[0] = True
             if not all(job.record is not None for job in jobs):
                 block(clock.monotonic())

@@ -61,7 +61,8 @@ description:
     across rounds and refreshed before it expires.
   - "Cost: per round, one request per watched scale set for V(vmss_rolling_upgrade); one scale set read and the pages of
     its VM list with instance views for V(vmss_extension_drift) (an expensive read for Compute: give drift its own source
-    with a longer O(interval)); the same for V(vmss_os_drift), with the image catalog instead; one list request per Device Update instance (plus one per operation that ended) and one
+    with a longer O(interval)); the same for V(vmss_os_drift), with the image catalog instead; one list request per
+    Device Update instance (plus one per operation that ended) and one
     list page per AKS cluster; plus the scale set list pages, and for drift the extension versions catalog, every
     O(list_interval) seconds (both drift kinds share the round's catalog cache)."
 options:
