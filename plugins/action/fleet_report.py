@@ -60,7 +60,8 @@ class ActionModule(ActionBase):
             plan = params["plan"]
             if plan is None:
                 plan = _report.plan_rings(params["rings"], groups, task_vars.get("ansible_play_hosts_all") or [], True)[1]
-            document = _report.rollout_document(plan, hostvars, None, params["title"], params["run_started_at"], ended,
+            known = _report.read_hosts(set(host for entry in plan for host in entry["hosts"]), hostvars, self._templar)
+            document = _report.rollout_document(plan, known, None, params["title"], params["run_started_at"], ended,
                                                 check_mode, params["max_fail_percentage"])
             rows = document["rows"]
             failures = _report.failures(rows)

@@ -191,11 +191,8 @@ class ActionModule(ActionBase):
         report is rewritten at every progress block."""
         cached = getattr(self, "_known_hosts", None)
         if cached is None:
-            hostvars = task_vars.get("hostvars") or {}
-            cached = {}
-            for host in set(host for entry in plan for host in entry["hosts"]):
-                values = hostvars.get(host) or {}
-                cached[host] = dict((key, values.get(key)) for key in _report.HOST_KEYS if values.get(key) is not None)
+            cached = _report.read_hosts(set(host for entry in plan for host in entry["hosts"]),
+                                        task_vars.get("hostvars") or {}, self._templar)
             self._known_hosts = cached  # pylint: disable=attribute-defined-outside-init
         return cached
 

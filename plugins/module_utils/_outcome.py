@@ -400,3 +400,17 @@ def summary_line(elapsed, phases, total):
         tally[phase] = tally.get(phase, 0) + 1
     parts = ", ".join("%d %s" % (count, phase) for phase, count in tally.items())
     return "[%6s] %d scale set%s: %s" % (duration(elapsed), total, "" if total == 1 else "s", parts)
+
+
+def host_verdict(host, record, fail_on_error=True):
+    """What one host's task says of its scale set, from its record of the batch step (the role's per-host check):
+    ``changed`` when this run started its upgrade (check mode: would start it), ``failed`` with the record's one-line
+    ``msg`` when its outcome is a failure and ``fail_on_error``. Without a record the host fails: nothing says how its
+    scale set ended."""
+    if not isinstance(record, dict) or "failed" not in record:
+        return {"changed": False, "failed": True,
+                "msg": "%s: no record of the batch step for this host (did the batch step run for it?)" % host}
+    verdict = {"changed": bool(record.get("changed"))}
+    if fail_on_error and record["failed"]:
+        verdict.update(failed=True, msg=record.get("msg") or "%s: %s" % (host, record.get("status")))
+    return verdict

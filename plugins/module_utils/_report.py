@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from collections.abc import Mapping
 from html import escape
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _outcome
@@ -191,8 +192,48 @@ def report(kind, title, rows, head, started_at, ended_at, check_mode=False, extr
 
 
 # The host variables a rollout report reads (``rollout_document``'s ``hostvars``), besides ``result_var``/``error_var``.
+# BATCH_VAR is the role's registered batch step result, which Ansible gives every host of the batch: a host's record is
+# its ``results[host]`` (the role sets no fact per host).
+BATCH_VAR = "vmss_extension_rollout__batch"
 HOST_KEYS = ("vmss_name", "resource_group", "subscription_id", "vmss_extension_rollout_result",
              "vmss_extension_rollout_error")
+
+
+def host_values(host, values, keys=HOST_KEYS, batch_var=BATCH_VAR, result_var="vmss_extension_rollout_result"):
+    """What the rollout report reads of one host's variables (``values``: its hostvars): ``keys`` that are set, and
+    its record (``result_var``) from the batch step's registered result ``batch_var`` when no fact holds it."""
+    known = dict((key, values.get(key)) for key in keys if key != result_var and values.get(key) is not None)
+    record = values.get(result_var) if result_var in values else None
+    if not record:
+        registered = values.get(batch_var) if batch_var in values else None
+        results = registered.get("results") if isinstance(registered, Mapping) else None
+        record = results.get(host) if isinstance(results, Mapping) else None
+    if record:
+        known[result_var] = record
+    return known
+
+
+def read_hosts(hosts, hostvars, templar=None):
+    """host -> what the rollout report reads of it (``host_values``), from Ansible's ``hostvars``.
+
+    Ansible templates a host variable whole at each access, and the batch step's registered result holds every record
+    of its batch: read through ``hostvars`` for every host of a fleet of 2,000, that is minutes of templating. With
+    ``templar`` (an action plugin's) and ``hostvars.raw_get``, each host's variables are read raw and only the few the
+    report reads are templated, in that host's context; the registered result is a task's data, never a template."""
+    raw_get = getattr(hostvars, "raw_get", None)
+    known = {}
+    for host in hosts:
+        if templar is None or raw_get is None:
+            known[host] = host_values(host, hostvars.get(host) or {})
+            continue
+        raw = raw_get(host)
+        raw = raw if isinstance(raw, Mapping) else {}
+        local = templar.copy_with_new_env(available_variables=raw)
+        values = dict((key, local.template(raw[key])) for key in HOST_KEYS if key in raw)
+        if BATCH_VAR in raw:
+            values[BATCH_VAR] = raw[BATCH_VAR]
+        known[host] = host_values(host, values)
+    return known
 
 
 def rollout_document(plan, hostvars, current=None, title=None, started_at=None, ended_at=None, check_mode=False,
@@ -203,7 +244,7 @@ def rollout_document(plan, hostvars, current=None, title=None, started_at=None, 
     records, targets = {}, {}
     for entry in plan:
         for host in entry["hosts"]:
-            values = hostvars.get(host) or {}
+            values = host_values(host, hostvars.get(host) or {}, result_var=result_var)
             target = {"host": host, "name": values.get("vmss_name") or host, "resource_group": values.get("resource_group"),
                       "subscription_id": values.get("subscription_id"), "ring": entry["ring"]}
             targets[host] = target

@@ -12,9 +12,10 @@ module: fleet_report
 short_description: Write the report of a fleet rollout or of the fleet status (JSON and HTML), and gate on it
 version_added: 1.0.0
 description:
-  - With O(kind=rollout), gathers the record of every scale set of every ring (the fact C(vmss_extension_rollout_result)
-    that the role P(azure_ops.rollout.vmss_extension_rollout#role) sets, or the error C(vmss_extension_rollout_error) a ring
-    play keeps when the role could not run) and writes O(dest)/O(name)C(.json) and C(.html). A scale set without either
+  - With O(kind=rollout), gathers the record of every scale set of every ring (its record in the batch step's result
+    that the role P(azure_ops.rollout.vmss_extension_rollout#role) registers on every host of the batch, or a fact
+    C(vmss_extension_rollout_result), or the error C(vmss_extension_rollout_error) a ring play keeps when the role could
+    not run) and writes O(dest)/O(name)C(.json) and C(.html). A scale set without either
     is C(NotStarted) (the run stopped before its turn) or C(NotRun) (left out by C(--limit)).
   - The ring plays run it after every batch, before they fail the scale sets that failed, so the report is written even
     when a ring stops the run or C(--limit) leaves out the last play. RV(failures) names the hosts to fail.

@@ -183,17 +183,10 @@ def test_rollout_through_ansible_runner_streams_live_progress(emulator, tmp_path
     arrived = [round(done[0]["_seen"] - e["_seen"], 1) for e in live]
     assert max(arrived) >= batch / 2, arrived              # written by `process` long before the result came
 
-    # (b) Each canary scale set's record is in the events (set_fact of vmss_extension_rollout_result), and the
-    # Faulted one failed its host with Azure's error code.
-    # The role records them in one run_once task (an item per scale set, each fact delegated to its own host).
-    results = {}
-    for event in events:
-        data = event.get("event_data", {})
-        if event["event"] in ("runner_on_ok", "runner_item_on_ok") and data.get("task_action") in (
-                "set_fact", "ansible.builtin.set_fact"):
-            record = ((data.get("res") or {}).get("ansible_facts") or {}).get("vmss_extension_rollout_result")
-            if record:
-                results[record["host"]] = record
+    # (b) Each canary scale set's record is in the events: the batch task's result (res.results, one record per scale
+    # set; Ansible registers it on every host of the batch, the role sets no fact per host), and the Faulted one
+    # failed its host with Azure's error code.
+    results = (done[0]["event_data"].get("res") or {}).get("results") or {}
     assert {host: record["status"] for host, record in results.items()} == CANARY, context
     assert results["awx-canary-bad"]["error_code"] == "MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade"
     failed = {e["event_data"]["host"]: e for e in events if e["event"] == "runner_on_failed"}

@@ -407,3 +407,35 @@ def test_unfinished_records_say_what_goes_on_in_azure(known, interrupted, status
 def test_an_unfinished_check_mode_record_started_nothing():
     record = _outcome.unfinished_record(TARGET, {"action": "start"}, check_mode=True, interrupted=True)
     assert record["left_running"] is False and "check mode, nothing was started" in record["msg"]
+
+
+# -- host_verdict: the role's one task per scale set -----------------------------------------------------------------
+
+def test_a_started_upgrade_that_completed_is_changed_and_not_failed():
+    verdict = _outcome.host_verdict("web-01", record(result("start", upgrade("Completed", 10))))
+    assert verdict == {"changed": True}
+
+
+def test_a_faulted_scale_set_fails_its_host_with_the_one_line_message():
+    rec = record(result("start", upgrade("Faulted", 0, 2, 0, 8, error=FAULT)),
+                 failure("Rolling upgrade Faulted", {"code": FAULT["code"], "message": FAULT["message"]}))
+    verdict = _outcome.host_verdict("web-01", rec)
+    assert verdict["failed"] is True and verdict["changed"] is True
+    assert verdict["msg"] == rec["msg"] and FAULT["code"] in verdict["msg"] and "\n" not in verdict["msg"]
+
+
+def test_fail_on_error_false_only_marks_the_host():
+    rec = record(result("start", upgrade("Faulted", 0, 2, 0, 8, error=FAULT)), failure("Rolling upgrade Faulted"))
+    assert _outcome.host_verdict("web-01", rec, fail_on_error=False) == {"changed": True}
+
+
+def test_attaching_and_current_change_nothing():
+    assert _outcome.host_verdict("web-01", record(result("attach", upgrade("Completed", 10)))) == {"changed": False}
+    assert _outcome.host_verdict("web-01", record(result("current", started=False))) == {"changed": False}
+
+
+@pytest.mark.parametrize("missing", [None, {}, "Completed", {"status": "Completed"}])
+def test_a_host_without_a_record_fails_closed(missing):
+    verdict = _outcome.host_verdict("web-01", missing)
+    assert verdict["failed"] is True and verdict["changed"] is False
+    assert verdict["msg"].startswith("web-01: no record of the batch step")

@@ -531,3 +531,65 @@ def test_the_page_and_the_json_list_what_needs_a_look_failures_first_each_proble
     top = page[:page.index("<thead><tr><th>Scale set")]            # the attention table comes before the rows
     assert "Needs a look (301 scale sets)" in top and top.count(escape(denied)) == 1
     assert "vmss-h0, vmss-h1" in top and "and 288 more" in top
+
+
+# -- the records the report reads from the inventory ---------------------------------------------------------------
+
+def test_a_host_record_is_read_from_the_registered_batch_result():
+    records = {"c1": completed("c1", "canary"), "c2": faulted("c2", "canary")}
+    batch = {"changed": False, "results": records}
+    hostvars = {"c1": {"vmss_name": "vmss-c1", _report.BATCH_VAR: batch},
+                "c2": {"vmss_name": "vmss-c2", _report.BATCH_VAR: batch, "resource_group": "rg-web"},
+                "r1a": {"vmss_name": "vmss-r1a"}}
+    assert _report.host_values("c1", hostvars["c1"]) == {"vmss_name": "vmss-c1",
+                                                         "vmss_extension_rollout_result": records["c1"]}
+    assert _report.host_values("r1a", hostvars["r1a"]) == {"vmss_name": "vmss-r1a"}
+    plan = _report.plan_rings(RINGS, GROUPS, ALL_HOSTS)[1]
+    rows = dict((row["host"], row) for row in _report.rollout_document(plan, hostvars)["rows"])
+    assert rows["c1"]["status"] == "Completed" and rows["c2"]["status"] == "Faulted"
+    assert rows["r1a"]["status"] == "NotStarted"
+
+
+def test_a_fact_set_on_the_host_wins_and_a_failed_batch_step_holds_no_record():
+    fact = completed("c1", "canary")
+    failed_step = {"failed": True, "msg": "Invalid options: vmss_extension_rollout_poll_interval ..."}
+    values = {"vmss_extension_rollout_result": fact, _report.BATCH_VAR: {"results": {"c1": faulted("c1", "canary")}}}
+    assert _report.host_values("c1", values)["vmss_extension_rollout_result"] == fact
+    assert _report.host_values("c1", {_report.BATCH_VAR: failed_step, "vmss_extension_rollout_error": "bad"}) == {
+        "vmss_extension_rollout_error": "bad"}
+
+
+class _RawHostvars(dict):
+    """Ansible's hostvars as the report sees them: ``raw_get`` gives a host's variables untemplated."""
+
+    def raw_get(self, host):
+        return self[host]
+
+
+class _Templar:
+    """Templates ``{{ name }}`` in the variables it was made for, and counts what it was asked to template."""
+
+    def __init__(self, variables=None, asked=None):
+        self.variables, self.asked = variables or {}, asked if asked is not None else []
+
+    def copy_with_new_env(self, available_variables=None):
+        return _Templar(available_variables, self.asked)
+
+    def template(self, value):
+        self.asked.append(value)
+        return re.sub(r"\{\{ (\w+) \}\}", lambda m: self.variables[m.group(1)], value) if isinstance(value, str) else value
+
+
+def test_read_hosts_templates_the_names_in_each_hosts_context_and_never_the_batch_result():
+    batch = {"changed": False, "results": {"c1": completed("c1", "canary")}}
+    hostvars = _RawHostvars(
+        c1={"inventory_hostname": "c1", "vmss_name": "{{ inventory_hostname }}-vmss", _report.BATCH_VAR: batch,
+            "unrelated": "{{ undefined_here }}"},
+        r1a={"inventory_hostname": "r1a", "vmss_name": "{{ inventory_hostname }}-vmss"})
+    templar = _Templar()
+    known = _report.read_hosts(["c1", "r1a"], hostvars, templar)
+    assert known == {"c1": {"vmss_name": "c1-vmss", "vmss_extension_rollout_result": batch["results"]["c1"]},
+                     "r1a": {"vmss_name": "r1a-vmss"}}
+    assert templar.asked == ["{{ inventory_hostname }}-vmss"] * 2   # neither the batch result nor other variables
+    # Without a templar (or a hostvars without raw_get) the templated hostvars are read as they are.
+    assert _report.read_hosts(["r1a"], {"r1a": {"vmss_name": "vmss-r1a"}}) == {"r1a": {"vmss_name": "vmss-r1a"}}
