@@ -162,9 +162,10 @@ EXAMPLES = r"""
   run_once: true
   register: batch
 
-- name: Record each scale set's outcome
-  ansible.builtin.set_fact:
-    rollout_record: "{{ batch.results[inventory_hostname] }}"
+# Ansible gives the registered result to every host of the batch: each reads its own record, no set_fact per host.
+- name: Mark each scale set changed or failed as its record says
+  azure_ops.rollout.vmss_rollout_check:
+    batch_var: batch
 
 - name: Read the latest rolling upgrade of every scale set (read only)
   azure_ops.rollout.vmss_rollout_batch:
