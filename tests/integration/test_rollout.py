@@ -149,6 +149,14 @@ def test_upgrade_already_running_is_attached_and_a_stopped_run_leaves_it_going(e
     assert "attached: started by someone else" in html and "Started in Azure (UTC)" in html
 
 
+def _as_from_a_terminal():
+    """In the child, before ansible-playbook starts: SIGINT and SIGTERM as a shell in a terminal leaves them. A test run
+    started in the background of a non-interactive shell (`make test &`) inherits SIGINT ignored, and the batch step
+    rightly leaves an ignored signal ignored; the Ctrl-C tests need ansible-playbook as an operator starts it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def test_ctrl_c_leaves_the_upgrade_running_and_a_rerun_attaches(emulator, tmp_path):
     sets = [vmss("it-long", "canary", capacity=5, batch_seconds=60)]
     emulator.load(scenario(sets, time_scale=10.0))         # ~30 s real for the whole upgrade
@@ -157,7 +165,7 @@ def test_ctrl_c_leaves_the_upgrade_running_and_a_rerun_attaches(emulator, tmp_pa
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inv), str(ROLLOUT),
            "-e", "rollout_report_dir=%s" % (tmp_path / "reports"), "-e", "rollout_allow_empty_rings=true"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_as_from_a_terminal)
     try:
         deadline = time.monotonic() + 60
         while not posts(emulator, START) and time.monotonic() < deadline:
@@ -240,7 +248,7 @@ def _start_rollout(emulator, inv, tmp_path, *args):
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inv), str(ROLLOUT),
            "-e", "rollout_report_dir=%s" % (tmp_path / "reports")] + list(args)
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_as_from_a_terminal)
 
 
 def _wait_for(check, timeout, what):
