@@ -368,7 +368,8 @@ class Scheduler:
 
     ``clock``: ``monotonic()`` and ``sleep(seconds)``; ``pacer``: asked whether a poll's budget has a token
     (``Pacer.delay``) before the poll is handed to a worker; ``max_starts``: machines admitted into their plan and
-    start states at once (0: no bound).
+    start states at once (0: no bound); a machine that goes back to a start (a model rollout's next batch) waits for a
+    slot again.
     """
 
     def __init__(self, clock, workers=WORKERS, max_starts=0, pacer=None):
@@ -398,7 +399,8 @@ class Scheduler:
     def run(self, machines, after_step=None, interval=None, on_tick=None):
         """Step every machine until each is done. ``after_step(machine)`` runs in this thread after each step;
         ``on_tick(now)`` every ``interval`` seconds. Returns the machines."""
-        heap, waiting = [], collections.deque(machines)
+        heap = []
+        waiting = collections.deque((machine, self.clock.monotonic()) for machine in machines)
         starting, holding = [0], set()
         left = [len(machines)]
         now = self.clock.monotonic()
@@ -406,10 +408,10 @@ class Scheduler:
 
         def admit(at):
             while waiting and (not self.max_starts or starting[0] < self.max_starts):
-                machine = waiting.popleft()
+                machine, due = waiting.popleft()
                 starting[0] += 1
                 holding.add(id(machine))
-                heapq.heappush(heap, (at, next(self._seq), machine))
+                heapq.heappush(heap, (max(at, due), next(self._seq), machine))
 
         def settle(machine, delay, at):
             if machine.state not in STARTING and id(machine) in holding:
@@ -419,6 +421,9 @@ class Scheduler:
                 after_step(machine)
             if delay is None:
                 left[0] -= 1
+            elif machine.state in STARTING and id(machine) not in holding:
+                # Back to a start (the next batch of instances): it waits for a start slot like a new machine.
+                waiting.append((machine, at + max(0.0, delay)))
             else:
                 heapq.heappush(heap, (at + max(0.0, delay), next(self._seq), machine))
             admit(at)

@@ -46,11 +46,11 @@ description:
     O(only_if_outdated=false), O(if_running) other than V(wait), O(cancel_attached=true) and O(on_timeout=cancel) are
     refused with it (a C(manualupgrade) cannot be cancelled); O(if_faulted) and O(skip_if_completed_within) do not
     apply (a model rollout reads no rolling upgrade).
-  - B(Start slots and the Update budget.) O(max_concurrent_starts) bounds the scale sets in their plan and first start
-    at once. With O(kind=model) every batch is one C(POST .../manualupgrade), which Azure counts against the scale
-    set's Update budget (4 a minute per scale set, 500 a minute per subscription, Microsoft Learn "Compute throttling
-    limits"); the collection's pacer holds each POST until its budget has a token, so a fleet's batches never exceed it
-    (a 429 is waited for as Azure says).
+  - B(Start slots and the Update budget.) O(max_concurrent_starts) bounds the scale sets in their plan or starting a
+    batch at once (a scale set's next batch waits for a start slot as a new one does). With O(kind=model) every batch
+    is one C(POST .../manualupgrade), which Azure counts against the scale set's Update budget (4 a minute per scale
+    set, 500 a minute per subscription, Microsoft Learn "Compute throttling limits"); the collection's pacer holds
+    each POST until its budget has a token, so a fleet's batches never exceed it (a 429 is waited for as Azure says).
   - With O(mode=status) nothing is started or waited for; the latest rolling upgrade of every scale set is read, at most
     O(parallel_reads) at a time (the fleet status gate).
   - This is an action plugin; it always runs on the controller, whatever the connection of the hosts.

@@ -153,6 +153,43 @@ def test_max_starts_admits_only_so_many_machines_into_plan_and_start():
     assert all(not r.outcome.failed for r in rollouts)
 
 
+class Batches(ScriptedKind):
+    """Three batches per scale set, 30 s apart: the judge says when the next start is due; each start takes 20 ms of
+    real time, so starts that were not bounded would overlap."""
+
+    def __init__(self, *args, **kwargs):
+        super(Batches, self).__init__(*args, **kwargs)
+        self.batches = {}
+
+    def start(self, rollout, ctx):
+        with self.lock:
+            self.concurrent_starts += 1
+            self.peak_starts = max(self.peak_starts, self.concurrent_starts)
+        try:
+            time.sleep(0.02)
+            self.started[rollout.params["name"]] = self.clock.monotonic()
+            return None, None
+        finally:
+            with self.lock:
+                self.concurrent_starts -= 1
+
+    def judge(self, rollout):
+        super(Batches, self).judge(rollout)
+        done = self.batches[rollout.params["name"]] = self.batches.get(rollout.params["name"], 0) + 1
+        return 30.0 if done < 3 else None
+
+
+def test_a_machine_back_at_a_start_waits_for_a_start_slot_like_a_new_one():
+    clock = RecordingClock()
+    kind = Batches(clock, seconds=60)
+    rollouts = _rollouts(kind, clock, 6, poll_interval=10)
+    _engine.Scheduler(clock, workers=4, max_starts=1).run(rollouts)
+    assert kind.batches == dict(("vmss-%04d" % i, 3) for i in range(6))
+    assert all(not r.outcome.failed for r in rollouts)
+    # Every start (18: three batches of six scale sets) went alone: one start slot, four workers.
+    assert kind.peak_starts == 1
+
+
 def test_a_step_that_crashes_ends_only_its_machine():
     clock = RecordingClock()
     kind = ScriptedKind(clock, seconds=60, fail_start={"vmss-0001"})
