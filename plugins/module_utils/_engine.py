@@ -171,8 +171,9 @@ class Rollout:
             return self._finish(self.result)
         if action == "attach":
             return self._begin_watch()
+        # The start follows its plan in the same step: a batch's first starts never wait behind the other plans.
         self.state = "start"
-        return 0.0
+        return self._start()
 
     def _start(self):
         params, result = self.params, self.result

@@ -190,6 +190,25 @@ def test_a_machine_back_at_a_start_waits_for_a_start_slot_like_a_new_one():
     assert kind.peak_starts == 1
 
 
+def test_a_start_follows_its_own_plan_not_every_other_plan_of_the_batch():
+    clock = RecordingClock()
+    calls = []
+
+    class Ordered(ScriptedKind):
+        def plan(self, rollout, ctx):
+            calls.append("plan")
+            return super(Ordered, self).plan(rollout, ctx)
+
+        def start(self, rollout, ctx):
+            calls.append("start")
+            return super(Ordered, self).start(rollout, ctx)
+
+    rollouts = _rollouts(Ordered(clock, seconds=60), clock, 200)
+    _engine.Scheduler(clock, workers=4).run(rollouts)
+    # Unbounded starts, 4 workers: the first POST comes after a handful of plans, not after all 200 of them.
+    assert calls.count("start") == 200 and calls.index("start") < 10
+
+
 def test_a_step_that_crashes_ends_only_its_machine():
     clock = RecordingClock()
     kind = ScriptedKind(clock, seconds=60, fail_start={"vmss-0001"})
