@@ -20,6 +20,7 @@ display = Display()
 ARGUMENT_SPEC = {
     "kind": {"type": "str", "choices": ["rollout", "status"], "default": "rollout"},
     "title": {"type": "str"},
+    "rollout_kind": {"type": "str", "choices": sorted(_report.ROLLOUT_TITLES), "default": "extension"},
     "dest": {"type": "path", "required": True},
     "name": {"type": "str", "required": True},
     "rings": {"type": "list", "elements": "str", "default": []},
@@ -61,7 +62,8 @@ class ActionModule(ActionBase):
             if plan is None:
                 plan = _report.plan_rings(params["rings"], groups, task_vars.get("ansible_play_hosts_all") or [], True)[1]
             known = _report.read_hosts(set(host for entry in plan for host in entry["hosts"]), hostvars, self._templar)
-            document = _report.rollout_document(plan, known, None, params["title"], params["run_started_at"], ended,
+            document = _report.rollout_document(plan, known, None, params["title"] or _report.ROLLOUT_TITLES[params["rollout_kind"]],
+                                                params["run_started_at"], ended,
                                                 check_mode, params["max_fail_percentage"])
             rows = document["rows"]
             failures = _report.failures(rows)

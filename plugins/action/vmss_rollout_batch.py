@@ -58,6 +58,8 @@ class ActionModule(ActionBase):
             except AzureError as error:
                 raise AnsibleActionFail(str(error))
 
+        if params.get("report") and not params["report"].get("title"):
+            params["report"] = dict(params["report"], title=_report.ROLLOUT_TITLES[params["kind"]])
         if not params.get("ring") and (params.get("report") or {}).get("plan") and params["mode"] == "rollout":
             try:  # the fleet playbook's one ring play: the batch's ring is in the preflight's plan
                 params["ring"] = _rings.batch_ring(params["report"]["plan"], params["hosts"])

@@ -236,6 +236,10 @@ def read_hosts(hosts, hostvars, templar=None):
     return known
 
 
+# The rollout report's title by the batch step's kind (``_os_upgrade.KINDS``), when the run names none.
+ROLLOUT_TITLES = {"extension": "VMSS extension rollout", "os": "VMSS OS image rollout", "model": "VMSS model rollout"}
+
+
 def rollout_document(plan, hostvars, current=None, title=None, started_at=None, ended_at=None, check_mode=False,
                      max_fail_percentage=0, result_var="vmss_extension_rollout_result",
                      error_var="vmss_extension_rollout_error"):
@@ -254,7 +258,7 @@ def rollout_document(plan, hostvars, current=None, title=None, started_at=None, 
                 records[host] = _outcome.error_record(target, values[error_var])
     records.update(current or {})
     rows = rollout_rows(plan, records, targets)
-    return report("rollout", title or "VMSS extension rollout", rows,
+    return report("rollout", title or ROLLOUT_TITLES["extension"], rows,
                   headline(rows, plan, check_mode, max_fail_percentage), started_at, ended_at, check_mode)
 
 

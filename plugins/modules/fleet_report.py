@@ -35,8 +35,15 @@ options:
     choices: [rollout, status]
     default: rollout
   title:
-    description: Title of the report. Defaults to C(VMSS extension rollout) or C(VMSS fleet status).
+    description: Title of the report. Defaults to the title of O(rollout_kind) (C(VMSS extension rollout), C(VMSS OS
+      image rollout), C(VMSS model rollout)) or C(VMSS fleet status).
     type: str
+  rollout_kind:
+    description: With O(kind=rollout), what the rollout upgraded (the batch step's C(kind)), which gives the default
+      O(title).
+    type: str
+    choices: [extension, model, os]
+    default: extension
   dest:
     description: Directory on the controller for the report files (created when missing).
     type: path

@@ -115,7 +115,8 @@ options:
       - With O(mode=rollout), rewrite the fleet report (as M(azure_ops.rollout.fleet_report) does) with this batch's
         records before returning, so that it is written before any host of the batch fails. Keys C(dest) (directory),
         C(name), C(plan) (the RV(azure_ops.rollout.fleet_preflight#module:plan) of the run), and optionally
-        C(run_started_at), C(max_fail_percentage) and C(title).
+        C(run_started_at), C(max_fail_percentage) and C(title) (by default the kind's, as
+        M(azure_ops.rollout.fleet_report)'s O(azure_ops.rollout.fleet_report#module:rollout_kind) gives it).
     type: dict
   variable_prefix:
     description:

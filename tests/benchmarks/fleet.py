@@ -5,7 +5,7 @@
 
 What `make bench` runs for the fleet (section "fleet" of bench.py calls ``main``). For each size: the emulator's
 fleet(n) scenario in three rings (canary, ring1, ring2), every upgrade lasting ``--upgrade`` seconds of real time,
-forks 50, poll 5 s, progress 10 s, Azure's rate limits off (their effect is issue 10's benchmark, in bench.py's
+forks 50, poll 5 s, progress 10 s, Azure's rate limits off in the emulator and in the pacer (``NO_LIMITS``; their effect is issue 10's benchmark, in bench.py's
 "limits" section): the rollout playbook end to end. Then the fleet status gate over the same fleet, and a 50-scale-set
 batch of 40-minute upgrades (time scale 30) to count the lines a long batch prints.
 
@@ -38,7 +38,16 @@ C.ensure_collection_link()
 from tests.emulator import Emulator  # noqa: E402  pylint: disable=wrong-import-position
 from tests.emulator.scenarios import fleet  # noqa: E402  pylint: disable=wrong-import-position
 
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _pacing  # noqa: E402  pylint: disable=wrong-import-position
+
 RINGS = ("canary", "ring1", "ring2")
+# "Limits off" means the pacer's too: the emulator throttles nothing here, and the controller is told so through
+# AZURE_OPS_ROLLOUT_BUDGETS (as an operator tells it other budgets), 10,000 requests a second in every bucket.
+# Otherwise it keeps to Microsoft's published budgets, and at 2,000 scale sets in one subscription ARM's 25 reads a
+# second per subscription (THROTTLING.md section 1) bound the run: about 6.7 requests a scale set, 536 s at least.
+UNLIMITED = 600000
+NO_LIMITS = json.dumps(dict((category, [[UNLIMITED, UNLIMITED] if resource else None, [UNLIMITED, UNLIMITED]])
+                            for category, (resource, _subscription) in _pacing.BUDGETS.items()))
 # The old design (per-host async_status watch rounds), measured in issue 8 on this machine: 100 scale sets,
 # three rings, 180 s upgrades, poll 5 s, progress 10 s, forks 50.
 BASELINE = {"scale_sets": 100, "upgrade_s": 180, "wall_s": 676, "ideal_s": 540, "cpu_s": 880, "cpu_per_vmss_s": 8.8,
@@ -154,10 +163,13 @@ def inventory(path, scenario, python):
                                         "children": {"vmss": {"children": {g: {"hosts": h} for g, h in groups.items()}}}}}))
 
 
-def play(emu, python, playbook, inv, run_dir, extra, forks=50, timeout=3600):
+def play(emu, python, playbook, inv, run_dir, extra, forks=50, timeout=3600, budgets=NO_LIMITS):
     (run_dir / "vars.json").write_text(json.dumps(extra))
     env = dict(os.environ, **C.ansible_env(emu, python, run_dir=run_dir))
     env.update(emu.env())
+    env.pop(_pacing.BUDGETS_ENV, None)
+    if budgets:
+        env[_pacing.BUDGETS_ENV] = budgets
     cmd = [str(Path(python).parent / "ansible-playbook"), "-i", str(inv), "-f", str(forks),
            "-e", "@" + str(run_dir / "vars.json"), str(C.REPO / "playbooks" / playbook)]
     baseline_mem = memory_used_mib()

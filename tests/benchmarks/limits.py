@@ -117,20 +117,9 @@ def run_case(emu, python, name, n, upgrade_s, throttling, budgets, limits_on=Tru
 
 
 def _play(emu, python, inv, out, extra, budgets):
-    """``vmss_extension_rollout.yml`` with the pacer told ``budgets`` (JSON) when given."""
-    import os  # pylint: disable=import-outside-toplevel
-
-    saved = os.environ.get("AZURE_OPS_ROLLOUT_BUDGETS")
-    if budgets:
-        os.environ["AZURE_OPS_ROLLOUT_BUDGETS"] = budgets
-    try:
-        return F.play(emu, python, "vmss_extension_rollout.yml", inv, out, extra)
-    finally:
-        if budgets:
-            if saved is None:
-                os.environ.pop("AZURE_OPS_ROLLOUT_BUDGETS", None)
-            else:
-                os.environ["AZURE_OPS_ROLLOUT_BUDGETS"] = saved
+    """``vmss_extension_rollout.yml`` with the pacer told ``budgets`` (JSON) when given, else Microsoft's published
+    budgets (``_pacing.BUDGETS``)."""
+    return F.play(emu, python, "vmss_extension_rollout.yml", inv, out, extra, budgets=budgets or None)
 
 
 def run_all(emu, python, cases=("one", "dozens"), size=None):

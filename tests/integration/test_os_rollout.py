@@ -3,7 +3,9 @@
 ansible-playbook against the emulator; the module vmss_os_upgrade by FQCN."""
 from __future__ import annotations
 
-from tests.helpers import PLAYBOOKS, posts, read_json, rows_by_name, scenario, vmss, write_inventory
+from pathlib import Path
+
+from tests.helpers import PLAYBOOKS, SUB, posts, read_json, rows_by_name, scenario, vmss, write_inventory
 
 UBUNTU = {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server"}
 OLD = "24.04.202409120"
@@ -23,7 +25,9 @@ def test_os_rollout_starts_only_where_behind_and_a_rerun_sends_no_post(emulator,
     extra = {"rollout_report_dir": str(tmp_path / "reports"), "rollout_allow_empty_rings": True}
     run_playbook(PLAYBOOKS / "vmss_extension_rollout.yml", inventory=inv, emulator=emulator, extra_vars=extra).assert_ok()
     assert sorted(posts(emulator)) == sorted(posts(emulator, "/osRollingUpgrade")) and len(posts(emulator)) == 2
-    rows = rows_by_name(read_json(tmp_path / "reports" / "vmss_extension_rollout.json"))
+    report = read_json(tmp_path / "reports" / "vmss_extension_rollout.json")
+    assert report["title"] == "VMSS OS image rollout"
+    rows = rows_by_name(report)
     assert rows["os-r1-current"]["status"] == "Current" and not rows["os-r1-current"]["changed"]
     assert rows["os-canary"]["status"] == "Completed" and rows["os-r1-behind"]["status"] == "Completed"
     assert rows["os-canary"]["versions"] == [{"name": "OS image", "from": {OLD: 1, NEWEST: 4}, "to": NEWEST, "outdated": 1}]
@@ -67,3 +71,15 @@ def test_kind_os_with_extensions_fails_before_any_request(emulator, run_playbook
     assert result.rc != 0
     assert "vmss_extension_rollout_extensions is for kind=extension" in result.stdout
     assert [r for r in emulator.requests if r["kind"] == "arm"] == []
+
+
+def test_vmss_os_upgrade_by_fqcn_starts_once_and_a_rerun_is_current(emulator, run_playbook):
+    emulator.load(scenario([vmss("vmss-os-behind", "ring1", image=dict(UBUNTU), installed_image={"default": "latest", "1": OLD}),
+                            vmss("vmss-os-current", "ring1", image=dict(UBUNTU), installed_image="latest")]))
+    env = dict(emulator.env(), ROLLOUT_TEST_CA=emulator.ca_path, AZURE_SUBSCRIPTION_ID="")
+    result = run_playbook(Path(__file__).parent / "module_playbooks" / "vmss_os_upgrade.yml", env=env, timeout=240,
+                          extra_vars={"subscription_id": SUB, "old": OLD, "newest": NEWEST})
+    result.assert_ok()
+    assert posts(emulator) == ["/subscriptions/%s/resourceGroups/rg-it/providers/Microsoft.Compute/"
+                               "virtualMachineScaleSets/vmss-os-behind/osRollingUpgrade" % SUB]
+    assert "changed=2" in result.stdout  # the check-mode plan and the upgrade; the reruns change nothing
