@@ -31,6 +31,7 @@ __metaclass__ = type
 import collections
 import heapq
 import itertools
+import queue
 import threading
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _lro, _pacing, _shapes, _vmss
@@ -378,13 +379,9 @@ class Scheduler:
         self.workers = workers
         self.max_starts = max_starts
         self.pacer = pacer
-        lock = threading.Lock()
-        self._cond = threading.Condition(lock)     # the scheduler waits on it: a step finished
-        self._ready = threading.Condition(lock)    # the workers wait on it: a step to run
-        self._tasks = collections.deque()
-        self._finished = collections.deque()
-        self._busy = 0
-        self._stopping = False
+        self._tasks = queue.SimpleQueue()       # steps for the workers (None: stop)
+        self._finished = queue.SimpleQueue()    # (machine, delay) of each step done, for the scheduler
+        self._busy = 0                          # steps handed out and not yet collected (the scheduler's own count)
         self._threads = []
         self._seq = itertools.count()
 
@@ -469,54 +466,56 @@ class Scheduler:
         dues = [next_tick] if next_tick is not None else []
         if heap and (self.workers == 0 or self._busy < self.queue_limit):
             dues.append(heap[0][0])
-        with self._cond:
-            if self._finished:
+        if self._busy:
+            try:
+                done = self._finished.get(timeout=max(0.0, min(dues) - now) if dues else None)
+            except queue.Empty:
                 return
-            if self._busy:
-                self._cond.wait(max(0.0, min(dues) - now) if dues else None)
-                return
+            self._finished.put(done)   # collected with the others at the top of the loop
+            return
         if not dues:
             raise RuntimeError("the scheduler has machines left but nothing due and nothing at work")
         # Nothing at work: nothing can happen before the next due step.
         self.clock.sleep(max(0.0, min(dues) - now))
 
     def _collect(self):
-        with self._cond:
-            done = list(self._finished)
-            self._finished.clear()
+        done = []
+        while True:
+            try:
+                done.append(self._finished.get_nowait())
+            except queue.Empty:
+                break
+        self._busy -= len(done)
         return done
 
     def _hand(self, machine):
-        with self._cond:
-            self._busy += 1
-            self._tasks.append(machine)
-            if len(self._threads) < self.workers and len(self._threads) < self._busy:
-                thread = threading.Thread(target=self._work, name="rollout-worker-%d" % len(self._threads))
-                thread.daemon = True   # a stopped controller stops watching; the upgrades go on in Azure
-                self._threads.append(thread)
-                thread.start()
-            self._ready.notify()
+        self._busy += 1
+        if len(self._threads) < self.workers and len(self._threads) < self._busy:
+            thread = threading.Thread(target=self._work, name="rollout-worker-%d" % len(self._threads))
+            thread.daemon = True   # a stopped controller stops watching; the upgrades go on in Azure
+            self._threads.append(thread)
+            thread.start()
+        self._tasks.put(machine)
 
     def _work(self):
         while True:
-            with self._cond:
-                while not self._tasks and not self._stopping:
-                    self._ready.wait()
-                if self._stopping:
-                    return
-                machine = self._tasks.popleft()
+            machine = self._tasks.get()
+            if machine is None:
+                return
             try:
                 delay = machine.step()
             except Exception:  # pylint: disable=broad-except  # a machine's step never raises; a backstop all the same
                 delay = None
                 machine.state = "done"
-            with self._cond:
-                self._busy -= 1
-                self._finished.append((machine, delay))
-                if len(self._tasks) <= self.workers // 2:
-                    self._cond.notify()   # running low: the scheduler hands out more (else it need not wake yet)
+            self._finished.put((machine, delay))
 
     def _stop(self):
-        with self._cond:
-            self._stopping = True
-            self._ready.notify_all()
+        """No step handed out and not yet begun is run (an interrupt must not be followed by a start); each worker
+        ends after the step it is in."""
+        while True:
+            try:
+                self._tasks.get_nowait()
+            except queue.Empty:
+                break
+        for _thread in self._threads:
+            self._tasks.put(None)

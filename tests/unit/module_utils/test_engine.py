@@ -264,6 +264,26 @@ def test_an_interrupt_in_a_tick_leaves_the_scheduler_at_once():
     assert clock.now - 1000.0 <= 90 and any(r.outcome is None for r in rollouts)
 
 
+def test_a_stopped_scheduler_runs_no_step_that_was_handed_out_but_not_begun():
+    # An interrupt stops the scheduler while a worker is in a step: a step queued behind it (a start, say) must never
+    # run after the interrupt; the step in progress ends.
+    began, release, ran = threading.Event(), threading.Event(), []
+
+    def first():
+        began.set()
+        release.wait(5)
+        ran.append("first")
+
+    scheduler = _engine.Scheduler(RecordingClock(), workers=1)
+    scheduler._hand(_engine.Task(first))                       # pylint: disable=protected-access
+    scheduler._hand(_engine.Task(lambda: ran.append("second")))  # pylint: disable=protected-access
+    assert began.wait(5)
+    scheduler._stop()                                           # pylint: disable=protected-access
+    release.set()
+    scheduler._threads[0].join(5)                               # pylint: disable=protected-access
+    assert ran == ["first"] and not scheduler._threads[0].is_alive()  # pylint: disable=protected-access
+
+
 def test_a_poll_whose_budget_is_spent_is_held_back_not_handed_to_a_worker():
     clock = RecordingClock()
     pacer = Pacer(clock, budgets={"LowCostGet": ((12, 2), (800, 2400))})
