@@ -21,7 +21,7 @@ __metaclass__ = type
 
 import datetime
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import (_drift, _engine, _model, _os_image, _os_upgrade,
+from ansible_collections.azure_ops.rollout.plugins.module_utils import (_drift, _engine, _model, _os_upgrade,
                                                                         _outcome, _upgrade, _validation, _vmss)
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure
@@ -188,21 +188,11 @@ def snapshot(jobs, clock, batch, interrupted=False):
     for job in jobs:
         record = job.record  # read once: the job's thread may set it meanwhile
         if record is None:
-            record = _outcome.unfinished_record(job.target, _known(job), job.check_mode, interrupted,
+            record = _outcome.unfinished_record(job.target, job.kind.known(job, job.partial()), job.check_mode, interrupted,
                                                 elapsed=None if job.began is None else now - job.began,
                                                 started_at=job.started_at)
         records.append(dict(record, batch=batch))
     return records
-
-
-def _known(job):
-    """What is known of a job without its outcome (``_engine.Rollout.partial``); for a model rollout also its batches
-    so far, and whether a batch is in flight (what goes on in Azure if the run stops), as the kind says."""
-    known, result = job.partial(), job.result
-    if job.kind is _model.MODEL and result is not None and known:
-        known = dict(dict((key, result[key]) for key in _model.RESULT_KEYS if key in result), **known)
-        known["left_running"] = job.kind.still_running(job)
-    return known
 
 
 class Display:
@@ -334,19 +324,13 @@ def run_status(targets, client, api_version=_vmss.API_VERSION, parallel=20, drif
     batch through one cache. With ``kind="model"``, the instances not on the latest model (``_model.check``: the model
     and the VM list, no POST); a scale set that check cannot read them of (Flexible) is an ``Error``, never current.
     """
-    cache = _drift.CatalogCache()
+    cache, rollout_kind = _drift.CatalogCache(), _os_upgrade.KINDS[kind]
 
     def read(target):
         where = (target["subscription_id"], target["resource_group"], target["name"])
         try:
             latest = _vmss.read_latest(client, *where, api_version=api_version)
-            found = None
-            if drift and kind == "os":
-                found = _os_image.check(client, *where, cache=cache, history=0, api_version=api_version)
-            elif drift and kind == "model":
-                found = _model.status_drift(_model.check(client, *where, params={}, api_version=api_version))
-            elif drift:
-                found = _drift.check(client, *where, cache=cache, names=extensions)
+            found = rollout_kind.read_drift(client, where, cache, extensions, api_version) if drift else None
         except (AzureError, ModuleFailure) as error:
             details = error.to_dict() if isinstance(error, AzureError) else None
             return _outcome.status_record(target, failure={"msg": str(error) if details else error.msg, "error": details})

@@ -595,6 +595,21 @@ class ModelKind:
         """A batch in flight goes on in Azure (manualupgrade cannot be cancelled); between batches nothing does."""
         return rollout.model["batch"] is not None
 
+    def known(self, rollout, partial):
+        """A record without its outcome: its batches so far, and whether a batch is in flight (what goes on in Azure if
+        the run stops)."""
+        result = rollout.result
+        if result is None or not partial:
+            return partial
+        known = dict(dict((key, result[key]) for key in RESULT_KEYS if key in result), **partial)
+        known["left_running"] = self.still_running(rollout)
+        return known
+
+    @staticmethod
+    def read_drift(client, where, cache, extensions=None, api_version=API_VERSION):
+        """The instances not on the latest model (``status_drift``): the model and the VM list, no catalog."""
+        return status_drift(check(client, *where, params={}, api_version=api_version))
+
 
 MODEL = ModelKind()
 # The keys of the module's result (vmss_model_rollout's RETURN); the engine's other keys are its own.

@@ -112,6 +112,9 @@ class OsKind(_upgrade.RollingUpgradeKind):
         outdated = bool(moved) or (record["outdated"] and every_instance_protected(record))
         return outdated, details, diff(record) if outdated else None
 
+    def read_drift(self, client, where, cache, extensions=None, api_version=_os_image.API_VERSION):
+        return _os_image.check(client, *where, cache=cache, history=0, api_version=api_version)
+
     def plan(self, rollout, ctx):
         plan = super(OsKind, self).plan(rollout, ctx)
         details = plan.details

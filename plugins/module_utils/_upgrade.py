@@ -132,6 +132,16 @@ class RollingUpgradeKind:
         """The kind's result keys when it did not look (an upgrade running, ``only_if_outdated=false``)."""
         raise NotImplementedError
 
+    def read_drift(self, client, where, cache, extensions=None, api_version=_vmss.API_VERSION):
+        """The status gate's drift read of one scale set (``_fleet.run_status``), as ``_outcome.status_record`` takes
+        it; ``cache`` is the batch's catalog cache."""
+        raise NotImplementedError
+
+    @staticmethod
+    def known(rollout, partial):
+        """What a record of a rollout without its outcome carries beside ``partial`` (``_engine.Rollout.partial``)."""
+        return partial
+
     @staticmethod
     def read_latest(rollout, ctx):
         return _vmss.read_latest(rollout.client, *rollout.where, api_version=rollout.params["api_version"], deadline=ctx)
@@ -274,6 +284,9 @@ class ExtensionKind(RollingUpgradeKind):
                              names=rollout.params.get("extensions"), api_version=rollout.params["api_version"], deadline=ctx)
         return (drift["outdated"], {"extensions": drift["extensions"], "instance_naming": drift["instance_naming"]},
                 _drift.diff(drift["extensions"]))
+
+    def read_drift(self, client, where, cache, extensions=None, api_version=_vmss.API_VERSION):
+        return _drift.check(client, *where, cache=cache, names=extensions)
 
 
 EXTENSION = ExtensionKind()
