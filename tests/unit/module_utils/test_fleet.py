@@ -191,8 +191,8 @@ class _WatchedClient:
 def test_max_concurrent_starts_bounds_the_starts(fleet, emulator, bound, expected_peak):
     names = ["fleet-tiny-%d" % i for i in range(6)]
     client, clock = fleet(*[vmss(name, capacity=1, batch_seconds=10) for name in names])
-    # Every start takes 0.3 s real to be answered, so unbounded starts would overlap.
-    emulator.add_fault({"match": {"method": "POST", "path_regex": "extensionRollingUpgrade$"}, "action": {"delay": 0.3}})
+    # Every start takes 0.15 s real to be answered, so unbounded starts would overlap.
+    emulator.add_fault({"match": {"method": "POST", "path_regex": "extensionRollingUpgrade$"}, "action": {"delay": 0.15}})
     watch = SlotWatch()
     jobs = jobs_for(client, names)
     for job in jobs:
