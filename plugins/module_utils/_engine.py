@@ -9,6 +9,10 @@
       │        │         │ └──> timeout ──> done      (on_timeout: leave, fail, or cancel and then done)
       └────────┴─────────┴────> done                  (current, skipped, refused, check mode, a failure)
 
+The plan's action is ``start``, ``attach`` (watch an upgrade running already), ``skip``, ``current``, ``refuse``, or
+``approve``: the start state approves an upgrade the platform started and deferred (``_os_upgrade.OsKind``), which is
+then watched like an attached one (not this run's upgrade: ``upgrade_started`` stays false).
+
 Each ``step()`` does the work of one state (a few requests at most) and says when the next one is due; the outcome
 is decided exactly once, in ``_finish``. What differs between rollout kinds (extensions, OS images) is a small
 strategy, the ``kind`` (see ``_upgrade.ExtensionKind``): ``plan`` (what the upgrade would change), ``start`` (the
@@ -47,6 +51,8 @@ CANCEL_BUDGET = 120
 STARTING = ("plan", "start")
 # The states of a machine whose work goes on in Azure while it waits.
 WATCHING = ("watch", "timeout")
+# The plan's actions that change something in Azure.
+CHANGING = ("start", "approve")
 
 
 class Outcome:
@@ -124,7 +130,7 @@ class Rollout:
         if event == "planned":
             self.action = value
             self.phase = {"start": "starting", "attach": "attached", "skip": "Skipped", "current": "Current",
-                          "refuse": "Refused"}.get(value, value)
+                          "refuse": "Refused", "approve": "approving"}.get(value, value)
         elif event == "started":
             self.upgrade_started = True
         elif event == "poll" and value is not None:
@@ -162,7 +168,7 @@ class Rollout:
         plan = self.kind.plan(self, self.ctx)
         self.latest, self.planned_at = plan.latest, plan.server_time
         action = plan.action
-        self.result = dict(self.kind.base_result(self, plan), changed=action == "start", upgrade_started=False,
+        self.result = dict(self.kind.base_result(self, plan), changed=action in CHANGING, upgrade_started=False,
                            action=action, elapsed=0.0, timeline=[], polls=0, timed_out=False, cancelled=False,
                            left_running=False, **plan.details)
         self._observe("planned", action)
@@ -195,8 +201,10 @@ class Rollout:
                 raise ModuleFailure(text, **result)
             self.warn(text)
         else:
-            result.update(upgrade_started=True, operation_url=self.operation.status_url if self.operation else None)
-            self._observe("started", None)
+            result["operation_url"] = self.operation.status_url if self.operation else None
+            if self.action != "approve":
+                result["upgrade_started"] = True
+                self._observe("started", None)
         if not params["wait"]:
             result["elapsed"] = round(self.ctx.elapsed(), 1)
             return self._finish(result)

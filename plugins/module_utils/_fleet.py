@@ -31,7 +31,7 @@ TARGET_RULES = (("resource_group", _validation.RESOURCE_GROUP), ("name", _valida
                 ("subscription_id", _validation.SUBSCRIPTION_ID))
 # The batch step's own options, beside the decision options it shares with vmss_extension_upgrade and the model
 # rollout's (vmss_model_rollout; for kind=model only).
-BATCH_SPEC = dict(_upgrade.DECISION_SPEC, **dict(_model.MODEL_SPEC, **dict(_os_upgrade.KIND_SPEC, **{
+BATCH_SPEC = dict(_upgrade.DECISION_SPEC, **dict(_model.MODEL_SPEC, **dict(_os_upgrade.KIND_SPEC, **dict(_os_upgrade.OS_SPEC, **{
     "hosts": {"type": "list", "elements": "str", "required": True},
     "mode": {"type": "str", "choices": ["rollout", "status"], "default": "rollout"},
     "ring": {"type": "str"},
@@ -41,7 +41,7 @@ BATCH_SPEC = dict(_upgrade.DECISION_SPEC, **dict(_model.MODEL_SPEC, **dict(_os_u
     "drift": {"type": "bool", "default": False},
     "variable_prefix": {"type": "str", "default": ""},
     "report": {"type": "dict"},
-})))
+}))))
 BATCH_RULES = dict(_upgrade.DECISION_RULES, **dict(_model.MODEL_RULES, **{
     "progress_interval": _validation.Range(1, 3600),
     "max_concurrent_starts": _validation.Range(0, 1000),
@@ -87,7 +87,7 @@ def target_problems(target):
 
 
 # Options a batch shares: one value for every scale set of the batch.
-BATCH_SETTINGS = tuple(sorted(set(_upgrade.DECISION_SPEC) | set(_model.MODEL_SPEC)
+BATCH_SETTINGS = tuple(sorted(set(_upgrade.DECISION_SPEC) | set(_model.MODEL_SPEC) | set(_os_upgrade.OS_SPEC)
                               | set(("kind", "progress_interval", "max_concurrent_starts"))))
 
 
@@ -167,6 +167,9 @@ def explain_refusal(record, prefix):
     """A ``Refused`` record of the role names the exact variable (``vmss_extension_rollout_if_faulted``) in
     ``refused_by`` and its message, and the way to override it for this scale set: ``-e <variable>=start --limit
     <host>`` (the same variable set on the host alone is refused: the scale sets of a batch share one value)."""
+    if record.get("status") == _outcome.AWAITING_APPROVAL and prefix:
+        variable = prefix + "approve_deferred"
+        return dict(record, refused_by=variable, msg=record["msg"].replace("approve_deferred=", variable + "="))
     if record.get("status") != "Refused" or not prefix:
         return record
     for words, option, value in REFUSING_OPTIONS:

@@ -22,6 +22,15 @@ The OS counterpart of ``_drift`` (extensions), with the same reads and the same 
 
    Versions compare as integer tuples (``2024.1.10`` > ``2024.1.9``), as in ``_drift.version_tuple``.
 
+A deferred automatic OS upgrade (``automaticOSUpgradePolicy.osRollingUpgradeDeferral``) waits for an
+``approveRollingUpgrade`` call; Microsoft documents the flag and the call (AutomaticOSUpgradePolicy in the Compute
+REST specification and SDKs: "Deferred OS upgrades will send advanced notifications on a per-VM basis ... via the
+IMDS tag 'Platform.PendingOSUpgrade'. The upgrade then defers until the upgrade is approved via an
+ApproveRollingUpgrade call"), but not how Resource Manager shows the wait: the IMDS tag is inside each VM, out of a
+controller's reach. ``approval`` therefore infers it from documented fields: deferral on, and the newest
+``osUpgradeHistory`` entry started by ``Platform`` and still ``RollingForward`` (the platform's upgrade has begun and
+not ended) [UNVERIFIED that a deferred upgrade shows so while it waits].
+
 Azure's refusals of ``osRollingUpgrade`` are pure predicates over what these reads return (``refusals``): each is
 Azure's ``code`` with a sentence that says what to change. Microsoft Learn, "Azure Virtual Machine Scale Set automatic
 OS image upgrades" (the Start OS Upgrade API, image requirements); the refusal messages seen in the wild are in
@@ -54,6 +63,8 @@ _GALLERY_ID = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>
                          r"galleries/(?P<gallery>[^/]+)/images/(?P<image>[^/]+)(?:/versions/(?P<version>[^/]+))?/?$", re.I)
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+# Whether a deferred automatic OS upgrade waits for approval (``approval``).
+NOT_DEFERRED, NONE_PENDING, PENDING = "not_deferred", "none_pending", "pending"
 # Azure's refusal codes, and what the operator changes for each.
 PINNED = "OperationNotAllowed"
 WINDOW = "RollingUpgradeBatchStartTimeNotWithinScheduledWindows"
@@ -246,6 +257,28 @@ def automatic_policy(model):
     return dict(policy) if policy else None
 
 
+def deferred(policy):
+    """Whether automatic OS upgrades of this policy wait for approval (``osRollingUpgradeDeferral``)."""
+    return bool(policy and policy.get("enableAutomaticOSUpgrade") and policy.get("osRollingUpgradeDeferral"))
+
+
+def approval(policy, entries):
+    """``not_deferred``, ``none_pending`` or ``pending`` (the module docstring: an inference) from the automatic OS
+    upgrade policy and the history entries, newest first."""
+    if not deferred(policy):
+        return NOT_DEFERRED
+    newest = entries[0] if entries else {}
+    if newest.get("started_by") == "Platform" and newest.get("result") == "RollingForward":
+        return PENDING
+    return NONE_PENDING
+
+
+def unprotected_outdated(record):
+    """The outdated instances an OS rolling upgrade would move: those not protected from scale-set actions."""
+    shielded = set(record.get("protected_instances") or [])
+    return [name for name in record.get("outdated_instances") or [] if name not in shielded]
+
+
 def history_entry(item):
     """One ``osUpgradeHistory`` item (UpgradeOperationHistoricalStatusInfo) as ``{started_by, start_time, end_time,
     result, target_image, error, rollback}``."""
@@ -337,7 +370,8 @@ def check(client, subscription_id, resource_group, name, cache, history=HISTORY_
     ``orchestration_mode``, ``refusals``, ``automatic_os_upgrade_policy``, ``upgrade_mode`` and ``os_upgrade_history``.
 
     Costs one model read, the VM list pages, the catalog reads ``cache`` does not already hold, and the history pages
-    when ``history`` > 0.
+    when ``history`` > 0 or automatic OS upgrades are deferred (``approval``, ``approval_instances``: the instances a
+    pending upgrade would move).
     """
     model = _drift.read_model(client, subscription_id, resource_group, name, api_version, deadline) or {}
     mode = orchestration_mode(model)
@@ -346,10 +380,23 @@ def check(client, subscription_id, resource_group, name, cache, history=HISTORY_
     instances = read_instances(client, subscription_id, resource_group, name, mode, model.get("id"), api_version, deadline)
     wanted = target(client, subscription_id, image, location, cache, api_version, deadline)
     record = os_record(image, instances, wanted, mode)
+    policy = automatic_policy(model)
+    entries = (read_history(client, subscription_id, resource_group, name, max(history, 1), api_version, deadline)
+               if history or deferred(policy) else [])
+    state = approval(policy, entries)
     record.update(outdated_instance_count=len(record["outdated_instances"]), location=location,
                   orchestration_mode=mode, refusals=refusals(model, image, instances),
                   upgrade_mode=(((model.get("properties") or {}).get("upgradePolicy") or {}).get("mode")),
-                  automatic_os_upgrade_policy=automatic_policy(model),
-                  os_upgrade_history=read_history(client, subscription_id, resource_group, name, history, api_version,
-                                                  deadline) if history else [])
+                  automatic_os_upgrade_policy=policy, os_upgrade_history=entries[:history],
+                  approval=state, approval_instances=unprotected_outdated(record) if state == PENDING else [])
     return record
+
+
+def read_approval(client, subscription_id, resource_group, name, api_version=API_VERSION, deadline=None):
+    """``approval`` alone: the model (its policy) and, when deferred, the history. What a rollout that found an
+    upgrade running reads before it attaches."""
+    model = _drift.read_model(client, subscription_id, resource_group, name, api_version, deadline) or {}
+    policy = automatic_policy(model)
+    if not deferred(policy):
+        return NOT_DEFERRED
+    return approval(policy, read_history(client, subscription_id, resource_group, name, 1, api_version, deadline))

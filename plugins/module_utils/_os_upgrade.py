@@ -14,6 +14,10 @@ What differs from the extension kind:
   version, every instance protected, upgrade policy ``Automatic``), the plan is ``refuse`` with Azure's code and a
   sentence saying what to change; a model image this collection cannot read a target for (a managed image) is
   refused too rather than called current.
+* **a deferred automatic OS upgrade** (``_os_image.approval``): when the plan finds an upgrade running and the
+  scale set's automatic OS upgrades wait for approval, and that upgrade is the platform's and waits, the plan is
+  ``approve`` with ``approve_deferred=true`` (``POST .../approveRollingUpgrade`` without instance ids: every VM, then
+  the upgrade is watched like an attached one), else ``refuse``: attaching would only wait for the deadline.
 * **refusals after the POST**: a 409 that is not the race with a running upgrade is Azure's code and message, plus
   what to change (``refused``); a rolling upgrade that faults for a reason ``_os_image.ADVICE`` knows (a scheduled
   maintenance window) gets that advice after Azure's words.
@@ -23,23 +27,24 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift, _model, _os_image, _upgrade
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift, _model, _os_image, _upgrade, _vmss
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureError
 from ansible_collections.azure_ops.rollout.plugins.module_utils._module import ModuleFailure
 
 # The keys vmss_os_info returns, which the OS kind's results carry (null when the drift was not read).
 RESULT_KEYS = _os_image.RECORD_KEYS + ("outdated_instance_count", "location", "orchestration_mode", "refusals",
-                                       "upgrade_mode", "automatic_os_upgrade_policy", "os_upgrade_history")
+                                       "upgrade_mode", "automatic_os_upgrade_policy", "os_upgrade_history", "approval",
+                                       "approval_instances")
+# The OS kind's own options (vmss_os_upgrade; the batch step and the role with kind=os).
+OS_SPEC = {"approve_deferred": {"type": "bool", "default": False}}
+APPROVE_ACTION = "approveRollingUpgrade"
 # What a 409 on osRollingUpgrade asks to change when Azure's message does not say (SUMMARY.md section 1, Error cases).
 START_409_ADVICE = ("an OS rolling upgrade needs the model's imageReference.version to be latest (or a Compute Gallery "
                     "image definition without /versions/), at least one instance not protected from scale-set actions "
                     "and an upgrade policy mode other than Automatic; vmss_os_info's refusals say which applies")
 
 
-def movable(record):
-    """The outdated instances an OS rolling upgrade would move: those not protected from scale-set actions."""
-    shielded = set(record.get("protected_instances") or [])
-    return [name for name in record.get("outdated_instances") or [] if name not in shielded]
+movable = _os_image.unprotected_outdated
 
 
 def every_instance_protected(record):
@@ -50,6 +55,14 @@ def refusal_text(name, refusals):
     """One message for the refusals predicted from the reads, before any POST."""
     return "Azure would refuse an OS rolling upgrade of %s, so none was started: %s." % (
         name, "; ".join("%s: %s" % (item["code"], item["message"]) for item in refusals))
+
+
+def approval_text(name, latest):
+    """Why a scale set whose deferred automatic OS upgrade waits for approval is not attached to."""
+    started = ((latest or {}).get("running_status") or {}).get("start_time")
+    return ("The automatic OS upgrade of %s (started by the platform at %s) waits for approval "
+            "(automaticOSUpgradePolicy.osRollingUpgradeDeferral); nothing was started or approved. Set approve_deferred="
+            "true to approve it (approveRollingUpgrade) and watch it to its end, or approve it yourself" % (name, started))
 
 
 def refused(name, error):
@@ -117,6 +130,15 @@ class OsKind(_upgrade.RollingUpgradeKind):
 
     def plan(self, rollout, ctx):
         plan = super(OsKind, self).plan(rollout, ctx)
+        if _vmss.is_running(plan.latest) and not rollout.params.get("operation_url"):
+            # An upgrade runs: when it is the platform's deferred one, attaching would wait for nothing but the deadline.
+            state = _os_image.read_approval(rollout.client, *rollout.where, api_version=rollout.params["api_version"],
+                                            deadline=ctx)
+            details = dict(plan.details, approval=state)
+            if state == _os_image.PENDING:
+                return plan._replace(action="approve" if rollout.params.get("approve_deferred") else "refuse",
+                                     details=details)
+            return plan._replace(details=details)
         details = plan.details
         if plan.action == "start" and details.get("refusals"):
             return plan._replace(action="refuse", details=dict(details, diff=None) if "diff" in details else details)
@@ -126,10 +148,30 @@ class OsKind(_upgrade.RollingUpgradeKind):
         return plan
 
     def refusal(self, rollout, plan):
+        if plan.details.get("approval") == _os_image.PENDING:
+            return approval_text(rollout.params["name"], plan.latest)
         refusals = plan.details.get("refusals")
         if refusals:
             return refusal_text(rollout.params["name"], refusals)
         return super(OsKind, self).refusal(rollout, plan)
+
+    def start(self, rollout, ctx):
+        """The POST of the plan's action: ``osRollingUpgrade``, or ``approveRollingUpgrade`` for a deferred upgrade
+        (its answer lost: approved when the upgrade no longer waits, which a fresh read tells; never sent twice)."""
+        if rollout.action != "approve":
+            return super(OsKind, self).start(rollout, ctx)
+        try:
+            return _vmss.start_upgrade(rollout.client, *rollout.where, api_version=rollout.params["api_version"],
+                                       action=APPROVE_ACTION, deadline=ctx)[0], None
+        except AzureError as error:
+            if error.code != "ConnectionError" and error.status not in (500, 502, 504):
+                raise
+            if _os_image.read_approval(rollout.client, *rollout.where, api_version=rollout.params["api_version"],
+                                       deadline=ctx) == _os_image.PENDING:
+                raise
+            rollout.warn("The answer to the approval of %s was lost (%s), but its OS upgrade no longer waits for "
+                         "approval; watching it." % (rollout.params["name"], error))
+            return None, None
 
     def raced(self, rollout, ctx, error):
         """The running upgrade that made Azure refuse the start (the base rule); any other 409 is Azure's refusal of
@@ -165,6 +207,9 @@ NOT_FOR_MODEL = (("extensions", None), ("only_if_outdated", True), ("if_running"
 def kind_problems(params):
     """What is wrong with the kind and the options that go with it (empty when fine), naming the options."""
     kind = params.get("kind")
+    if kind != "os" and params.get("approve_deferred"):
+        return ["approve_deferred is for kind=os (a deferred automatic OS upgrade); this batch has kind=%s: unset it, or "
+                "set kind=os" % kind]
     if kind == "os" and params.get("extensions"):
         return ["extensions is for kind=extension; an OS image rollout (kind=os) considers the image of every instance, "
                 "not extensions: unset extensions, or run the extensions in a rollout of their own"]

@@ -14,6 +14,7 @@ Current        every instance already runs the target extension versions: nothin
 Skipped        an upgrade completed within ``skip_if_completed_within``: not started again  no
 WouldStart     check mode: an upgrade would be started                                      no
 WouldAttach    check mode: an upgrade is running, the run would watch it                    no
+WouldApprove   check mode: a deferred OS upgrade waits, the run would approve and watch it  no
 TimedOut       the deadline passed; ``cancelled`` / ``left_running`` say what became of it  unless on_timeout=leave
 Faulted        the rolling-upgrade policy was breached (Azure's code and message)           yes
 Cancelled      the rolling upgrade was cancelled (by someone else)                          yes
@@ -27,20 +28,26 @@ Running        the step is still at work (the report rewritten while the batch w
 Interrupted    the run was stopped (Ctrl-C, SIGTERM) before this scale set's outcome:       yes
                ``left_running`` says whether its upgrade goes on in Azure
 =============  ===========================================================================  ======
+
+``AwaitingApproval`` (failed): the platform's deferred automatic OS upgrade waits for approval
+(``_os_image.approval``). A rollout without ``approve_deferred`` refuses to wait on it; the status gate shows it in
+place of ``RollingForward`` and fails on it only when it is in ``fail_on``.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _model, _os_upgrade
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _model, _os_image, _os_upgrade
 from ansible_collections.azure_ops.rollout.plugins.module_utils._vmss import parse_time, unhealthy_instances, SHOWN_INSTANCES
 
-OK_STATUSES = ("Completed", "Current", "Skipped", "WouldStart", "WouldAttach", "NotStarted", "NotRun", "Running")
+OK_STATUSES = ("Completed", "Current", "Skipped", "WouldStart", "WouldAttach", "WouldApprove", "NotStarted", "NotRun",
+               "Running")
 # The words an interrupted run's report and console say about the upgrades it leaves behind (docs/operations.md).
 INTERRUPTED = "interrupted: these upgrades are still running in Azure; a re-run attaches"
 
-CHECK_MODE_STATUS = {"start": "WouldStart", "attach": "WouldAttach", "skip": "Skipped", "current": "Current"}
+AWAITING_APPROVAL = "AwaitingApproval"
+CHECK_MODE_STATUS = {"approve": "WouldApprove", "start": "WouldStart", "attach": "WouldAttach", "skip": "Skipped", "current": "Current"}
 COUNT_KEYS = (("succeeded", "successful_instance_count"), ("failed_instances", "failed_instance_count"),
               ("in_progress", "in_progress_instance_count"), ("pending", "pending_instance_count"))
 
@@ -128,7 +135,7 @@ def rollout_status(result, failure=None, check_mode=False):
     if action is None:
         return "Error" if failure else "NotStarted"
     if action == "refuse":
-        return "Refused"
+        return AWAITING_APPROVAL if result.get("approval") == _os_image.PENDING else "Refused"
     if check_mode:
         return CHECK_MODE_STATUS.get(action, "Error")
     if action in ("skip", "current"):
@@ -327,6 +334,8 @@ def status_record(target, latest=None, failure=None, server_now=None, drift=None
         status = "NeverUpgraded"
     else:
         status = running.get("code") or "Unknown"
+        if status == "RollingForward" and (drift or {}).get("approval") == _os_image.PENDING:
+            status = AWAITING_APPROVAL
     error_code, error_message = _error_fields({"rolling_upgrade": latest}, failure)
     record = dict((key, target.get(key)) for key in ("host", "name", "resource_group", "subscription_id", "ring"))
     record.update({

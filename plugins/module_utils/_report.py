@@ -20,9 +20,9 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils._vmss import par
 ZERO_SCALE_SETS = ("no scale set in the inventory for %s: the inventory source failed or matched nothing. Check the "
                    "inventory (ansible-inventory --graph); set ANSIBLE_INVENTORY_UNPARSED_FAILED=true (or "
                    "any_unparsed_is_failed in ansible.cfg) so that a source that cannot be read stops the run itself")
-CHIP = {"Completed": "ok", "Current": "ok", "Skipped": "ok", "WouldStart": "plan", "WouldAttach": "plan",
+CHIP = {"Completed": "ok", "Current": "ok", "Skipped": "ok", "WouldStart": "plan", "WouldAttach": "plan", "WouldApprove": "plan",
         "RollingForward": "run", "Running": "run", "NeverUpgraded": "idle", "NotStarted": "idle", "NotRun": "idle"}
-BAD_STATUSES = ("Faulted", "Error", "Failed", "Refused", "Cancelled", "TimedOut", "Interrupted")
+BAD_STATUSES = ("Faulted", "Error", "Failed", "Refused", "AwaitingApproval", "Cancelled", "TimedOut", "Interrupted")
 
 
 # -- before any request --------------------------------------------------------------------------------------------
@@ -544,6 +544,8 @@ def html(document):
                 extra.append("started by this run")
             elif row.get("action") == "attach":
                 extra.append("attached: started by someone else")
+            elif row.get("action") == "approve":
+                extra.append("approved by this run: the platform's deferred upgrade")
             if row.get("refused_by"):
                 extra.append("refused by %s" % row["refused_by"])
             if row.get("cancelled"):

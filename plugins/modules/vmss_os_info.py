@@ -151,6 +151,26 @@ automatic_os_upgrade_policy:
   returned: always
   type: dict
   sample: {enableAutomaticOSUpgrade: true, disableAutomaticRollback: false}
+approval:
+  description:
+    - Whether an automatic OS upgrade waits for approval. V(not_deferred) (automatic OS upgrades off, or not deferred
+      by C(osRollingUpgradeDeferral)), V(none_pending) (deferred, but none waits) or V(pending) (the newest
+      C(osUpgradeHistory) entry was started by C(Platform) and is still C(RollingForward)).
+    - An inference. Microsoft documents the deferral flag and the C(approveRollingUpgrade) call, and says a deferred
+      upgrade notifies each VM through the IMDS tag C(Platform.PendingOSUpgrade), which a controller cannot read; it
+      does not document how Resource Manager shows the wait.
+    - With deferral on, the history is read (one more request) even when O(history=0).
+  returned: always
+  type: str
+  choices: [not_deferred, none_pending, pending]
+  sample: pending
+approval_instances:
+  description: With RV(approval=pending), the outdated instances not protected from scale-set actions, which the
+    approved upgrade would move; else empty.
+  returned: always
+  type: list
+  elements: str
+  sample: ['0', '3']
 refusals:
   description:
     - What Azure would answer an OS rolling upgrade start with, each with Azure's C(code) and a C(message) saying what to

@@ -21,7 +21,8 @@ description:
     M(azure_ops.rollout.vmss_os_info) reads (the model, the one VM list, the image catalog) and starts only when an
     instance that is not protected from scale-set actions runs an image older than the one the upgrade would install
     (RV(target_version)). Otherwise it returns RV(action=current) with RV(changed=false) and sends no C(POST) (Azure
-    would accept the start anyway and record a new upgrade). The decision order is a running upgrade (O(if_running)),
+    would accept the start anyway and record a new upgrade). The decision order is a running upgrade (O(if_running);
+    the platform's deferred automatic OS upgrade waiting for approval, O(approve_deferred)),
     then nothing outdated (V(current)), then a latest upgrade that C(Faulted) with O(if_faulted=fail), then one
     completed within O(skip_if_completed_within) (V(skip)), else V(start).
   - Azure's refusals are told before any C(POST) when the reads predict them (RV(refusals)), with Azure's code and a
@@ -48,6 +49,16 @@ options:
         Azure's refusals then come back as the 409 it answers.
     type: bool
     default: true
+  approve_deferred:
+    description:
+      - When an upgrade is running and it is the platform's automatic OS upgrade that waits for approval
+        (RV(approval=pending), C(osRollingUpgradeDeferral)), approve it (C(POST .../approveRollingUpgrade) for every VM)
+        and watch it to its end like an attached upgrade (RV(action=approve), RV(changed=true), RV(upgrade_started=false);
+        O(on_timeout=cancel) cancels it only with O(cancel_attached=true)).
+      - V(false) fails such a scale set with RV(action=refuse), nothing started or approved, rather than attach to an
+        upgrade that would only wait for the deadline.
+    type: bool
+    default: false
   history:
     description:
       - How many of the newest C(osUpgradeHistory) entries to return in RV(os_upgrade_history) when the OS drift is read.
@@ -109,7 +120,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 changed:
-  description: True when this task started a rolling upgrade (in check mode, when it would have).
+  description: True when this task started a rolling upgrade or approved a deferred one (in check mode, when it would
+    have).
   returned: always
   type: bool
   sample: true
@@ -125,8 +137,9 @@ action:
   description:
     - What the task decided after reading the latest upgrade. C(start), C(attach) (one was running, or
       O(operation_url) was given), C(current) (no unprotected instance runs an image older than the target, nothing
-      started), C(skip) (completed within O(skip_if_completed_within)) or C(refuse) (Azure would refuse the start, see
-      RV(refusals), or O(if_faulted=fail) or O(if_running=fail) refused).
+      started), C(skip) (completed within O(skip_if_completed_within)), C(approve) (a deferred automatic OS upgrade was
+      approved, O(approve_deferred)) or C(refuse) (Azure would refuse the start, see RV(refusals), a deferred upgrade
+      waits for approval without O(approve_deferred=true), or O(if_faulted=fail) or O(if_running=fail) refused).
   returned: always
   type: str
   sample: current
@@ -305,6 +318,26 @@ automatic_os_upgrade_policy:
   returned: always; null when the OS drift was not read (an upgrade was running, O(operation_url), O(only_if_outdated=false))
   type: dict
   sample: {enableAutomaticOSUpgrade: true, disableAutomaticRollback: false}
+approval:
+  description:
+    - Whether an automatic OS upgrade waits for approval. V(not_deferred) (automatic OS upgrades off, or not deferred
+      by C(osRollingUpgradeDeferral)), V(none_pending) (deferred, but none waits) or V(pending) (the newest
+      C(osUpgradeHistory) entry was started by C(Platform) and is still C(RollingForward)).
+    - An inference. Microsoft documents the deferral flag and the C(approveRollingUpgrade) call, and says a deferred
+      upgrade notifies each VM through the IMDS tag C(Platform.PendingOSUpgrade), which a controller cannot read; it
+      does not document how Resource Manager shows the wait.
+    - Read with the OS drift and, when an upgrade is running, on its own (the model and, with deferral on, the history).
+  returned: always; null when neither was read (O(operation_url), O(only_if_outdated=false) with no upgrade running)
+  type: str
+  choices: [not_deferred, none_pending, pending]
+  sample: pending
+approval_instances:
+  description: With RV(approval=pending), the outdated instances not protected from scale-set actions, which the
+    approved upgrade would move; else empty.
+  returned: always; null when the OS drift was not read
+  type: list
+  elements: str
+  sample: ['0', '3']
 refusals:
   description:
     - What Azure would answer an OS rolling upgrade start with, each with Azure's C(code) and a C(message) saying what to
@@ -379,7 +412,7 @@ from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import D
 # The decision options (shared with the batch step vmss_rollout_batch) less the extension ones, and this one run.
 EXTENSION_ONLY = ("extensions",)
 ARGUMENT_SPEC = dict(((key, value) for key, value in _upgrade.DECISION_SPEC.items() if key not in EXTENSION_ONLY),
-                     history={"type": "int", "default": 0}, **_upgrade.RUN_SPEC)
+                     history={"type": "int", "default": 0}, **dict(_os_upgrade.OS_SPEC, **_upgrade.RUN_SPEC))
 RULES = dict(((key, value) for key, value in _upgrade.DECISION_RULES.items() if key not in EXTENSION_ONLY),
              history=_validation.Range(0, _os_image.HISTORY_LIMIT), **_upgrade.RUN_RULES)
 

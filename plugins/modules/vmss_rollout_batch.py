@@ -82,6 +82,14 @@ options:
     type: str
     choices: [extension, model, os]
     default: extension
+  approve_deferred:
+    description:
+      - With O(kind=os), approve a scale set's automatic OS upgrade that the platform started and deferred
+        (C(osRollingUpgradeDeferral)) and that waits for approval, then watch it to its end, as
+        M(azure_ops.rollout.vmss_os_upgrade) does with O(azure_ops.rollout.vmss_os_upgrade#module:approve_deferred). V(false)
+        fails such a scale set (C(Refused)). Set only with O(kind=os).
+    type: bool
+    default: false
   ring:
     description: Name of the ring (inventory group) the batch belongs to, for the progress lines and the records.
     type: str
@@ -137,7 +145,8 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Plans without any POST; the records say C(WouldStart), C(WouldAttach), C(Skipped) or C(Current).
+    description: Plans without any POST; the records say C(WouldStart), C(WouldAttach), C(WouldApprove), C(Skipped) or
+      C(Current).
   diff_mode:
     support: full
     description:
@@ -210,11 +219,13 @@ results:
       returned: always
     status:
       description:
-        - With O(mode=rollout) one of C(Completed), C(Current), C(Skipped), C(WouldStart), C(WouldAttach), C(TimedOut),
-          C(Faulted), C(Cancelled), C(Refused), C(Failed), C(Error), C(NotStarted) (and in the report, rewritten while the
+        - With O(mode=rollout) one of C(Completed), C(Current), C(Skipped), C(WouldStart), C(WouldAttach),
+          C(WouldApprove), C(TimedOut), C(Faulted), C(Cancelled), C(Refused), C(AwaitingApproval) (with O(kind=os), a deferred
+          automatic OS upgrade waits for approval and O(approve_deferred=false)), C(Failed), C(Error), C(NotStarted) (and in the report, rewritten while the
           batch runs or when it was interrupted, C(Running) and C(Interrupted)).
         - With O(mode=status) the code of the latest rolling upgrade (C(RollingForward), C(Completed), C(Faulted),
-          C(Cancelled)), C(NeverUpgraded), or C(Error) when it could not be read.
+          C(Cancelled)), C(AwaitingApproval) in place of C(RollingForward) (with O(kind=os) and O(drift=true), a
+          deferred automatic OS upgrade waits for approval), C(NeverUpgraded), or C(Error) when it could not be read.
       type: str
       returned: always
       sample: Completed

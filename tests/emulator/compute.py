@@ -52,6 +52,8 @@ MSG_UNHEALTHY = ("Rolling Upgrade failed after exceeding the MaxUnhealthyInstanc
 MSG_UNHEALTHY_UPGRADED = ("Rolling Upgrade failed after exceeding the MaxUnhealthyUpgradedInstancePercent value defined in the RollingUpgradePolicy. "
                           "%d%% of upgraded instances are in an unhealthy state - more than the threshold of %d%%. "
                           "To apply upgrades, consider increasing the MaxUnhealthyUpgradedInstancePercent value.")
+# approveRollingUpgrade with no upgrade waiting for approval [UNVERIFIED status, code and wording].
+MSG_NOTHING_TO_APPROVE = "There is no deferred OS rolling upgrade awaiting approval on this Virtual Machine Scale Set."
 MSG_ALREADY_RUNNING = ("Rolling Upgrade cannot be started because there is already an ongoing Rolling Upgrade on this "
                        "Virtual Machine Scale Set. Wait for it to finish or cancel it first.")
 MSG_UNHEALTHY_BEFORE = ("Rolling Upgrade failed before the first batch: %d%% of instances are in an unhealthy state - more than "
@@ -81,8 +83,13 @@ def _spread(capacity, percent):
 class RollingUpgrade:
     """A deterministic timeline computed once at start; states are read lazily for any sim time."""
 
-    def __init__(self, vmss, start, kind):
+    def __init__(self, vmss, start, kind, deferred=False):
         self.kind = kind
+        # A deferred automatic OS upgrade (osRollingUpgradeDeferral) waits, RollingForward with every instance pending,
+        # until approveRollingUpgrade; its batches then begin (README "Deferred OS upgrades" [UNVERIFIED]).
+        self.requested = start     # the start Azure shows (runningStatus.startTime)
+        self.deferred = deferred
+        self.approved_at = None
         self.policy = dict(vmss.policy)
         self.location = vmss.location
         self.capacity = vmss.capacity
@@ -152,9 +159,21 @@ class RollingUpgrade:
             return {"code": "MaxUnhealthyInstancePercentExceededInRollingUpgrade", "message": MSG_UNHEALTHY % (round(pct), limit)}
         return None
 
+    @property
+    def awaiting_approval(self):
+        return self.deferred and self.approved_at is None and self.cancel_time is None
+
+    def approve(self, now):
+        """approveRollingUpgrade: the batches begin now."""
+        self.approved_at = self.start = now
+        self._plan()
+
     def _plan(self):
         """Find the natural end: Completed after the last batch or Faulted after a policy breach."""
         self.end_code, self.end_done, self.error = "Completed", len(self.batches), None
+        if self.deferred and self.approved_at is None:
+            self.end_time, self.before_batch = float("inf"), False   # nothing moves before the approval
+            return
         self.end_time = self.batch_end(len(self.batches) - 1) if self.batches else self.start
         self.before_batch = False
         error = self._unhealthy_error(0)
@@ -192,7 +211,11 @@ class RollingUpgrade:
             return {"code": "Faulted" if now >= self.end_time else "RollingForward", "done": 0, "in_progress": None}
         if self.cancelled() and now >= self.cancel_time:
             done = len([i for i in range(len(self.batches)) if self.batch_start(i) <= self.cancel_time])
+            if self.deferred and self.approved_at is None:
+                done = 0
             return {"code": "Cancelled", "done": done, "in_progress": None}
+        if self.awaiting_approval:
+            return {"code": "RollingForward", "done": 0, "in_progress": None}
         if now >= self.end_time:
             return {"code": self.end_code, "done": self.end_done, "in_progress": None}
         done = len([i for i in range(len(self.batches)) if self.batch_end(i) <= now])
@@ -227,9 +250,9 @@ class RollingUpgrade:
             "policy": dict(self.policy),   # the whole rolling upgrade policy as stored (S§1; issue 19)
             "runningStatus": {
                 "code": st["code"],
-                "startTime": format_ts(stamp(self.start)),
+                "startTime": format_ts(stamp(self.requested)),
                 "lastAction": "Cancel" if cancelled else "Start",
-                "lastActionTime": format_ts(stamp(self.cancel_time if cancelled else self.start)),
+                "lastActionTime": format_ts(stamp(self.cancel_time if cancelled else self.requested)),
             },
             "progress": self.progress(now),
         }
@@ -377,7 +400,9 @@ class ScaleSet:
         self.platform_upgrade = None
         if self.upgrade is None or not self.upgrade.running(now):
             self.settle(now)
-            self.upgrade = RollingUpgrade(self, now, spec.get("kind", "extension"))
+            kind = spec.get("kind", "extension")
+            deferred = kind == "os" and bool((self.automatic_os_policy or {}).get("osRollingUpgradeDeferral"))
+            self.upgrade = RollingUpgrade(self, now, kind, deferred=deferred)
             if self.upgrade.kind == "os":
                 self.os_upgrades.append((self.upgrade, "Platform"))
             return self.upgrade
@@ -715,6 +740,7 @@ class Compute:
             ("GET", "/rollingupgrades/latest"): lambda: self._latest(vmss),
             ("POST", "/extensionrollingupgrade"): lambda: self._start(ctx, vmss, "extension"),
             ("POST", "/osrollingupgrade"): lambda: self._start(ctx, vmss, "os"),
+            ("POST", "/approverollingupgrade"): lambda: self._approve(ctx, vmss),
             ("GET", "/osupgradehistory"): lambda: self._os_history(ctx, vmss),
             ("POST", "/rollingupgrades/cancel"): lambda: self._cancel(ctx, vmss),
             ("POST", "/manualupgrade"): lambda: self._manual(ctx, vmss),
@@ -859,6 +885,23 @@ class Compute:
             self.operations[vmss.upgrade.op_id.lower()] = {"upgrade": vmss.upgrade, "kind": "start", "sub": vmss.sub}
         return json_response(200, vmss.render())
 
+    def _approve(self, ctx, vmss):
+        """VirtualMachineScaleSets_ApproveRollingUpgrade (optional body ``{"instanceIds": [...]}``): the deferred OS
+        upgrade's batches begin. Any instance ids approve the whole upgrade [UNVERIFIED: Azure approves per VM; this
+        collection sends none, which approves every VM]. A long-running operation that succeeds at once."""
+        now = self.clock.now()
+        body = ctx.json()
+        ids = body.get("instanceIds") if isinstance(body, dict) else None
+        if ids is not None and not isinstance(ids, list):
+            return arm_error(400, "InvalidParameter", "instanceIds must be a list of instance ids.")
+        upgrade = vmss.upgrade
+        if upgrade is None or not upgrade.awaiting_approval or not upgrade.running(now):
+            return arm_error(409, "OperationNotAllowed", MSG_NOTHING_TO_APPROVE)
+        upgrade.approve(now)
+        op_id = new_id()
+        self.operations[op_id] = {"upgrade": upgrade, "kind": "approve", "sub": vmss.sub}
+        return self._accepted(ctx, vmss.sub, vmss.location, op_id)
+
     def _cancel(self, ctx, vmss):
         now = self.clock.now()
         if vmss.upgrade is None or not vmss.upgrade.running(now):
@@ -882,6 +925,9 @@ class Compute:
         if op["kind"] in ("start", "manual"):
             status, end, error = upgrade.op_status(now)
             start = upgrade.start
+        elif op["kind"] == "approve":
+            start = end = upgrade.approved_at
+            status, error = "Succeeded", None
         else:
             start = upgrade.cancel_time
             end = start + CANCEL_SECONDS
@@ -958,7 +1004,7 @@ class Compute:
 
     def _history_item(self, vmss, upgrade, who, now):
         st = upgrade.state(now)
-        status = {"code": st["code"], "startTime": format_ts(self.clock.stamp(upgrade.start))}
+        status = {"code": st["code"], "startTime": format_ts(self.clock.stamp(upgrade.requested))}
         if st["code"] != "RollingForward":
             end = upgrade.cancel_time if st["code"] == "Cancelled" else upgrade.end_time
             status["endTime"] = format_ts(self.clock.stamp(end))

@@ -83,3 +83,43 @@ def test_vmss_os_upgrade_by_fqcn_starts_once_and_a_rerun_is_current(emulator, ru
     assert posts(emulator) == ["/subscriptions/%s/resourceGroups/rg-it/providers/Microsoft.Compute/"
                                "virtualMachineScaleSets/vmss-os-behind/osRollingUpgrade" % SUB]
     assert "changed=2" in result.stdout  # the check-mode plan and the upgrade; the reruns change nothing
+
+
+def _deferred_fleet():
+    """A ring whose scale set's automatic OS upgrade waits for approval (the platform starts it at the first request,
+    deferred: osRollingUpgradeDeferral), beside one that is simply behind."""
+    deferred = vmss("os-deferred", "canary", image=dict(UBUNTU), installed_image={"default": "latest", "2": OLD},
+                    automatic_os_upgrade_policy={"enableAutomaticOSUpgrade": True, "osRollingUpgradeDeferral": True},
+                    platform_upgrade={"kind": "os", "after_requests": 0})
+    return [deferred, vmss("os-behind", "canary", image=dict(UBUNTU), installed_image=OLD)]
+
+
+def test_a_deferred_os_upgrade_fails_its_scale_set_unless_the_ring_approves_it(emulator, run_playbook, tmp_path):
+    sets = _deferred_fleet()
+    emulator.load(scenario(sets))
+    extra = {"rollout_report_dir": str(tmp_path / "reports"), "rollout_allow_empty_rings": True}
+    inv = write_inventory(tmp_path, sets, extra_vars={"vmss_extension_rollout_kind": "os"})
+    refused = run_playbook(PLAYBOOKS / "vmss_extension_rollout.yml", inventory=inv, emulator=emulator, extra_vars=extra)
+    assert refused.rc != 0
+    rows = rows_by_name(read_json(tmp_path / "reports" / "vmss_extension_rollout.json"))
+    assert rows["os-deferred"]["status"] == "AwaitingApproval" and rows["os-deferred"]["failed"]
+    assert "vmss_extension_rollout_approve_deferred=true" in rows["os-deferred"]["msg"]
+    assert rows["os-behind"]["status"] == "Completed"
+    assert posts(emulator, "/approveRollingUpgrade") == [] and len(posts(emulator, "/osRollingUpgrade")) == 1
+
+    # The status gate shows it, and fails on it when told to.
+    status = run_playbook(PLAYBOOKS / "fleet_status.yml", inventory=inv, emulator=emulator,
+                          extra_vars={"fleet_report_dir": str(tmp_path / "reports"), "fleet_kind": "os",
+                                      "fleet_fail_on": ["Faulted", "Error", "AwaitingApproval"]})
+    assert status.rc != 0
+    assert rows_by_name(read_json(tmp_path / "reports" / "fleet_status.json"))["os-deferred"]["status"] == "AwaitingApproval"
+
+    emulator.clear_requests()
+    (tmp_path / "approving").mkdir()
+    inv = write_inventory(tmp_path / "approving", sets, extra_vars={"vmss_extension_rollout_kind": "os",
+                                                                    "vmss_extension_rollout_approve_deferred": True})
+    run_playbook(PLAYBOOKS / "vmss_extension_rollout.yml", inventory=inv, emulator=emulator, extra_vars=extra).assert_ok()
+    rows = rows_by_name(read_json(tmp_path / "reports" / "vmss_extension_rollout.json"))
+    assert rows["os-deferred"]["status"] == "Completed" and rows["os-deferred"]["action"] == "approve"
+    assert rows["os-behind"]["status"] == "Current"
+    assert len(posts(emulator, "/approveRollingUpgrade")) == 1 and posts(emulator, "/osRollingUpgrade") == []

@@ -136,3 +136,39 @@ def test_scale_set_without_image_keeps_the_older_os_model(emulator, client):
     client.post(client.vmss("plain", "/osRollingUpgrade"))
     progress = client.get(client.vmss("plain", "/rollingUpgrades/latest")).json()["properties"]["progress"]
     assert sum(progress.values()) == 4   # every instance moves
+
+
+DEFERRED = {"enableAutomaticOSUpgrade": True, "osRollingUpgradeDeferral": True}
+
+
+def test_a_deferred_platform_os_upgrade_waits_for_approval_then_moves_the_outdated_instances(emulator, client):
+    _load(emulator, automatic_os_upgrade_policy=dict(DEFERRED), platform_upgrade={"kind": "os", "after_requests": 1})
+    # Nothing waits yet: an approval is refused (the platform starts its upgrade at the next request).
+    assert client.post(client.vmss("vmss-os", "/approveRollingUpgrade")).status_code == 409
+    emulator.advance(1000)   # however long it waits, nothing moves before the approval
+    latest = client.get(client.vmss("vmss-os", "/rollingUpgrades/latest")).json()["properties"]
+    assert latest["runningStatus"]["code"] == "RollingForward"
+    assert latest["progress"] == {"successfulInstanceCount": 0, "failedInstanceCount": 0, "inProgressInstanceCount": 0,
+                                  "pendingInstanceCount": 2}
+    newest = client.get(client.vmss("vmss-os", "/osUpgradeHistory")).json()["value"][0]["properties"]
+    assert (newest["startedBy"], newest["runningStatus"]["code"]) == ("Platform", "RollingForward")
+    assert _image_versions(client) == [NEWEST, OLD, NEWEST, NEWEST, OLD]
+    # A user's start is refused while it waits, as while any upgrade runs.
+    assert client.post(client.vmss("vmss-os", "/osRollingUpgrade")).status_code == 409
+    approved = client.post(client.vmss("vmss-os", "/approveRollingUpgrade"), json={"instanceIds": ["1", "4"]})
+    assert approved.status_code == 202 and "Azure-AsyncOperation" in approved.headers
+    assert client.get(approved.headers["Azure-AsyncOperation"]).json()["status"] == "Succeeded"
+    assert client.post(client.vmss("vmss-os", "/approveRollingUpgrade")).status_code == 409   # approved already
+    emulator.advance(100)
+    latest = client.get(client.vmss("vmss-os", "/rollingUpgrades/latest")).json()["properties"]
+    assert latest["runningStatus"]["code"] == "Completed" and latest["progress"]["successfulInstanceCount"] == 2
+    assert _image_versions(client) == [NEWEST] * 5
+
+
+def test_without_deferral_a_platform_os_upgrade_moves_at_once(emulator, client):
+    _load(emulator, automatic_os_upgrade_policy={"enableAutomaticOSUpgrade": True},
+          platform_upgrade={"kind": "os", "after_requests": 0})
+    # The platform's upgrade starts at this request and does not wait: nothing to approve.
+    assert client.post(client.vmss("vmss-os", "/approveRollingUpgrade")).status_code == 409
+    emulator.advance(100)
+    assert client.get(client.vmss("vmss-os", "/rollingUpgrades/latest")).json()["properties"]["runningStatus"]["code"] == "Completed"

@@ -131,6 +131,8 @@ def test_status_reads_the_instances_not_on_the_latest_model_without_any_post(mod
     ({"kind": "extension", "batch_size": "2"}, "batch_size is for kind=model"),
     ({"kind": "os", "health_timeout": 60}, "health_timeout is for kind=model"),
     ({"kind": "extension", "order": "name"}, "order is for kind=model"),
+    ({"kind": "extension", "approve_deferred": True}, "approve_deferred is for kind=os"),
+    ({"kind": "model", "approve_deferred": True}, "approve_deferred is for kind=os"),
 ])
 def test_options_of_one_kind_are_refused_with_another(params, words):
     problems = _os_upgrade.kind_problems(dict(PARAMS, **params))

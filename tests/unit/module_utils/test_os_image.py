@@ -1,6 +1,8 @@
 # -*- coding: utf-8 -*-
 """The OS image drift rule (pure) and its reads against the emulator: model, one VM list, cached image catalogs."""
 
+import pytest
+
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _drift, _os_image
 
 from tests.helpers import SUB, api_requests
@@ -143,3 +145,30 @@ def test_catalogs_are_read_once_per_batch(make_client, emulator):
     assert all(result["target_version"] == "24.04.202501140" and result["outdated_instance_count"] == 3 for result in results)
     assert cache.reads == 1 and len(api_requests(emulator, contains="/artifacttypes/vmimage/")) == 1
     assert len(api_requests(emulator)) == 1 + 3 * 2   # one catalog; per scale set: model, one VM page
+
+
+def _entry(started_by, result):
+    return {"started_by": started_by, "result": result}
+
+
+@pytest.mark.parametrize("policy, entries, state", [
+    (None, [], _os_image.NOT_DEFERRED),
+    ({"enableAutomaticOSUpgrade": True}, [_entry("Platform", "RollingForward")], _os_image.NOT_DEFERRED),
+    ({"enableAutomaticOSUpgrade": False, "osRollingUpgradeDeferral": True}, [_entry("Platform", "RollingForward")],
+     _os_image.NOT_DEFERRED),
+    ({"enableAutomaticOSUpgrade": True, "osRollingUpgradeDeferral": True}, [], _os_image.NONE_PENDING),
+    ({"enableAutomaticOSUpgrade": True, "osRollingUpgradeDeferral": True}, [_entry("Platform", "RollingForward")],
+     _os_image.PENDING),
+    # A user's upgrade running, or the platform's ended: nothing waits for approval.
+    ({"enableAutomaticOSUpgrade": True, "osRollingUpgradeDeferral": True}, [_entry("User", "RollingForward")],
+     _os_image.NONE_PENDING),
+    ({"enableAutomaticOSUpgrade": True, "osRollingUpgradeDeferral": True},
+     [_entry("Platform", "Completed"), _entry("Platform", "RollingForward")], _os_image.NONE_PENDING),
+])
+def test_approval_is_pending_only_when_deferred_and_the_newest_upgrade_is_the_platforms_and_runs(policy, entries, state):
+    assert _os_image.approval(policy, entries) == state
+
+
+def test_the_instances_an_approval_moves_are_the_outdated_unprotected_ones():
+    record = {"outdated_instances": ["0", "3", "4"], "protected_instances": ["3"]}
+    assert _os_image.unprotected_outdated(record) == ["0", "4"]

@@ -32,6 +32,7 @@ def _kinds(emulator):
         names.append("latest" if path.endswith("/latest") else "vms" if path.endswith("/virtualMachines")
                      else "catalog" if "/artifacttypes/vmimage/" in path else "gallery" if "/galleries/" in path
                      else "history" if path.endswith("/osUpgradeHistory") else "start" if path.endswith("/osRollingUpgrade")
+                     else "approve" if path.endswith("/approveRollingUpgrade")
                      else "operation" if "/operations/" in path
                      else "model" if "/virtualMachineScaleSets/" in path and path.count("/") == 8 else path)
     return names
@@ -163,7 +164,9 @@ def test_a_running_upgrade_is_attached_without_reading_versions(run_module, emul
     _one(emulator, existing_upgrade={"status": "RollingForward", "started_seconds_ago": 10, "kind": "os"})
     failed, result = run_module("vmss_os_upgrade", wait=False, **FAST)
     assert not failed and result["action"] == "attach" and result["target_version"] is None
-    assert _kinds(emulator) == ["latest"]
+    # The model is read for its automatic OS upgrade policy: not deferred, so nothing waits for approval.
+    assert result["approval"] == "not_deferred" and result["approval_instances"] is None
+    assert _kinds(emulator) == ["latest", "model"]
 
 
 def test_history_is_read_when_asked(run_module, emulator):
@@ -182,3 +185,49 @@ def test_bad_options_fail_before_any_request(run_module, emulator):
         failed, result = run_module("vmss_os_upgrade", **dict(FAST, **args))
         assert failed and words in result["msg"], result["msg"]
     assert api_requests(emulator) == []
+
+
+# -- a deferred automatic OS upgrade waiting for approval (osRollingUpgradeDeferral) --------------------------------
+DEFERRED = {"automatic_os_upgrade_policy": {"enableAutomaticOSUpgrade": True, "osRollingUpgradeDeferral": True},
+            # The platform starts its OS upgrade at the first request; it waits for approval (emulator README).
+            "platform_upgrade": {"kind": "os", "after_requests": 0}}
+
+
+def test_a_deferred_upgrade_waiting_for_approval_is_refused_without_approve_deferred(run_module, emulator):
+    _one(emulator, **DEFERRED)
+    failed, result = run_module("vmss_os_upgrade", **FAST)
+    assert failed and result["action"] == "refuse" and result["changed"] is False
+    assert "waits for approval" in result["msg"] and "approve_deferred=true" in result["msg"]
+    assert result["approval"] == "pending"
+    assert _kinds(emulator) == ["latest", "model", "history"]   # no POST: nothing started, nothing approved
+
+
+def test_approve_deferred_approves_the_platforms_upgrade_once_and_watches_it_to_its_end(run_module, emulator):
+    emulator.set_time_scale(60)
+    _one(emulator, **DEFERRED)
+    failed, result = run_module("vmss_os_upgrade", approve_deferred=True, wait_timeout=600, **FAST)
+    assert not failed, result.get("msg")
+    assert result["action"] == "approve" and result["changed"] is True and result["upgrade_started"] is False
+    assert result["rolling_upgrade"]["running_status"]["code"] == "Completed"
+    assert result["rolling_upgrade"]["progress"]["successful_instance_count"] == 2
+    kinds = _kinds(emulator)
+    assert kinds.count("approve") == 1 and "start" not in kinds
+    # Approved and ended: a second run finds the scale set current.
+    emulator.clear_requests()
+    failed, again = run_module("vmss_os_upgrade", approve_deferred=True, **FAST)
+    assert not failed and again["action"] == "current" and again["changed"] is False
+    assert again["approval"] == "none_pending" and "approve" not in _kinds(emulator)
+
+
+def test_check_mode_says_it_would_approve_and_sends_nothing(run_module, emulator):
+    _one(emulator, **DEFERRED)
+    failed, result = run_module("vmss_os_upgrade", _check_mode=True, approve_deferred=True, **FAST)
+    assert not failed and result["action"] == "approve" and result["changed"] is True
+    assert [r for r in api_requests(emulator) if r["method"] != "GET"] == []
+
+
+def test_vmss_os_info_shows_a_pending_approval_and_the_instances_it_would_move(run_module, emulator):
+    _one(emulator, **DEFERRED)
+    failed, result = run_module("vmss_os_info", resource_group="rg-test", name="vmss-os", history=0)
+    assert not failed and result["approval"] == "pending" and result["approval_instances"] == ["0", "3"]
+    assert result["os_upgrade_history"] == []   # history=0 returns none, though the newest entry was read
