@@ -18,7 +18,7 @@ import math
 import threading
 import time
 
-from ansible_collections.azure_ops.rollout.plugins.module_utils import _auth, _validation
+from ansible_collections.azure_ops.rollout.plugins.module_utils import _auth, _os_image, _validation
 from ansible_collections.azure_ops.rollout.plugins.module_utils._errors import AzureAuthError
 
 EVENT_KEY = "azure_ops_rollout"
@@ -39,14 +39,14 @@ DRIFT_KINDS = (VMSS_EXTENSION_DRIFT, VMSS_OS_DRIFT)
 REPORTED = {
     VMSS_ROLLING_UPGRADE: ("RollingForward", "Completed", "Faulted", "Cancelled"),
     VMSS_EXTENSION_DRIFT: ("Outdated", "Current"),
-    VMSS_OS_DRIFT: ("Outdated", "Current"),
+    VMSS_OS_DRIFT: ("Outdated", "AwaitingApproval", "Current"),
     ADU_IMPORT: ("Succeeded", "Failed"),
     AKS_OPERATION: ("Succeeded", "Failed", "Canceled"),
 }
 # States that need someone to act whenever they are seen: reported by the first read too (with previous_status
 # null), never taken as a silent baseline. A scale set already behind its extensions' versions when the source starts
 # is as outdated as one that falls behind later.
-REPORTED_AT_START = {VMSS_EXTENSION_DRIFT: ("Outdated",), VMSS_OS_DRIFT: ("Outdated",)}
+REPORTED_AT_START = {VMSS_EXTENSION_DRIFT: ("Outdated",), VMSS_OS_DRIFT: ("Outdated", "AwaitingApproval")}
 # What an event's meta.hosts names, which ansible-rulebook's run_playbook uses as the --limit: the scale set (or
 # cluster, or instance) itself, or every host of the inventory (a rule that runs the fleet playbook, rings in order).
 META_HOSTS = ("target", "all")
@@ -386,14 +386,19 @@ def drift_observation(subscription_id, resource_group, name, drift):
 
 def os_drift_observation(subscription_id, resource_group, name, found):
     """A scale set's OS image drift (``_os_image.check``): ``Outdated`` while any instance runs an image older than the
-    one an OS rolling upgrade would install; like the extension drift, the state changes when the count crosses 0."""
+    one an OS rolling upgrade would install; like the extension drift, the state changes when the count crosses 0.
+    ``AwaitingApproval`` while the platform's deferred automatic OS upgrade waits for approval (``_os_image.approval``):
+    an action is due then, an approval rather than a start."""
     progress = dict((key, found.get(key)) for key in (
         "outdated_instance_count", "instance_count", "target_version", "image_reference", "image_kind",
-        "instance_versions", "orchestration_mode", "instance_naming", "note"))
+        "instance_versions", "orchestration_mode", "instance_naming", "note", "approval", "approval_instances"))
     progress["unknown_instance_count"] = len(found.get("unknown_instances") or [])
     key = scale_set_scope(VMSS_OS_DRIFT, subscription_id, resource_group, name)
-    return Observation(VMSS_OS_DRIFT, key, key, "Outdated" if found.get("outdated") else "Current", name, name,
-                       subscription_id, resource_group, progress)
+    if found.get("approval") == _os_image.PENDING:
+        status = "AwaitingApproval"
+    else:
+        status = "Outdated" if found.get("outdated") else "Current"
+    return Observation(VMSS_OS_DRIFT, key, key, status, name, name, subscription_id, resource_group, progress)
 
 
 def aks_observations(subscription_id, resource_group, cluster, operations):

@@ -5,10 +5,11 @@ once within the worker bound and the pacer's budgets."""
 import time
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _events
+from ansible_collections.azure_ops.rollout.plugins.module_utils._client import AzureClient
 from ansible_collections.azure_ops.rollout.plugins.module_utils._pacing import Pacer
 from ansible_collections.azure_ops.rollout.plugins.module_utils._watch import Watcher
 
-from tests.helpers import SUB
+from tests.helpers import SUB, options_for
 
 FLEET = {"name": "cost", "time_scale": 0.001, "page_size": 4, "subscriptions": [SUB],
          "scale_sets": [{"name": "web-%02d" % i, "resource_group": "rg-web", "capacity": 2} for i in range(10)],
@@ -114,6 +115,29 @@ def test_os_drift_is_reported_at_start_and_costs_the_model_the_vm_list_and_the_c
     assert progress["instance_versions"] == {"24.04.202409120": 1, "24.04.202501140": 2}
     # Per round and scale set the model and one VM list page; the image catalog once per list_interval.
     assert counted(emulator) == {"token": 1, "model": 4, "vm list": 4, "catalog": 1}
+
+
+def test_a_deferred_os_upgrade_waiting_for_approval_is_reported_then_its_end(emulator):
+    ubuntu = {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server"}
+    emulator.load({"scale_sets": [{
+        "name": "os-deferred", "resource_group": "rg-test", "capacity": 3, "image": ubuntu, "batch_seconds": 10,
+        "installed_image": {"default": "latest", "1": "24.04.202409120"},
+        "automatic_os_upgrade_policy": {"enableAutomaticOSUpgrade": True, "osRollingUpgradeDeferral": True},
+        "platform_upgrade": {"kind": "os", "after_requests": 0}}]})
+    watcher = watcher_for(emulator, kinds=["vmss_os_drift"], resource_group="rg-test", scale_sets=["os-deferred"],
+                          list_interval=600)
+    events = watcher.poll()
+    # Waiting for approval at the start: reported (an action is due), with the instances an approval would move.
+    assert [e["azure_ops_rollout"]["status"] for e in events] == ["AwaitingApproval"]
+    progress = events[0]["azure_ops_rollout"]["progress"]
+    assert progress["approval"] == "pending" and progress["approval_instances"] == ["1"]
+    assert watcher.poll() == []   # still waiting: no new event
+    approver = AzureClient(options_for(emulator))
+    approver.request("POST", "/subscriptions/%s/resourceGroups/rg-test/providers/Microsoft.Compute/virtualMachineScaleSets/"
+                     "os-deferred/approveRollingUpgrade" % SUB, params={"api-version": "2024-07-01"}, expected=(202,))
+    emulator.advance(60)
+    assert [(e["azure_ops_rollout"]["status"], e["azure_ops_rollout"]["previous_status"]) for e in watcher.poll()] == [
+        ("Current", "AwaitingApproval")]
 
 
 def test_aks_and_device_update_cost_one_list_per_round_plus_one_read_per_ended_import(emulator):

@@ -43,7 +43,8 @@ description:
   - V(vmss_os_drift) reports the same for the OS image, by the rule of M(azure_ops.rollout.vmss_os_info). An instance is
     outdated when it runs an image older than the one an OS rolling upgrade would install (the highest listed platform
     image version, or the newest Compute Gallery version replicated to the region), so a new image version published
-    makes a current scale set C(Outdated).
+    makes a current scale set C(Outdated). While the platform's deferred automatic OS upgrade waits for approval
+    (the C(approval) of M(azure_ops.rollout.vmss_os_info)) the status is C(AwaitingApproval) instead.
   - V(adu_import) reports each Device Update operation of O(adu_instance_id) that ends, C(Succeeded) or C(Failed). The
     in-flight operations are listed (the service filters on C(NotStarted) and C(Running) only) and one that leaves the
     list is read once for its outcome; an import that starts and ends within one interval is not seen.
