@@ -235,7 +235,7 @@ class Rollout:
             self.failed_polls = 0
             latest = self.latest
             self.timeline.observe(ctx.elapsed(), _shapes.progress_summary(latest) if latest else None)
-            self._observe("poll", latest if _vmss.is_ours(latest, self.started_after) else None)
+            self._observe("poll", self.watched())
             if self.kind.ended(self):
                 return self._judge()
         now = ctx.elapsed()
@@ -249,7 +249,9 @@ class Rollout:
 
     def watched(self):
         """The upgrade this rollout is about: when it started one, a latest that began before the start is an older
-        upgrade (the start failed before the new one showed), whose code and error must not be taken for the outcome."""
+        upgrade (the start failed before the new one showed), whose code and error must not be taken for the outcome.
+        The one place that asks "is it ours" of a read (``_vmss.is_ours``); a lost start's answer asks it of the plan
+        read's time instead (``_upgrade.RollingUpgradeKind.start``)."""
         latest = self.latest
         return latest if self.started_after is None or _vmss.is_ours(latest, self.started_after) else None
 

@@ -78,10 +78,11 @@ def progress_file_observer(path, deadline):
     return write
 
 
-def succeeded(shaped, op_status, started_after):
-    """Whether a finished wait ended well: our upgrade Completed, or (no upgrade seen) the operation Succeeded."""
-    if shaped and _vmss.is_ours(shaped, started_after) and shaped["is_terminal"]:
-        return shaped["running_status"]["code"] == "Completed"
+def succeeded(watched, op_status):
+    """Whether a finished wait ended well: the upgrade watched (``Rollout.watched``: ours) Completed, or (none seen) the
+    operation Succeeded."""
+    if watched and watched["is_terminal"]:
+        return watched["running_status"]["code"] == "Completed"
     return str((op_status or {}).get("status")).lower() == "succeeded"
 
 
@@ -232,7 +233,7 @@ class RollingUpgradeKind:
                 rollout.latest = self.read_latest(rollout, poll).upgrade
             return hinted
         rollout.latest = self.read_latest(rollout, poll).upgrade
-        if rollout.operation is not None and not _vmss.is_ours(rollout.latest, rollout.started_after):
+        if rollout.operation is not None and rollout.watched() is None:
             rollout.op_status, hinted = _lro.fetch_operation_status(client, rollout.operation, deadline=poll)
             return hinted
         return None
@@ -242,8 +243,8 @@ class RollingUpgradeKind:
         """Whether the watch is over: the start's operation is terminal, or our rolling upgrade is."""
         if rollout.op_status is not None and _lro.is_terminal_status(rollout.op_status.get("status")):
             return True
-        latest = rollout.latest
-        return latest is not None and _vmss.is_ours(latest, rollout.started_after) and latest["is_terminal"]
+        watched = rollout.watched()
+        return watched is not None and watched["is_terminal"]
 
     @staticmethod
     def judge(rollout):
@@ -257,7 +258,7 @@ class RollingUpgradeKind:
             except AzureError:
                 pass  # the rolling upgrade status already tells the outcome
         rollout.record_watch()
-        if not succeeded(rollout.latest, rollout.op_status, rollout.started_after):
+        if not succeeded(rollout.watched(), rollout.op_status):
             raise ModuleFailure(_vmss.failure_message(rollout.watched(), rollout.result["operation"]), **rollout.result)
         return None
 
