@@ -27,9 +27,10 @@ A deferred automatic OS upgrade (``automaticOSUpgradePolicy.osRollingUpgradeDefe
 REST specification and SDKs: "Deferred OS upgrades will send advanced notifications on a per-VM basis ... via the
 IMDS tag 'Platform.PendingOSUpgrade'. The upgrade then defers until the upgrade is approved via an
 ApproveRollingUpgrade call"), but not how Resource Manager shows the wait: the IMDS tag is inside each VM, out of a
-controller's reach. ``approval`` therefore infers it from documented fields: deferral on, and the newest
-``osUpgradeHistory`` entry started by ``Platform`` and still ``RollingForward`` (the platform's upgrade has begun and
-not ended) [UNVERIFIED that a deferred upgrade shows so while it waits].
+controller's reach. ``approval`` therefore infers it from documented fields: deferral on, and an ``osUpgradeHistory``
+entry started by ``Platform``, still ``RollingForward``, that has moved no instance yet (its progress counts none
+succeeded, failed or in progress: once approved, its batches move instances) [UNVERIFIED that a deferred upgrade
+shows so while it waits].
 
 Azure's refusals of ``osRollingUpgrade`` are pure predicates over what these reads return (``refusals``): each is
 Azure's ``code`` with a sentence that says what to change. Microsoft Learn, "Azure Virtual Machine Scale Set automatic
@@ -262,14 +263,28 @@ def deferred(policy):
     return bool(policy and policy.get("enableAutomaticOSUpgrade") and policy.get("osRollingUpgradeDeferral"))
 
 
+# A rolling upgrade's counts of instances moved or moving, as Azure sends them and as ``_shapes`` names them.
+_MOVED = (("successfulInstanceCount", "successful_instance_count"), ("failedInstanceCount", "failed_instance_count"),
+          ("inProgressInstanceCount", "in_progress_instance_count"))
+
+
+def unmoved(progress):
+    """Whether a rolling upgrade's progress (Azure's keys or ``_shapes``') shows no instance moved or moving. Counts
+    that are not there are not taken for movement: a wait that cannot be told from a start is treated as a wait."""
+    progress = progress or {}
+    return not any(progress.get(raw) or progress.get(shaped) for raw, shaped in _MOVED)
+
+
 def approval(policy, entries):
     """``not_deferred``, ``none_pending`` or ``pending`` (the module docstring: an inference) from the automatic OS
-    upgrade policy and the history entries, newest first."""
+    upgrade policy and the history entries: pending while an entry of the platform's is ``RollingForward`` and has
+    moved no instance. Every entry counts, not only the newest by start time (an entry without one sorts last)."""
     if not deferred(policy):
         return NOT_DEFERRED
-    newest = entries[0] if entries else {}
-    if newest.get("started_by") == "Platform" and newest.get("result") == "RollingForward":
-        return PENDING
+    for entry in entries or []:
+        if (entry.get("started_by") == "Platform" and entry.get("result") == "RollingForward"
+                and unmoved(entry.get("progress"))):
+            return PENDING
     return NONE_PENDING
 
 
@@ -381,8 +396,8 @@ def check(client, subscription_id, resource_group, name, cache, history=HISTORY_
     wanted = target(client, subscription_id, image, location, cache, api_version, deadline)
     record = os_record(image, instances, wanted, mode)
     policy = automatic_policy(model)
-    entries = (read_history(client, subscription_id, resource_group, name, max(history, 1), api_version, deadline)
-               if history or deferred(policy) else [])
+    entries = (read_history(client, subscription_id, resource_group, name, HISTORY_LIMIT if deferred(policy) else history,
+                            api_version, deadline) if history or deferred(policy) else [])
     state = approval(policy, entries)
     record.update(outdated_instance_count=len(record["outdated_instances"]), location=location,
                   orchestration_mode=mode, refusals=refusals(model, image, instances),
@@ -399,4 +414,5 @@ def read_approval(client, subscription_id, resource_group, name, api_version=API
     policy = automatic_policy(model)
     if not deferred(policy):
         return NOT_DEFERRED
-    return approval(policy, read_history(client, subscription_id, resource_group, name, 1, api_version, deadline))
+    return approval(policy, read_history(client, subscription_id, resource_group, name, HISTORY_LIMIT, api_version,
+                                         deadline))

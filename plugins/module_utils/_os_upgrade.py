@@ -14,10 +14,12 @@ What differs from the extension kind:
   version, every instance protected, upgrade policy ``Automatic``), the plan is ``refuse`` with Azure's code and a
   sentence saying what to change; a model image this collection cannot read a target for (a managed image) is
   refused too rather than called current.
-* **a deferred automatic OS upgrade** (``_os_image.approval``): when the plan finds an upgrade running and the
-  scale set's automatic OS upgrades wait for approval, and that upgrade is the platform's and waits, the plan is
+* **a deferred automatic OS upgrade** (``_os_image.approval``): when the plan finds an upgrade running that has moved
+  no instance yet (the only time a wait for approval can show; the model and the history are read then, and only
+  then), or the drift read finds one in the history, and it is the platform's deferred upgrade waiting, the plan is
   ``approve`` with ``approve_deferred=true`` (``POST .../approveRollingUpgrade`` without instance ids: every VM, then
-  the upgrade is watched like an attached one), else ``refuse``: attaching would only wait for the deadline.
+  the upgrade is watched like an attached one), else ``refuse``: attaching would only wait for the deadline, and a
+  start would be refused while it runs.
 * **refusals after the POST**: a 409 that is not the race with a running upgrade is Azure's code and message, plus
   what to change (``refused``); a rolling upgrade that faults for a reason ``_os_image.ADVICE`` knows (a scheduled
   maintenance window) gets that advice after Azure's words.
@@ -130,15 +132,18 @@ class OsKind(_upgrade.RollingUpgradeKind):
 
     def plan(self, rollout, ctx):
         plan = super(OsKind, self).plan(rollout, ctx)
-        if _vmss.is_running(plan.latest) and not rollout.params.get("operation_url"):
-            # An upgrade runs: when it is the platform's deferred one, attaching would wait for nothing but the deadline.
+        if rollout.params.get("operation_url"):
+            return plan
+        if _vmss.is_running(plan.latest) and _os_image.unmoved(plan.latest.get("progress")):
+            # An upgrade runs and has moved nothing yet: when it is the platform's deferred one waiting for approval,
+            # attaching would wait for nothing but the deadline.
             state = _os_image.read_approval(rollout.client, *rollout.where, api_version=rollout.params["api_version"],
                                             deadline=ctx)
-            details = dict(plan.details, approval=state)
-            if state == _os_image.PENDING:
-                return plan._replace(action="approve" if rollout.params.get("approve_deferred") else "refuse",
-                                     details=details)
-            return plan._replace(details=details)
+            plan = plan._replace(details=dict(plan.details, approval=state))
+        if plan.details.get("approval") == _os_image.PENDING:
+            # Never attach to it nor start beside it (the drift read can find it too while no upgrade shows running).
+            return plan._replace(action="approve" if rollout.params.get("approve_deferred") else "refuse",
+                                 details=dict(plan.details, diff=None) if "diff" in plan.details else plan.details)
         details = plan.details
         if plan.action == "start" and details.get("refusals"):
             return plan._replace(action="refuse", details=dict(details, diff=None) if "diff" in details else details)

@@ -321,12 +321,13 @@ automatic_os_upgrade_policy:
 approval:
   description:
     - Whether an automatic OS upgrade waits for approval. V(not_deferred) (automatic OS upgrades off, or not deferred
-      by C(osRollingUpgradeDeferral)), V(none_pending) (deferred, but none waits) or V(pending) (the newest
-      C(osUpgradeHistory) entry was started by C(Platform) and is still C(RollingForward)).
+      by C(osRollingUpgradeDeferral)), V(none_pending) (deferred, but none waits) or V(pending) (an
+      C(osUpgradeHistory) entry started by C(Platform) is still C(RollingForward) and has moved no instance yet).
     - An inference. Microsoft documents the deferral flag and the C(approveRollingUpgrade) call, and says a deferred
       upgrade notifies each VM through the IMDS tag C(Platform.PendingOSUpgrade), which a controller cannot read; it
       does not document how Resource Manager shows the wait.
-    - Read with the OS drift and, when an upgrade is running, on its own (the model and, with deferral on, the history).
+    - Read with the OS drift and, when an upgrade is running that has moved no instance yet, on its own (the model and,
+      with deferral on, the history pages).
   returned: always; null when neither was read (O(operation_url), O(only_if_outdated=false) with no upgrade running)
   type: str
   choices: [not_deferred, none_pending, pending]

@@ -1023,9 +1023,12 @@ class Compute:
         status = {"code": entry.get("result", "Completed"), "startTime": format_ts(self.clock.stamp(start)),
                   "endTime": format_ts(self.clock.stamp(start + float(entry.get("duration_seconds", 600))))}
         ref = images.vm_reference(vmss.image, None) if vmss.image else {}
+        running = status["code"] == "RollingForward"   # a scenario entry still running has moved nothing yet
+        if running:
+            del status["endTime"]
         props = {"runningStatus": status, "startedBy": entry.get("started_by", "Platform"),
-                 "progress": {"successfulInstanceCount": vmss.capacity, "failedInstanceCount": 0,
-                              "inProgressInstanceCount": 0, "pendingInstanceCount": 0},
+                 "progress": {"successfulInstanceCount": 0 if running else vmss.capacity, "failedInstanceCount": 0,
+                              "inProgressInstanceCount": 0, "pendingInstanceCount": vmss.capacity if running else 0},
                  "targetImageReference": dict(ref, version=str(entry.get("target_version", "latest"))),
                  "rollbackInfo": {"successfullyRolledbackInstanceCount": int(entry.get("rolled_back", 0)),
                                   "failedRolledbackInstanceCount": int(entry.get("rollback_failed", 0))}}

@@ -147,8 +147,10 @@ def test_catalogs_are_read_once_per_batch(make_client, emulator):
     assert len(api_requests(emulator)) == 1 + 3 * 2   # one catalog; per scale set: model, one VM page
 
 
-def _entry(started_by, result):
-    return {"started_by": started_by, "result": result}
+def _entry(started_by, result, moved=0):
+    return {"started_by": started_by, "result": result,
+            "progress": {"successfulInstanceCount": 0, "failedInstanceCount": 0, "inProgressInstanceCount": moved,
+                         "pendingInstanceCount": 4 - moved}}
 
 
 @pytest.mark.parametrize("policy, entries, state", [
@@ -162,13 +164,24 @@ def _entry(started_by, result):
     # A user's upgrade running, or the platform's ended: nothing waits for approval.
     ({"enableAutomaticOSUpgrade": True, "osRollingUpgradeDeferral": True}, [_entry("User", "RollingForward")],
      _os_image.NONE_PENDING),
+    # Approved: its batches move instances.
+    ({"enableAutomaticOSUpgrade": True, "osRollingUpgradeDeferral": True}, [_entry("Platform", "RollingForward", moved=1)],
+     _os_image.NONE_PENDING),
+    # Not only the newest by start time: an entry without one sorts last.
     ({"enableAutomaticOSUpgrade": True, "osRollingUpgradeDeferral": True},
-     [_entry("Platform", "Completed"), _entry("Platform", "RollingForward")], _os_image.NONE_PENDING),
+     [_entry("Platform", "Completed"), _entry("Platform", "RollingForward")], _os_image.PENDING),
 ])
-def test_approval_is_pending_only_when_deferred_and_the_newest_upgrade_is_the_platforms_and_runs(policy, entries, state):
+def test_approval_is_pending_only_when_deferred_and_a_platform_upgrade_runs_and_moved_nothing(policy, entries, state):
     assert _os_image.approval(policy, entries) == state
 
 
 def test_the_instances_an_approval_moves_are_the_outdated_unprotected_ones():
     record = {"outdated_instances": ["0", "3", "4"], "protected_instances": ["3"]}
     assert _os_image.unprotected_outdated(record) == ["0", "4"]
+
+
+def test_unmoved_reads_azures_counts_and_the_shaped_ones_and_takes_no_counts_for_a_wait():
+    assert _os_image.unmoved({"successfulInstanceCount": 0, "inProgressInstanceCount": 0, "pendingInstanceCount": 5})
+    assert not _os_image.unmoved({"successfulInstanceCount": 2, "pendingInstanceCount": 3})
+    assert not _os_image.unmoved({"in_progress_instance_count": 1, "pending_instance_count": 4})
+    assert _os_image.unmoved(None) and _os_image.unmoved({})
