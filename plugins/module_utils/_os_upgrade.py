@@ -40,6 +40,9 @@ RESULT_KEYS = _os_image.RECORD_KEYS + ("outdated_instance_count", "location", "o
 # The OS kind's own options (vmss_os_upgrade; the batch step and the role with kind=os).
 OS_SPEC = {"approve_deferred": {"type": "bool", "default": False}}
 APPROVE_ACTION = "approveRollingUpgrade"
+# The first Compute api-version with approveRollingUpgrade and osRollingUpgradeDeferral (the Azure SDKs added both
+# with it: @azure/arm-compute 21.3.0 and armcompute v5.4.0, December 2023).
+APPROVE_SINCE = "2023-09-01"
 # What a 409 on osRollingUpgrade asks to change when Azure's message does not say (SUMMARY.md section 1, Error cases).
 START_409_ADVICE = ("an OS rolling upgrade needs the model's imageReference.version to be latest (or a Compute Gallery "
                     "image definition without /versions/), at least one instance not protected from scale-set actions "
@@ -209,9 +212,21 @@ KIND_SPEC = {"kind": {"type": "str", "choices": sorted(KINDS), "default": "exten
 NOT_FOR_MODEL = (("extensions", None), ("only_if_outdated", True), ("if_running", "wait"), ("cancel_attached", False))
 
 
+def approve_problem(params):
+    """Why ``approve_deferred`` cannot work with the ``api_version`` given, or None."""
+    version = str(params.get("api_version") or "")
+    if params.get("approve_deferred") and version[:10] < APPROVE_SINCE:
+        return ("approve_deferred needs api_version %s or later (the first with approveRollingUpgrade and "
+                "osRollingUpgradeDeferral), got %s: set a later api_version, or unset approve_deferred"
+                % (APPROVE_SINCE, version))
+    return None
+
+
 def kind_problems(params):
     """What is wrong with the kind and the options that go with it (empty when fine), naming the options."""
     kind = params.get("kind")
+    if kind == "os" and approve_problem(params):
+        return [approve_problem(params)]
     if kind != "os" and params.get("approve_deferred"):
         return ["approve_deferred is for kind=os (a deferred automatic OS upgrade); this batch has kind=%s: unset it, or "
                 "set kind=os" % kind]

@@ -57,6 +57,8 @@ options:
         O(on_timeout=cancel) cancels it only with O(cancel_attached=true)).
       - V(false) fails such a scale set with RV(action=refuse), nothing started or approved, rather than attach to an
         upgrade that would only wait for the deadline.
+      - Needs O(api_version) C(2023-09-01) or later (the first with C(approveRollingUpgrade)); an older one is refused
+        before any request.
     type: bool
     default: false
   history:
@@ -407,7 +409,7 @@ throttled:
 """
 
 from ansible_collections.azure_ops.rollout.plugins.module_utils import _os_image, _os_upgrade, _upgrade, _validation
-from ansible_collections.azure_ops.rollout.plugins.module_utils._module import AzureModule
+from ansible_collections.azure_ops.rollout.plugins.module_utils._module import AzureModule, ModuleFailure
 from ansible_collections.azure_ops.rollout.plugins.module_utils._timing import Deadline
 
 # The decision options (shared with the batch step vmss_rollout_batch) less the extension ones, and this one run.
@@ -419,6 +421,9 @@ RULES = dict(((key, value) for key, value in _upgrade.DECISION_RULES.items() if 
 
 
 def upgrade(module):
+    problem = _os_upgrade.approve_problem(module.params)
+    if problem:
+        raise ModuleFailure("Invalid options: " + problem)
     observer = _upgrade.progress_file_observer(module.params["progress_file"], Deadline(None))
     return _upgrade.run_upgrade(module, _os_upgrade.OS, observer)
 

@@ -87,7 +87,8 @@ options:
       - With O(kind=os), approve a scale set's automatic OS upgrade that the platform started and deferred
         (C(osRollingUpgradeDeferral)) and that waits for approval, then watch it to its end, as
         M(azure_ops.rollout.vmss_os_upgrade) does with O(azure_ops.rollout.vmss_os_upgrade#module:approve_deferred). V(false)
-        fails such a scale set (C(Refused)). Set only with O(kind=os).
+        fails such a scale set (C(AwaitingApproval)). Set only with O(kind=os), with O(api_version) C(2023-09-01) or
+        later.
     type: bool
     default: false
   ring:

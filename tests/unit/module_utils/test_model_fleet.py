@@ -133,6 +133,7 @@ def test_status_reads_the_instances_not_on_the_latest_model_without_any_post(mod
     ({"kind": "extension", "order": "name"}, "order is for kind=model"),
     ({"kind": "extension", "approve_deferred": True}, "approve_deferred is for kind=os"),
     ({"kind": "model", "approve_deferred": True}, "approve_deferred is for kind=os"),
+    ({"kind": "os", "approve_deferred": True, "api_version": "2023-07-01"}, "approve_deferred needs api_version"),
 ])
 def test_options_of_one_kind_are_refused_with_another(params, words):
     problems = _os_upgrade.kind_problems(dict(PARAMS, **params))

@@ -181,7 +181,8 @@ def test_history_is_read_when_asked(run_module, emulator):
 def test_bad_options_fail_before_any_request(run_module, emulator):
     _one(emulator)
     for args, words in (({"history": -1}, "history"), ({"only_if_outdated": "maybe"}, "only_if_outdated"),
-                        ({"extensions": ["HealthExtension"]}, "extensions")):
+                        ({"extensions": ["HealthExtension"]}, "extensions"),
+                        ({"approve_deferred": True, "api_version": "2023-07-01"}, "approve_deferred needs api_version 2023-09-01")):
         failed, result = run_module("vmss_os_upgrade", **dict(FAST, **args))
         assert failed and words in result["msg"], result["msg"]
     assert api_requests(emulator) == []
