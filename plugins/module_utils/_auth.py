@@ -244,7 +244,7 @@ def _identity_kwargs(authority, custom_authority, verify):
     kwargs = {"authority": authority, "connection_verify": verify}
     if custom_authority:
         # Without this MSAL first asks login.microsoftonline.com about the
-        # authority, which private clouds and the emulator cannot answer.
+        # authority, which private clouds and Azure Stack Hub authorities cannot answer.
         kwargs["disable_instance_discovery"] = True
     return kwargs
 

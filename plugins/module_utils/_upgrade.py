@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import abc
 import collections
 import json
 import time
@@ -91,9 +92,9 @@ def succeeded(watched, op_status):
 Plan = collections.namedtuple("Plan", "latest action details server_time")
 
 
-class RollingUpgradeKind:
+class RollingUpgradeKind(abc.ABC):
     """A rollout started by a POST on the scale set and watched through ``rollingUpgrades/latest``; a kind says
-    ``start_action`` and what is outdated (``outdated``)."""
+    ``start_action`` and what is outdated (``outdated``, ``empty``, ``read_drift``: what each kind must define)."""
 
     name = None
     start_action = None
@@ -125,18 +126,18 @@ class RollingUpgradeKind:
         shaped = rollout.result["rolling_upgrade"]
         return shaped is None or _vmss.is_running(shaped)
 
+    @abc.abstractmethod
     def outdated(self, rollout, ctx):
         """``(outdated: bool, result keys, diff or None)``: whether any instance would change."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def empty(self):
         """The kind's result keys when it did not look (an upgrade running, ``only_if_outdated=false``)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def read_drift(self, client, where, cache, extensions=None, api_version=_vmss.API_VERSION):
         """The status gate's drift read of one scale set (``_fleet.run_status``), as ``_outcome.status_record`` takes
         it; ``cache`` is the batch's catalog cache."""
-        raise NotImplementedError
 
     @staticmethod
     def known(rollout, partial):

@@ -33,8 +33,9 @@ def _shaped(code, done, total):
                      "pendingInstanceCount": total - done}}})
 
 
-class ScriptedKind(_upgrade.RollingUpgradeKind):
-    """Each scale set's upgrade runs ``seconds`` from its start; ``fault`` names scale sets whose upgrade Faults."""
+class ScriptedKind(_upgrade.ExtensionKind):
+    """Each scale set's upgrade runs ``seconds`` from its start; ``fault`` names scale sets whose upgrade Faults (the
+    extension kind with its plan, start, poll and cancel scripted: no HTTP)."""
 
     name = "scripted"
 
