@@ -159,28 +159,29 @@ def labelled_diff(diff, name):
                 after_header="%s: %s" % (name, diff.get("after_header")))
 
 
-# What a refusal needs to become a start or a wait: the option that refused, and the value that lets it through.
-REFUSING_OPTIONS = (("if_faulted=fail", "if_faulted", "start"), ("if_running=fail", "if_running", "wait"))
+# What a refusal needs to become a start, a wait or an approval: the status it gives, the option and value that
+# refused, the value that lets it through, and what that does.
+REFUSING_OPTIONS = (("Refused", "if_faulted", "fail", "start", "start"),
+                    ("Refused", "if_running", "fail", "wait", "wait for"),
+                    (_outcome.AWAITING_APPROVAL, "approve_deferred", "false", "true", "approve"))
 
 
 def explain_refusal(record, prefix):
-    """A ``Refused`` record of the role names the exact variable (``vmss_extension_rollout_if_faulted``) in
-    ``refused_by`` and its message, and the way to override it for this scale set: ``-e <variable>=start --limit
-    <host>`` (the same variable set on the host alone is refused: the scale sets of a batch share one value)."""
-    if record.get("status") == _outcome.AWAITING_APPROVAL and prefix:
-        variable = prefix + "approve_deferred"
-        return dict(record, refused_by=variable, msg=record["msg"].replace("approve_deferred=", variable + "="))
-    if record.get("status") != "Refused" or not prefix:
+    """A ``Refused`` (or ``AwaitingApproval``) record of the role names the exact variable
+    (``vmss_extension_rollout_if_faulted``) in ``refused_by`` and its message, and the way to override it for this scale
+    set: ``-e <variable>=start --limit <host>`` (the same variable set on the host alone is refused: the scale sets of
+    a batch share one value)."""
+    if not prefix:
         return record
-    for words, option, value in REFUSING_OPTIONS:
-        if words in (record.get("msg") or ""):
+    for status, option, refusing, value, verb in REFUSING_OPTIONS:
+        words = "%s=%s" % (option, refusing)
+        if record.get("status") == status and words in (record.get("msg") or ""):
             variable = prefix + option
-            msg = record["msg"].replace(words, "%s=fail" % variable).replace(
+            msg = record["msg"].replace(words, "%s=%s" % (variable, refusing)).replace(
                 "run with %s=%s" % (option, value), "start it again as below").rstrip(".")
             return dict(record, refused_by=variable, msg="%s. To %s this scale set anyway: ansible-playbook ... -e %s=%s "
                         "--limit %s (on the command line: a value set on one host is refused, the scale sets of a batch "
-                        "share one)." % (msg, "start" if value == "start" else "wait for", variable, value,
-                                         record["host"]))
+                        "share one)." % (msg, verb, variable, value, record["host"]))
     return record
 
 

@@ -396,23 +396,29 @@ def check(client, subscription_id, resource_group, name, cache, history=HISTORY_
     wanted = target(client, subscription_id, image, location, cache, api_version, deadline)
     record = os_record(image, instances, wanted, mode)
     policy = automatic_policy(model)
-    entries = (read_history(client, subscription_id, resource_group, name, HISTORY_LIMIT if deferred(policy) else history,
-                            api_version, deadline) if history or deferred(policy) else [])
-    state = approval(policy, entries)
+    entries, state = _history_and_approval(client, subscription_id, resource_group, name, policy, history, api_version,
+                                           deadline)
     record.update(outdated_instance_count=len(record["outdated_instances"]), location=location,
                   orchestration_mode=mode, refusals=refusals(model, image, instances),
                   upgrade_mode=(((model.get("properties") or {}).get("upgradePolicy") or {}).get("mode")),
-                  automatic_os_upgrade_policy=policy, os_upgrade_history=entries[:history],
+                  automatic_os_upgrade_policy=policy, os_upgrade_history=entries,
                   approval=state, approval_instances=unprotected_outdated(record) if state == PENDING else [])
     return record
+
+
+def _history_and_approval(client, subscription_id, resource_group, name, policy, history, api_version, deadline):
+    """(the ``history`` newest entries, ``approval``): the history pages are read when entries are asked for or when
+    deferral is on (then every entry counts for ``approval``), else nothing is read."""
+    if not history and not deferred(policy):
+        return [], approval(policy, [])
+    entries = read_history(client, subscription_id, resource_group, name, HISTORY_LIMIT if deferred(policy) else history,
+                           api_version, deadline)
+    return entries[:history], approval(policy, entries)
 
 
 def read_approval(client, subscription_id, resource_group, name, api_version=API_VERSION, deadline=None):
     """``approval`` alone: the model (its policy) and, when deferred, the history. What a rollout that found an
     upgrade running reads before it attaches."""
     model = _drift.read_model(client, subscription_id, resource_group, name, api_version, deadline) or {}
-    policy = automatic_policy(model)
-    if not deferred(policy):
-        return NOT_DEFERRED
-    return approval(policy, read_history(client, subscription_id, resource_group, name, HISTORY_LIMIT, api_version,
-                                         deadline))
+    return _history_and_approval(client, subscription_id, resource_group, name, automatic_policy(model), 0, api_version,
+                                 deadline)[1]

@@ -66,8 +66,9 @@ def approval_text(name, latest):
     """Why a scale set whose deferred automatic OS upgrade waits for approval is not attached to."""
     started = ((latest or {}).get("running_status") or {}).get("start_time")
     return ("The automatic OS upgrade of %s (started by the platform at %s) waits for approval "
-            "(automaticOSUpgradePolicy.osRollingUpgradeDeferral); nothing was started or approved. Set approve_deferred="
-            "true to approve it (approveRollingUpgrade) and watch it to its end, or approve it yourself" % (name, started))
+            "(automaticOSUpgradePolicy.osRollingUpgradeDeferral) and approve_deferred=false: nothing was started or "
+            "approved. To approve it (approveRollingUpgrade) and watch it to its end, run with approve_deferred=true, "
+            "or approve it yourself" % (name, started))
 
 
 def refused(name, error):
